@@ -1,0 +1,51 @@
+# Peerlog: `make run` to try it, `make test` to check it. `make help` lists everything.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PEERLOG_DATA_DIR ?= ./data
+
+.PHONY: help run test lint format bench migrations chromium node-tools clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP) ## set up, migrate, fill demo data the first time, serve on http://localhost:8000
+	$(BIN)/peerlog migrate
+	$(BIN)/peerlog demo --if-empty
+	$(BIN)/peerlog serve
+
+chromium: ## make sure Debian's Chromium is there for the browser tests
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "The browser tests need Chromium at /usr/bin/chromium: run 'sudo apt-get install -y chromium'"; exit 1; fi
+
+node-tools: ## axe-core for the accessibility checks (from npm)
+	@test -f node_modules/axe-core/axe.min.js || npm install --silent --no-audit --no-fund --prefix . axe-core@4 >/dev/null
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check sync server tests bench
+	$(BIN)/mypy
+
+format: $(STAMP) ## format the code with ruff
+	$(BIN)/ruff format sync server tests bench
+	$(BIN)/ruff check --fix sync server tests bench
+
+test: $(STAMP) chromium node-tools lint ## install what the tests need, lint, run the whole suite
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) ## run the benchmarks (see BENCHMARKS.md)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+migrations: $(STAMP) ## regenerate the schema migration after a model change
+	$(BIN)/tortoise makemigrations
+
+clean: ## remove the virtual environment and local data
+	rm -rf $(VENV) data node_modules

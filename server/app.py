@@ -1,0 +1,102 @@
+"""The app factory: ``create_app(settings)`` builds the whole Litestar application."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.middleware import ASGIMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from server import errors, i18n
+from server.auth.session import SessionMiddleware, access_guard
+from server.settings import Settings
+from sync import db
+
+PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
+TEMPLATES_DIR = PWA_DIR / "templates"
+STATIC_DIR = PWA_DIR / "static"
+
+
+class RequestIdMiddleware(ASGIMiddleware):
+    """Give every request an id: audit events and error bodies quote it."""
+
+    scopes = ("http",)  # type: ignore[assignment]
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        scope.setdefault("state", {})["request_id"] = uuid.uuid4().hex
+        await next_app(scope, receive, send)
+
+
+def _route_handlers() -> list[Any]:
+    # Each feature module owns its routes; importing here keeps the factory the one place
+    # that knows them all.
+    from server import admin, health, pages, sync_api
+    from server.auth import routes as auth_routes
+
+    return [*health.ROUTES, *sync_api.ROUTES, *auth_routes.ROUTES, *pages.ROUTES, *admin.ROUTES]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    manage_database: bool = True,
+    extra_middleware: Sequence[Any] = (),
+    on_startup: Sequence[Callable[..., Any]] = (),
+) -> Litestar:
+    """Build the app. ``manage_database=False`` when the caller (a test) owns the ORM context."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if manage_database:
+            await db.init(settings.database_url)
+        try:
+            yield
+        finally:
+            if manage_database:
+                await db.close()
+
+    template_config = TemplateConfig(
+        directory=TEMPLATES_DIR,
+        engine=JinjaTemplateEngine,
+        engine_callback=lambda engine: i18n.install(engine.engine),
+    )
+    csrf = CSRFConfig(
+        secret=settings.secret(),
+        cookie_secure=settings.secure_cookies,
+        cookie_samesite="lax",
+    )
+    return Litestar(
+        route_handlers=_route_handlers(),
+        lifespan=[lifespan],
+        on_startup=list(on_startup),
+        guards=[access_guard],
+        middleware=[RequestIdMiddleware(), SessionMiddleware(settings), *extra_middleware],
+        csrf_config=csrf,
+        template_config=template_config,
+        exception_handlers={HTTPException: errors.http_error, Exception: errors.server_error},
+        openapi_config=OpenAPIConfig(title="Peerlog", version="1", path="/api/schema"),
+        state=State({"settings": settings}),
+        request_max_body_size=max(settings.max_push_bytes * 2, 4 * 1024 * 1024),
+        debug=False,
+    )
+
+
+def settings_of(app_state: State) -> Settings:
+    settings = app_state.settings
+    assert isinstance(settings, Settings)
+    return settings

@@ -1,0 +1,1 @@
+"""Sign-in: sessions, passkeys, invites, devices and the access guards."""

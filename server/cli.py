@@ -1,0 +1,238 @@
+"""The ``peerlog`` command line. A user mistake prints one clear line and exits non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from server.settings import Settings, SettingsError
+from sync import db
+from sync.models import Committee, Community, Role, User
+
+
+class UserError(Exception):
+    """A mistake the person at the keyboard can fix; its message is printed as is."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peerlog", description="Peerlog: contact log for diabetes peer support."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="migrate the database and serve the app")
+    serve.add_argument("--host", help="address to listen on (PEERLOG_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (PEERLOG_PORT)")
+    serve.add_argument("--workers", type=int, help="server processes (PEERLOG_WORKERS)")
+
+    sub.add_parser("migrate", help="apply pending database migrations")
+
+    demo = sub.add_parser("demo", help="fill a realistic synthetic program and print demo invites")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed (same seed, same data)")
+    demo.add_argument(
+        "--if-empty", action="store_true", help="do nothing when the database has users"
+    )
+
+    user = sub.add_parser("create-user", help="create a user")
+    user.add_argument("name", help="user name (unique handle, used by `peerlog invite`)")
+    user.add_argument("--role", required=True, help="peer_leader, volunteer, coordinator or admin")
+    user.add_argument("--display-name", help="name shown in the app (default: the user name)")
+    user.add_argument("--community", help="community code (required except for admins)")
+    user.add_argument("--committee", help="residential committee code (volunteers)")
+
+    invite = sub.add_parser("invite", help="make a one-time enrolment link for a user")
+    invite.add_argument("name", help="user name")
+
+    export = sub.add_parser("export", help="write a CSV export to standard output")
+    export.add_argument("kind", choices=["contacts", "participants", "meetings"])
+    export.add_argument("--community", help="community code")
+    export.add_argument("--since", help="first day, YYYY-MM-DD")
+    export.add_argument("--until", help="last day, YYYY-MM-DD")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    return parser
+
+
+async def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    try:
+        await db.migrate(settings.database_url)
+        await db.init(settings.database_url)
+    except (OSError, ConnectionError) as exc:
+        raise UserError(
+            f"cannot open the database at {_redacted(settings.database_url)}: {exc.__class__.__name__}"
+        ) from None
+    except Exception as exc:
+        if (
+            "asyncpg" in type(exc).__module__
+            or "sqlite" in str(type(exc)).lower()
+            or "Tortoise" in type(exc).__name__
+        ):
+            raise UserError(
+                f"cannot open the database at {_redacted(settings.database_url)}: {exc}"
+            ) from None
+        raise
+    try:
+        return await work()
+    finally:
+        await db.close()
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return url
+
+
+async def create_user(
+    name: str,
+    role: str,
+    *,
+    display_name: str | None = None,
+    community: str | None = None,
+    committee: str | None = None,
+) -> User:
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise UserError(
+            f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}"
+        ) from None
+    if await User.exists(username=name):
+        raise UserError(f"a user named {name!r} already exists")
+    community_obj = committee_obj = None
+    if committee:
+        committee_obj = await Committee.get_or_none(code=committee).select_related("community")
+        if committee_obj is None:
+            raise UserError(f"no residential committee with code {committee!r}")
+        community_obj = committee_obj.community
+    if community:
+        community_obj = await Community.get_or_none(code=community)
+        if community_obj is None:
+            raise UserError(f"no community with code {community!r}")
+    if role_value is not Role.ADMIN and community_obj is None:
+        raise UserError(f"a {role_value.value} needs --community (or --committee for a volunteer)")
+    if role_value is Role.VOLUNTEER and committee_obj is None:
+        raise UserError("a volunteer needs --committee: their roster is one residential committee")
+    return await User.create(
+        username=name,
+        display_name=display_name or name,
+        role=role_value,
+        community=community_obj,
+        committee=committee_obj,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return _run(args, settings)
+    except (UserError, SettingsError) as exc:
+        print(f"peerlog: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.command == "serve":
+        return _serve(args, settings)
+    if args.command == "migrate":
+
+        async def _migrate() -> None:
+            try:
+                await db.migrate(settings.database_url)
+            except (OSError, ConnectionError) as exc:
+                raise UserError(
+                    f"cannot open the database at {_redacted(settings.database_url)}: {exc.__class__.__name__}"
+                ) from None
+
+        asyncio.run(_migrate())
+        print("database is up to date")
+        return 0
+    if args.command == "create-user":
+
+        async def _create() -> None:
+            user = await create_user(
+                args.name,
+                args.role,
+                display_name=args.display_name,
+                community=args.community,
+                committee=args.committee,
+            )
+            print(f"created {user.role} {user.username}")
+
+        asyncio.run(_with_db(settings, _create))
+        return 0
+    if args.command == "invite":
+        from server.auth.invites import create_invite, invite_link
+
+        async def _invite() -> None:
+            user = await User.get_or_none(username=args.name)
+            if user is None:
+                raise UserError(
+                    f"no user named {args.name!r}: create one with `peerlog create-user`"
+                )
+            invite = await create_invite(user, settings)
+            print(
+                f"{invite_link(settings, invite.code)}  (code {invite.code}, valid {settings.invite_days} days)"
+            )
+
+        asyncio.run(_with_db(settings, _invite))
+        return 0
+    if args.command == "demo":
+        from server import demo
+
+        asyncio.run(
+            _with_db(settings, lambda: demo.run(settings, seed=args.seed, if_empty=args.if_empty))
+        )
+        return 0
+    if args.command == "export":
+        from server import exports
+
+        asyncio.run(_with_db(settings, lambda: exports.cli_export(args)))
+        return 0
+    raise UserError(f"unknown command {args.command!r}")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    if workers > 1 and settings.is_sqlite:
+        raise UserError(
+            "several workers need PostgreSQL (PEERLOG_DATABASE_URL=postgres://…): SQLite is one process"
+        )
+
+    async def _migrate() -> None:
+        try:
+            await db.migrate(settings.database_url)
+        except (OSError, ConnectionError) as exc:
+            raise UserError(
+                f"cannot open the database at {_redacted(settings.database_url)}: {exc.__class__.__name__}"
+            ) from None
+
+    asyncio.run(_migrate())
+    os.environ["PEERLOG_DATA_DIR"] = str(settings.data_dir)
+    print(f"Peerlog on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}")
+    uvicorn.run(
+        "server.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Error responses: a clear JSON message for every 4xx, and nothing internal for a 5xx.
+
+Messages come from our own exceptions, which never carry health data; a 5xx says only that
+something went wrong and gives the request id to quote, while the log keeps the exception type.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("peerlog.errors")
+
+_CODES = {
+    400: "bad_request",
+    401: "signed_out",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+def request_id(request: Request[Any, Any, Any]) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    body: dict[str, Any] = {"error": _CODES.get(status, "error"), "message": exc.detail}
+    if isinstance(exc, ValidationException) and exc.extra:
+        # Litestar's own body validation: keep the field names and reasons, never the values.
+        body["fields"] = [
+            {"key": e.get("key"), "message": e.get("message")}
+            for e in exc.extra
+            if isinstance(e, dict)
+        ]
+        body["error"] = "invalid"
+    if isinstance(exc.extra, dict) and "error" in exc.extra:
+        body.update(exc.extra)
+    body["request_id"] = request_id(request)
+    return Response(
+        body,
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers={"cache-control": "no-store", **(exc.headers or {})},
+    )
+
+
+def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # The exception's text may quote a record; log its type and where, not its message.
+    log.error(
+        "unhandled %s on %s %s (request %s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        request_id(request),
+    )
+    return Response(
+        {
+            "error": "server_error",
+            "message": "Something went wrong on the server. Nothing you sent was lost; try again.",
+            "request_id": request_id(request),
+        },
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+        media_type=MediaType.JSON,
+        headers={"cache-control": "no-store"},
+    )

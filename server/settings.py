@@ -1,0 +1,186 @@
+"""Typed settings, read once from ``PEERLOG_*`` environment variables.
+
+Each field has a type, a default and a one-line doc; ``Settings.from_env`` is the only place that
+reads the environment. Tests build ``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting has a value Peerlog cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(
+        default=Path("./data"),
+        metadata={"doc": "Folder for the SQLite database and other local files."},
+    )
+    database_url: str = field(
+        default="",
+        metadata={
+            "doc": "sqlite://PATH or postgres://USER@HOST/DB; default SQLite in the data folder."
+        },
+    )
+    origin: str = field(
+        default="http://localhost:8000",
+        metadata={"doc": "Public origin of the app; the WebAuthn RP ID is its host."},
+    )
+    rp_name: str = field(
+        default="Peerlog", metadata={"doc": "Name shown by the phone when it creates a passkey."}
+    )
+    host: str = field(default="127.0.0.1", metadata={"doc": "Address `peerlog serve` listens on."})
+    port: int = field(default=8000, metadata={"doc": "Port `peerlog serve` listens on."})
+    workers: int = field(
+        default=1,
+        metadata={"doc": "Server processes for `peerlog serve` (PostgreSQL for more than one)."},
+    )
+    session_idle_minutes: int = field(
+        default=60 * 24 * 14,
+        metadata={"doc": "A session unused this long ends (phones sync rarely when offline)."},
+    )
+    session_absolute_minutes: int = field(
+        default=60 * 24 * 90,
+        metadata={"doc": "A session ends this long after sign-in, used or not."},
+    )
+    overdue_days: int = field(
+        default=30, metadata={"doc": "A participant not contacted for this many days is overdue."}
+    )
+    invite_days: int = field(default=7, metadata={"doc": "Days an invite link stays valid."})
+    max_push_mutations: int = field(
+        default=500, metadata={"doc": "Most mutations accepted in one push."}
+    )
+    max_push_bytes: int = field(
+        default=1024 * 1024, metadata={"doc": "Largest push body accepted, in bytes."}
+    )
+    rate_limit_per_minute: int = field(
+        default=30,
+        metadata={"doc": "Sign-in and invite attempts allowed per client address per minute."},
+    )
+    log_level: str = field(default="INFO", metadata={"doc": "Python logging level."})
+    secret_key: str = field(
+        default="",
+        metadata={
+            "doc": "Signs CSRF tokens; set the same value on every server process. Default: made once and kept in the data folder."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", f"sqlite://{self.data_dir / 'peerlog.sqlite3'}"
+            )
+        _check_database_url(self.database_url)
+        parts = urlsplit(self.origin)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+        ):
+            raise SettingsError(
+                f"PEERLOG_ORIGIN must be a scheme and host like https://peerlog.example.org, got {self.origin!r}"
+            )
+        object.__setattr__(self, "origin", self.origin.rstrip("/"))
+        for name in (
+            "port",
+            "workers",
+            "session_idle_minutes",
+            "session_absolute_minutes",
+            "overdue_days",
+            "invite_days",
+            "max_push_mutations",
+            "max_push_bytes",
+            "rate_limit_per_minute",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(
+                    f"PEERLOG_{name.upper()} must be at least 1, got {getattr(self, name)}"
+                )
+        if self.port > 65535:
+            raise SettingsError(f"PEERLOG_PORT must be at most 65535, got {self.port}")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(
+                f"PEERLOG_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
+            )
+
+    @property
+    def rp_id(self) -> str:
+        """WebAuthn relying-party id: the origin's host name."""
+        return urlsplit(self.origin).hostname or "localhost"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are ``Secure`` everywhere except plain-HTTP localhost development."""
+        return not (self.origin.startswith("http://") and self.rp_id in ("localhost", "127.0.0.1"))
+
+    def secret(self) -> str:
+        """The CSRF signing secret: the setting, or one made once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``PEERLOG_<FIELD>`` for every field; raise ``SettingsError`` on a bad value."""
+        env = os.environ if environ is None else environ
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"PEERLOG_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            kind = hints[f.name]
+            try:
+                values[f.name] = Path(raw) if kind is Path else kind(raw)
+            except ValueError:
+                raise SettingsError(
+                    f"PEERLOG_{f.name.upper()} must be a whole number, got {raw!r}"
+                ) from None
+        return cls(**values)
+
+    @classmethod
+    def documentation(cls) -> list[tuple[str, str, str]]:
+        """(variable, default, doc) for every setting: the README's table comes from this."""
+        return [
+            (f"PEERLOG_{f.name.upper()}", str(f.default), f.metadata.get("doc", ""))
+            for f in dataclasses.fields(cls)
+        ]
+
+
+def _check_database_url(url: str) -> None:
+    if url.startswith("sqlite://"):
+        if not url[len("sqlite://") :]:
+            raise SettingsError(
+                "PEERLOG_DATABASE_URL sqlite:// needs a file path, e.g. sqlite://./data/peerlog.sqlite3"
+            )
+        return
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("postgres", "postgresql")
+        or not parts.hostname
+        or not parts.path.strip("/")
+    ):
+        raise SettingsError(
+            "PEERLOG_DATABASE_URL must be sqlite://PATH or postgres://USER@HOST:PORT/DATABASE"
+        )

@@ -1,0 +1,78 @@
+"""Database set-up shared by the server, the command line, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+MODELS_MODULE = "sync.models"
+MIGRATIONS_MODULE = "sync.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """Tortoise's config for one database URL (``sqlite://…`` or ``postgres://…``)."""
+    if database_url.startswith("postgresql://"):
+        database_url = "postgres://" + database_url[len("postgresql://") :]
+    connection: str | dict[str, Any] = database_url
+    if database_url.startswith("sqlite://"):
+        path = database_url[len("sqlite://") :]
+        connection = {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {
+                "file_path": path,
+                # WAL lets readers (pull, pages) go on while a push commits.
+                "journal_mode": "WAL",
+                "journal_size_limit": 16384,
+                "foreign_keys": "ON",
+                "busy_timeout": 10000,
+                "synchronous": "NORMAL",
+            },
+        }
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every pending versioned migration, then close the connections it opened."""
+    try:
+        await tortoise_migrate(config=tortoise_config(database_url))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def init(database_url: str) -> None:
+    """Connect the ORM for queries. The context is global so request handlers see it."""
+    # Tortoise caches each model's INSERT statement by connection name, placeholders included:
+    # a process that moves from SQLite to PostgreSQL (the test suite) must start afresh.
+    from tortoise.backends.base import executor
+
+    executor.EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def close() -> None:
+    await Tortoise.close_connections()
+
+
+def dialect() -> str:
+    """``sqlite`` or ``postgres``: the few statements that differ check this."""
+    from tortoise import connections
+
+    name = type(connections.get("default")).__module__
+    return "postgres" if "asyncpg" in name or "psycopg" in name else "sqlite"
+
+
+# For Tortoise's own command line (`tortoise makemigrations`, see `make migrations`).
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")

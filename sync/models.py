@@ -1,0 +1,511 @@
+"""The central store: every table Peerlog keeps, as Tortoise models.
+
+Synced records (participant, contact, group meeting, group) carry a server-owned ``version``
+(1 on creation) and ``seq``: the value of the global change sequence at their last write. A pull
+page is one range scan on ``seq`` within the user's scope, so every synced table indexes
+(scope column, seq).
+
+``seq`` is allocated from ``ChangeCounter`` inside the writing transaction (``UPDATE ... RETURNING``),
+which holds the counter row's lock until commit: sequence numbers therefore become visible in the
+order they were allocated, and a cursor past ``seq = n`` never skips a row committed later with a
+smaller number.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class Role(StrEnum):
+    PEER_LEADER = "peer_leader"
+    VOLUNTEER = "volunteer"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
+class ParticipantStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    MOVED = "moved"
+    WITHDRAWN = "withdrawn"
+    DECEASED = "deceased"
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
+class ContactMode(StrEnum):
+    HOME_VISIT = "home_visit"
+    PHONE_CALL = "phone_call"
+    TEXT_MESSAGE = "text_message"
+    WECHAT_GROUP = "wechat_group"
+    GROUP_MEETING = "group_meeting"
+    WALK_OR_EXERCISE = "walk_or_exercise"
+    SHOPPING_OR_COOKING = "shopping_or_cooking"
+    CLINIC_ACCOMPANIMENT = "clinic_accompaniment"
+    COMMUNITY_ASSISTANCE = "community_assistance"
+
+
+class KeyFunction(StrEnum):
+    BEING_THERE = "being_there"
+    DAILY_MANAGEMENT = "daily_management"
+    SOCIAL_EMOTIONAL = "social_emotional"
+    LINKAGE_TO_CARE = "linkage_to_care"
+    ONGOING_SUPPORT = "ongoing_support"
+
+
+class Referral(StrEnum):
+    NONE = "none"
+    ROUTINE = "routine"
+    URGENT = "urgent"
+
+
+class ConflictStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+class MutationStatus(StrEnum):
+    APPLIED = "applied"
+    MERGED = "merged"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+
+
+# --- places and people -------------------------------------------------------------------------
+
+
+class Community(Model):
+    """A community, served by one community health centre."""
+
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=120)
+    code = fields.CharField(max_length=32, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "community"
+
+
+class Committee(Model):
+    """A neighbourhood residential committee within a community."""
+
+    id = fields.UUIDField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="committees", on_delete=fields.RESTRICT
+    )
+    name = fields.CharField(max_length=120)
+    code = fields.CharField(max_length=32, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "committee"
+
+
+class User(Model):
+    """Anyone who signs in. Passkeys only: there is no password column, on purpose."""
+
+    id = fields.UUIDField(primary_key=True)
+    display_name = fields.CharField(max_length=120)
+    # Unique handle used by the command line (`peerlog invite NAME`).
+    username = fields.CharField(max_length=64, unique=True)
+    role = fields.CharEnumField(Role, max_length=16)
+    community: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="users", null=True, on_delete=fields.RESTRICT
+    )
+    # A volunteer's residential committee (their roster).
+    committee: fields.ForeignKeyNullableRelation[Committee] = fields.ForeignKeyField(
+        "models.Committee", related_name="volunteers", null=True, on_delete=fields.RESTRICT
+    )
+    is_active = fields.BooleanField(default=True)
+    locale = fields.CharField(max_length=8, default="zh-CN")
+    # Bumped whenever the user's scope changes: cursors carry it, so a stale cursor means resync.
+    scope_token = fields.IntField(default=1)
+    # WebAuthn user handle (random, never the primary key or a name).
+    webauthn_handle = fields.BinaryField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    deactivated_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "users"
+
+
+class Group(Model):
+    """A community self-management group, led by one or two peer leaders. Synced (read-only)."""
+
+    id = fields.UUIDField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="groups", on_delete=fields.RESTRICT
+    )
+    committee: fields.ForeignKeyNullableRelation[Committee] = fields.ForeignKeyField(
+        "models.Committee", related_name="groups", null=True, on_delete=fields.RESTRICT
+    )
+    name = fields.CharField(max_length=120)
+    leader: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="led_groups", null=True, on_delete=fields.RESTRICT
+    )
+    co_leader: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="co_led_groups", null=True, on_delete=fields.RESTRICT
+    )
+    version = fields.IntField(default=1)
+    seq = fields.BigIntField(default=0, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "peer_group"
+        indexes = (Index(fields=("community_id", "seq")),)
+
+
+# --- synced records ----------------------------------------------------------------------------
+
+
+class Participant(Model):
+    id = fields.UUIDField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    full_name = fields.CharField(max_length=120)
+    sex = fields.CharField(max_length=8, null=True)
+    birth_year = fields.IntField(null=True)
+    phone = fields.CharField(max_length=32, null=True)
+    address = fields.CharField(max_length=200, null=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="participants", on_delete=fields.RESTRICT
+    )
+    committee: fields.ForeignKeyRelation[Committee] = fields.ForeignKeyField(
+        "models.Committee", related_name="participants", on_delete=fields.RESTRICT
+    )
+    group: fields.ForeignKeyNullableRelation[Group] = fields.ForeignKeyField(
+        "models.Group", related_name="participants", null=True, on_delete=fields.RESTRICT
+    )
+    peer_leader: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="participants", null=True, on_delete=fields.RESTRICT
+    )
+    enrolled_on = fields.DateField(null=True)
+    consent_on = fields.DateField(null=True)
+    status = fields.CharField(max_length=16, default=ParticipantStatus.ACTIVE.value)
+    conditions: fields.Field[list[str]] = fields.JSONField(default=list)
+    hba1c_baseline = fields.FloatField(null=True)
+    hba1c_baseline_on = fields.DateField(null=True)
+    hba1c = fields.FloatField(null=True)
+    hba1c_on = fields.DateField(null=True)
+    bp_systolic = fields.IntField(null=True)
+    bp_diastolic = fields.IntField(null=True)
+    bp_on = fields.DateField(null=True)
+    weight_kg = fields.FloatField(null=True)
+    weight_on = fields.DateField(null=True)
+    needs_visit = fields.BooleanField(default=False)
+    needs_visit_reason = fields.CharField(max_length=200, null=True)
+    notes = fields.TextField(null=True)
+    # Server-maintained from contacts (read-only on the wire): rosters show them without contacts.
+    last_contact_at = fields.DatetimeField(null=True)
+    next_follow_up_on = fields.DateField(null=True)
+    version = fields.IntField(default=1)
+    seq = fields.BigIntField(default=0, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "participant"
+        indexes = (
+            Index(fields=("community_id", "seq")),
+            Index(fields=("committee_id", "seq")),
+            Index(fields=("peer_leader_id", "seq")),
+            Index(fields=("group_id", "seq")),
+        )
+
+
+class GroupMeeting(Model):
+    id = fields.UUIDField(primary_key=True)
+    group: fields.ForeignKeyRelation[Group] = fields.ForeignKeyField(
+        "models.Group", related_name="meetings", on_delete=fields.RESTRICT
+    )
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="meetings", on_delete=fields.RESTRICT
+    )
+    # The author: the peer leader who logged the meeting.
+    peer_leader: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="meetings", on_delete=fields.RESTRICT
+    )
+    occurred_at = fields.DatetimeField()
+    place = fields.CharField(max_length=200, null=True)
+    topic = fields.CharField(max_length=200, null=True)
+    co_leader = fields.CharField(max_length=120, null=True)
+    attendee_ids: fields.Field[list[str]] = fields.JSONField(default=list)
+    note = fields.TextField(null=True)
+    voided = fields.BooleanField(default=False)
+    void_reason = fields.CharField(max_length=200, null=True)
+    version = fields.IntField(default=1)
+    seq = fields.BigIntField(default=0, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "group_meeting"
+        indexes = (
+            Index(fields=("community_id", "seq")),
+            Index(fields=("group_id", "seq")),
+            Index(fields=("community_id", "occurred_at")),
+        )
+
+
+class Contact(Model):
+    """One contact between a peer leader and a participant: the core record."""
+
+    id = fields.UUIDField(primary_key=True)
+    participant: fields.ForeignKeyRelation[Participant] = fields.ForeignKeyField(
+        "models.Participant", related_name="contacts", on_delete=fields.RESTRICT
+    )
+    # The author, set by the server from the signed-in user.
+    peer_leader: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="contacts", on_delete=fields.RESTRICT
+    )
+    # Denormalised from the participant so scope scans and reports need no join.
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="contacts", on_delete=fields.RESTRICT
+    )
+    # Set when the contact was expanded from a group meeting's attendance.
+    meeting: fields.ForeignKeyNullableRelation[GroupMeeting] = fields.ForeignKeyField(
+        "models.GroupMeeting", related_name="contacts", null=True, on_delete=fields.RESTRICT
+    )
+    occurred_at = fields.DatetimeField()
+    mode = fields.CharField(max_length=24)
+    duration_min = fields.IntField(null=True)
+    functions: fields.Field[list[str]] = fields.JSONField(default=list)
+    topics: fields.Field[list[str]] = fields.JSONField(default=list)
+    referral = fields.CharField(max_length=8, default=Referral.NONE.value)
+    referral_reason = fields.CharField(max_length=200, null=True)
+    referral_to = fields.CharField(max_length=120, null=True)
+    glucose_mmol = fields.FloatField(null=True)
+    bp_systolic = fields.IntField(null=True)
+    bp_diastolic = fields.IntField(null=True)
+    weight_kg = fields.FloatField(null=True)
+    follow_up_on = fields.DateField(null=True)
+    note = fields.TextField(null=True)
+    voided = fields.BooleanField(default=False)
+    void_reason = fields.CharField(max_length=200, null=True)
+    version = fields.IntField(default=1)
+    seq = fields.BigIntField(default=0, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "contact"
+        indexes = (
+            Index(fields=("community_id", "seq")),
+            Index(fields=("peer_leader_id", "seq")),
+            Index(fields=("participant_id", "occurred_at")),
+            Index(fields=("community_id", "occurred_at")),
+        )
+
+
+# --- the sync engine's own tables --------------------------------------------------------------
+
+
+class ChangeCounter(Model):
+    """The global change sequence: one row, incremented inside each writing transaction."""
+
+    name = fields.CharField(max_length=32, primary_key=True)
+    value = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "change_counter"
+
+
+class Mutation(Model):
+    """One row per received mutation: the per-device mutation log, the version history of the
+    record it wrote (``changes`` holds the field values at ``version``) and the result sent back."""
+
+    id = fields.BigIntField(primary_key=True)
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="mutations", on_delete=fields.RESTRICT
+    )
+    mutation_id = fields.BigIntField()
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="mutations", on_delete=fields.RESTRICT
+    )
+    entity = fields.CharField(max_length=16)
+    record_id = fields.UUIDField()
+    base_version = fields.IntField(default=0)
+    # The record's version after this mutation; null when rejected.
+    version = fields.IntField(null=True)
+    status = fields.CharField(max_length=10)
+    changes: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    result: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "mutation"
+        unique_together = (("device_id", "mutation_id"),)
+        indexes = (Index(fields=("entity", "record_id", "version")),)
+
+
+class Conflict(Model):
+    id = fields.UUIDField(primary_key=True)
+    entity = fields.CharField(max_length=16)
+    record_id = fields.UUIDField(db_index=True)
+    base_version = fields.IntField()
+    server_version = fields.IntField()
+    # {field: {"base": …, "server": …, "device": …}}
+    fields_json: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="conflicts", on_delete=fields.RESTRICT
+    )
+    device: fields.ForeignKeyNullableRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="conflicts", null=True, on_delete=fields.RESTRICT
+    )
+    community: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="conflicts", null=True, on_delete=fields.RESTRICT
+    )
+    mutation_id = fields.BigIntField(null=True)
+    status = fields.CharField(max_length=10, default=ConflictStatus.OPEN.value, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    resolved_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="resolved_conflicts", null=True, on_delete=fields.RESTRICT
+    )
+    resolved_at = fields.DatetimeField(null=True)
+    # {field: {"choice": "server" | "device" | "value", "value": …}}
+    resolution: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
+
+    class Meta:
+        table = "conflict"
+
+
+class AuditEvent(Model):
+    """Append-only. Never holds health data: ids, actions and counts only."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="audit_events", null=True, on_delete=fields.RESTRICT
+    )
+    device_id = fields.UUIDField(null=True)
+    action = fields.CharField(max_length=48, db_index=True)
+    entity = fields.CharField(max_length=16, null=True)
+    record_id = fields.CharField(max_length=64, null=True, db_index=True)
+    request_id = fields.CharField(max_length=64, null=True)
+    detail: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "audit_event"
+
+
+# --- sign-in -----------------------------------------------------------------------------------
+
+
+class Device(Model):
+    """A phone or browser, identified by the UUID it made for itself on first start."""
+
+    id = fields.UUIDField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="devices", on_delete=fields.RESTRICT
+    )
+    label = fields.CharField(max_length=200, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField(null=True)
+    last_sync_at = fields.DatetimeField(null=True)
+    last_mutation_id = fields.BigIntField(default=0)
+    revoked_at = fields.DatetimeField(null=True)
+    revoked_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="revoked_devices", null=True, on_delete=fields.RESTRICT
+    )
+
+    class Meta:
+        table = "device"
+
+
+class Credential(Model):
+    """A WebAuthn passkey."""
+
+    id = fields.UUIDField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="credentials", on_delete=fields.RESTRICT
+    )
+    credential_id = fields.CharField(max_length=1400, unique=True)  # base64url
+    public_key = fields.BinaryField()
+    sign_count = fields.BigIntField(default=0)
+    transports: fields.Field[list[str]] = fields.JSONField(default=list)
+    aaguid = fields.CharField(max_length=64, null=True)
+    backup_eligible = fields.BooleanField(default=False)
+    backed_up = fields.BooleanField(default=False)
+    name = fields.CharField(max_length=120, default="Passkey")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "credential"
+
+
+class Invite(Model):
+    id = fields.UUIDField(primary_key=True)
+    code = fields.CharField(max_length=16, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="invites", on_delete=fields.RESTRICT
+    )
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="invites_created", null=True, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "invite"
+
+
+class Session(Model):
+    """A signed-in browser. The cookie holds a random token, and only its SHA-256 is stored here."""
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    device: fields.ForeignKeyNullableRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="sessions", null=True, on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "session"
+
+
+class Challenge(Model):
+    """A WebAuthn challenge: single use, short-lived, kept server-side for multi-process serving."""
+
+    id = fields.UUIDField(primary_key=True)
+    challenge = fields.CharField(max_length=128, unique=True)  # base64url
+    purpose = fields.CharField(max_length=16)  # register | login | add_passkey
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="challenges", null=True, on_delete=fields.CASCADE
+    )
+    invite: fields.ForeignKeyNullableRelation[Invite] = fields.ForeignKeyField(
+        "models.Invite", related_name="challenges", null=True, on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "challenge"
+
+
+class RateLimit(Model):
+    """Fixed-window counters shared by every server process."""
+
+    key = fields.CharField(max_length=128, primary_key=True)
+    window_start = fields.DatetimeField()
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "rate_limit"

@@ -1,0 +1,154 @@
+"""Fixtures shared by the whole suite.
+
+``db`` gives each test a fresh, migrated database: SQLite always, and PostgreSQL too when
+``PEERLOG_TEST_POSTGRES_URL`` is set (each test in its own new database, dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from server.app import create_app
+from server.settings import Settings
+from sync import db as sync_db
+
+POSTGRES_URL = os.environ.get("PEERLOG_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of each configured backend (not migrated)."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'test.sqlite3'}"
+        return
+    name = f"peerlog_t_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(POSTGRES_URL, name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """A migrated database with the ORM connected; yields its URL."""
+    await sync_db.migrate(database_url)
+    await sync_db.init(database_url)
+    try:
+        yield database_url
+    finally:
+        await sync_db.close()
+
+
+@pytest.fixture
+def settings(db: str, tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=db, secret_key="test-secret")
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings, manage_database=False)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client calling the app in this event loop (Litestar's AsyncTestClient runs the app
+    on another thread's loop, where an asyncpg pool made here would hang)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost:8000") as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """A real uvicorn server on localhost, in the test's event loop, over the test's database."""
+
+    def __init__(self, settings: Settings, port: int) -> None:
+        self.settings = settings
+        self.port = port
+        self.url = f"http://localhost:{port}"
+        self._server: object | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        import uvicorn
+
+        app = create_app(self.settings, manage_database=False)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        self._task = asyncio.create_task(server.serve())
+        for _ in range(200):
+            if server.started:
+                return
+            await asyncio.sleep(0.02)
+        raise RuntimeError("live server did not start")
+
+    async def stop(self) -> None:
+        import uvicorn
+
+        server = self._server
+        if isinstance(server, uvicorn.Server) and self._task is not None:
+            server.should_exit = True
+            await self._task
+        self._server = self._task = None
+
+
+@pytest.fixture
+async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """A served app on SQLite (browser tests run on one backend; the engine is tested on both)."""
+    url = f"sqlite://{tmp_path / 'live.sqlite3'}"
+    await sync_db.migrate(url)
+    await sync_db.init(url)
+    port = free_port()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        secret_key="test-secret",
+        origin=f"http://localhost:{port}",
+    )
+    server = LiveServer(settings, port)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+        await sync_db.close()
