@@ -19,7 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from server import errors, i18n
+from server import assets, errors, i18n
 from server.auth.session import SessionMiddleware, access_guard
 from server.settings import Settings
 from sync import db
@@ -45,7 +45,7 @@ def _route_handlers() -> list[Any]:
     from server import admin, health, pages, sync_api
     from server.auth import routes as auth_routes
 
-    return [*health.ROUTES, *sync_api.ROUTES, *auth_routes.ROUTES, *pages.ROUTES, *admin.ROUTES]
+    return [assets.router(), *health.ROUTES, *sync_api.ROUTES, *auth_routes.ROUTES, *pages.ROUTES, *admin.ROUTES]
 
 
 def create_app(
@@ -73,7 +73,7 @@ def create_app(
     template_config = TemplateConfig(
         directory=TEMPLATES_DIR,
         engine=JinjaTemplateEngine,
-        engine_callback=lambda engine: i18n.install(engine.engine),
+        engine_callback=lambda engine: (i18n.install(engine.engine), assets.install(engine.engine)),
     )
     csrf = CSRFConfig(
         secret=settings.secret(),
