@@ -48,6 +48,11 @@ def _route_handlers() -> list[Any]:
     return [assets.router(), *health.ROUTES, *sync_api.ROUTES, *auth_routes.ROUTES, *pages.ROUTES, *admin.ROUTES]
 
 
+def _install_template_globals(engine: JinjaTemplateEngine) -> None:
+    i18n.install(engine.engine)
+    assets.install(engine.engine)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -73,7 +78,7 @@ def create_app(
     template_config = TemplateConfig(
         directory=TEMPLATES_DIR,
         engine=JinjaTemplateEngine,
-        engine_callback=lambda engine: (i18n.install(engine.engine), assets.install(engine.engine)),
+        engine_callback=_install_template_globals,
     )
     csrf = CSRFConfig(
         secret=settings.secret(),
