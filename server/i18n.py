@@ -1,21 +1,329 @@
-"""Languages: Simplified Chinese and English (gettext catalogues via Babel; owned by the PWA issue).
+"""Languages: Simplified Chinese (``zh-CN``, the default) and English (``en``).
 
-Templates call ``_("…")``; the active language is chosen per request.
+Source strings are English gettext msgids. Chinese translations live in
+``pwa/locale/zh_CN/LC_MESSAGES/*.po``; every ``.po`` file in that folder is read and merged at start
+(``app.po`` for the phone app, ``auth.po`` for sign-in, ``admin.po`` for the staff pages), so there is
+no ``.mo`` build step.
+
+Rendering a localized page (for every feature)::
+
+    from server.i18n import render
+
+    @get("/account", opt=roles(...))
+    async def account(request: Request) -> Template:
+        return render(request, "auth/account.html", {"devices": devices})
+
+``render(request, template, context=None, **response_kwargs)`` picks the language (cookie ``lang``,
+else ``Accept-Language``, else zh-CN) and returns a Litestar ``Template`` whose context carries
+``lang``. In templates: ``{{ _("Save") }}``, ``{{ _("%(n)s waiting", n=3) }}``,
+``{{ ngettext("%(num)d record", "%(num)d records", n) }}``, ``{{ when | format_date }}``,
+``{{ when | format_datetime }}``, ``{{ 1234.5 | format_number }}``: all read ``lang`` from the
+template context, so a template rendered without ``render`` falls back to zh-CN.
+In Python (a flash message, an error shown on a page): ``translate(language_of(request), "…")``.
+
+JS gets the same catalogue as JSON from ``/i18n/{lang}.json`` (see ``pwa/static/js/i18n.js``).
+
+Adding translations: write the English msgid in the template or JS (``t("…")``), add a
+``msgid``/``msgstr`` pair to your feature's ``.po`` file and restart the server. Run
+``python -m server.i18n check`` to list msgids used in templates and JS that have no Chinese
+translation.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import sys
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from litestar import Request, Response, get
+from litestar.datastructures import Cookie
+from litestar.response import Redirect, Template
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
+LANG_COOKIE = "lang"
+LANGUAGE_NAMES = {"zh-CN": "中文", "en": "English"}
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "pwa" / "locale"
+_BABEL_LOCALES = {"zh-CN": Locale.parse("zh_Hans_CN"), "en": Locale.parse("en")}
+_PO_FOLDERS = {"zh-CN": "zh_CN"}
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    """msgid → translation for one language, merged from every .po file (empty for English)."""
+    folder = _PO_FOLDERS.get(lang)
+    if folder is None:
+        return {}
+    merged: dict[str, str] = {}
+    for po in sorted((LOCALE_DIR / folder / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as fh:
+            cat = read_po(fh, locale=folder)
+        for message in cat:
+            if not message.id or not message.string or message.fuzzy:
+                continue
+            if isinstance(message.id, (tuple, list)):  # plural forms: keep both ids
+                strings = list(message.string)
+                merged[str(message.id[0])] = str(strings[0])
+                merged[str(message.id[1])] = str(strings[-1])
+            else:
+                merged[str(message.id)] = str(message.string)
+    return merged
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    """A gettext object for ``lang`` (``babel.support.Translations`` merged from every .po)."""
+    folder = _PO_FOLDERS.get(lang)
+    if folder is None:
+        return NullTranslations()
+    merged = Translations()
+    for po in sorted((LOCALE_DIR / folder / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as fh:
+            cat = read_po(fh, locale=folder)
+        part = _from_catalog(cat)
+        merged.merge(part)
+    return merged
+
+
+def _from_catalog(cat: Any) -> Translations:
+    from io import BytesIO
+
+    from babel.messages.mofile import write_mo
+
+    buf = BytesIO()
+    write_mo(buf, cat, use_fuzzy=False)
+    buf.seek(0)
+    return Translations(fp=buf)
+
+
+@cache
+def catalogue_json(lang: str) -> bytes:
+    return json.dumps(catalogue(lang), ensure_ascii=False, sort_keys=True).encode()
+
+
+def catalogue_hash(lang: str) -> str:
+    return hashlib.sha256(catalogue_json(lang)).hexdigest()[:12]
+
+
+def reload() -> None:
+    """Forget the loaded catalogues (tests that write a .po file call this)."""
+    catalogue.cache_clear()
+    translations.cache_clear()
+    catalogue_json.cache_clear()
+
+
+def normalize(code: str | None) -> str | None:
+    """Map a browser or cookie language tag to one of ``LANGUAGES`` (or None)."""
+    if not code:
+        return None
+    code = code.strip().lower().replace("_", "-")
+    if code.startswith("zh"):
+        return "zh-CN"
+    if code.startswith("en"):
+        return "en"
+    return None
+
+
+def from_accept_language(header: str) -> str | None:
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        match = re.search(r"q=([0-9.]+)", params)
+        if match:
+            try:
+                q = float(match.group(1))
+            except ValueError:
+                q = 0.0
+        lang = normalize(tag)
+        if lang and q > 0:
+            ranked.append((-q, i, lang))
+    return min(ranked)[2] if ranked else None
+
+
+def language_of(request: Request[Any, Any, Any]) -> str:
+    """The request's language: cookie ``lang``, else Accept-Language, else zh-CN."""
+    return (
+        normalize(request.cookies.get(LANG_COOKIE))
+        or from_accept_language(request.headers.get("accept-language", ""))
+        or DEFAULT_LANGUAGE
+    )
+
+
+def translate(lang: str, message: str, **values: Any) -> str:
+    text = translations(lang).gettext(message)
+    return text % values if values else text
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template_name: str,
+    context: dict[str, Any] | None = None,
+    **response_kwargs: Any,
+) -> Template:
+    """A ``Template`` response in the request's language (``lang`` is added to the context)."""
+    lang = language_of(request)
+    ctx = {**(context or {}), "lang": lang}
+    headers = {"content-language": lang, "vary": "Cookie, Accept-Language"}
+    headers.update(response_kwargs.pop("headers", None) or {})
+    return Template(template_name, context=ctx, headers=headers, **response_kwargs)
+
+
+def _lang(ctx: Context) -> str:
+    return normalize(ctx.get("lang")) or DEFAULT_LANGUAGE
+
+
+@pass_context
+def _gettext(ctx: Context, message: str, **values: Any) -> str:
+    return translate(_lang(ctx), message, **values)
+
+
+@pass_context
+def _ngettext(ctx: Context, singular: str, plural: str, n: int, **values: Any) -> str:
+    text = translations(_lang(ctx)).ngettext(singular, plural, n)
+    return text % {"num": n, **values}
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return date.fromisoformat(value[:10])
+    return None
+
+
+@pass_context
+def _format_date(ctx: Context, value: Any, format: str = "medium") -> str:
+    d = _as_date(value)
+    if d is None:
+        return ""
+    if isinstance(d, datetime):
+        d = d.date()
+    return str(babel_format_date(d, format=format, locale=_BABEL_LOCALES[_lang(ctx)]))
+
+
+@pass_context
+def _format_datetime(ctx: Context, value: Any, format: str = "medium") -> str:
+    d = _as_date(value)
+    if d is None:
+        return ""
+    if not isinstance(d, datetime):
+        d = datetime(d.year, d.month, d.day)
+    return str(babel_format_datetime(d, format=format, locale=_BABEL_LOCALES[_lang(ctx)]))
+
+
+@pass_context
+def _format_number(ctx: Context, value: Any, format: str | None = None) -> str:
+    if value is None or value == "":
+        return ""
+    return str(format_decimal(value, format=format, locale=_BABEL_LOCALES[_lang(ctx)]))
 
 
 def gettext(message: str, **values: Any) -> str:
+    """Untranslated fallback (English) for code outside a request."""
     return message % values if values else message
 
 
 def install(environment: Any) -> None:
-    """Make ``_`` and the language list available to every Jinja template."""
-    environment.globals["_"] = gettext
+    """Make ``_``, ``ngettext``, the date/number filters and the language list available to
+    every Jinja template; the language comes from ``lang`` in the template context."""
+    environment.globals["_"] = _gettext
+    environment.globals["ngettext"] = _ngettext
     environment.globals["LANGUAGES"] = LANGUAGES
+    environment.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    environment.filters["format_date"] = _format_date
+    environment.filters["format_datetime"] = _format_datetime
+    environment.filters["format_number"] = _format_number
+    # Load the catalogues at start, not on the first request.
+    for lang in LANGUAGES:
+        translations(lang)
+        catalogue(lang)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: never an open redirect to another origin.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+@get("/lang/{code:str}", opt={"public": True}, include_in_schema=False)
+async def switch_language(code: str, next: str | None = None) -> Response[Any]:
+    """Remember the chosen language in the ``lang`` cookie and go back to ``next``."""
+    lang = normalize(code) or DEFAULT_LANGUAGE
+    return Redirect(
+        _safe_next(next),
+        status_code=303,
+        cookies=[
+            Cookie(key=LANG_COOKIE, value=lang, max_age=365 * 24 * 3600, samesite="lax", path="/")
+        ],
+    )
+
+
+@get("/i18n/{name:str}", opt={"public": True, "cacheable": True}, include_in_schema=False)
+async def catalogue_for_js(name: str) -> Response[bytes]:
+    """The merged catalogue as ``{msgid: translation}`` JSON for strings built in JS."""
+    lang = normalize(name.removesuffix(".json")) or DEFAULT_LANGUAGE
+    return Response(
+        catalogue_json(lang),
+        media_type="application/json; charset=utf-8",
+        headers={"cache-control": "public, max-age=3600"},
+    )
+
+
+ROUTES = [switch_language, catalogue_for_js]
+
+_MSGID_PATTERNS = (
+    re.compile(r"""\b_\(\s*"((?:[^"\\]|\\.)*)"""),
+    re.compile(r"""\b_\(\s*'((?:[^'\\]|\\.)*)'"""),
+    re.compile(r"""\bt\(\s*"((?:[^"\\]|\\.)*)"""),
+)
+
+
+def used_msgids(root: Path | None = None) -> set[str]:
+    """Every msgid written as ``_("…")`` in a template or ``t("…")`` in the app's JS."""
+    base = root or LOCALE_DIR.parent
+    found: set[str] = set()
+    files = [*base.glob("templates/**/*.html"), *base.glob("static/js/**/*.js")]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for pattern in _MSGID_PATTERNS:
+            found.update(
+                m.encode().decode("unicode_escape") if "\\" in m else m
+                for m in pattern.findall(text)
+            )
+    return found
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["check"]:
+        missing = sorted(used_msgids() - set(catalogue("zh-CN")))
+        for msgid in missing:
+            print(msgid)
+        return 1 if missing else 0
+    print("usage: python -m server.i18n check")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

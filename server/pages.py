@@ -1,7 +1,9 @@
-"""Routes for this feature (filled in by its issue)."""
+"""The phone app's routes: language switch, JS catalogue, manifest, service worker, screen shells."""
 
 from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[Any] = []
+from server import i18n
+
+ROUTES: list[Any] = [*i18n.ROUTES]
