@@ -1,7 +1,105 @@
-"""Routes for this feature (filled in by its issue)."""
+"""``POST /api/sync/push`` and ``GET /api/sync/pull``: thin HTTP over ``sync.engine``.
+
+The push body is decoded here with msgspec from the raw bytes (not by Litestar) so that the
+size limits are checked before any decoding and a malformed body gets a message naming the
+place, e.g. ``mutations[3].mutation_id: expected int, got str``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[Any] = []
+import msgspec
+from litestar import MediaType, Request, Response, get, post
+from litestar.exceptions import ClientException, PermissionDeniedException
+from litestar.status_codes import HTTP_200_OK
+
+from server.auth.session import current_user, get_auth, roles
+from server.errors import request_id
+from server.settings import Settings
+from sync import engine
+from sync.wire import MalformedBody, decode_push
+
+Req = Request[Any, Any, Any]
+NO_STORE = {"cache-control": "no-store"}
+_encode = msgspec.json.Encoder().encode
+
+
+def _settings(request: Req) -> Settings:
+    settings = request.app.state.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _too_large(what: str) -> ClientException:
+    return ClientException(status_code=413, detail=what, extra={"error": "too_large"})
+
+
+def _invalid(message: str) -> ClientException:
+    return ClientException(status_code=422, detail=message, extra={"error": "invalid"})
+
+
+def _json(body: Any) -> Response[bytes]:
+    return Response(_encode(body), media_type=MediaType.JSON, headers=NO_STORE)
+
+
+@post("/api/sync/push", opt=roles(), status_code=HTTP_200_OK)
+async def push(request: Req) -> Response[bytes]:
+    user = current_user(request)
+    settings = _settings(request)
+    limit = settings.max_push_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(f"A push may be at most {limit} bytes; send the queue in smaller batches.")
+    body = await request.body()
+    if len(body) > limit:
+        raise _too_large(f"A push may be at most {limit} bytes; send the queue in smaller batches.")
+    try:
+        batch = decode_push(body)
+    except MalformedBody as exc:
+        raise _invalid(str(exc)) from None
+    if len(batch.mutations) > settings.max_push_mutations:
+        raise _too_large(
+            f"A push may hold at most {settings.max_push_mutations} mutations; "
+            f"this one has {len(batch.mutations)}. Send the queue in smaller batches."
+        )
+    try:
+        response = await engine.push(user, batch, request_id=request_id(request))
+    except engine.DeviceForbidden as exc:
+        raise PermissionDeniedException(
+            detail=str(exc), extra={"error": "device_revoked"}
+        ) from None
+    except engine.MutationGap as exc:
+        raise ClientException(
+            status_code=409,
+            detail=str(exc),
+            extra={"error": "mutation_gap", "last_mutation_id": exc.last},
+        ) from None
+    return _json(response)
+
+
+@get("/api/sync/pull", opt=roles())
+async def pull(
+    request: Req, cursor: str | None = None, limit: str | None = None
+) -> Response[bytes]:
+    user = current_user(request)
+    size = engine.DEFAULT_LIMIT
+    if limit is not None:
+        if not limit.isdigit() or int(limit) < 1:
+            raise _invalid("limit: must be a whole number from 1 to 1000")
+        size = min(int(limit), engine.MAX_LIMIT)
+    device = get_auth(request).device_id
+    try:
+        page = await engine.pull(
+            user,
+            cursor or None,
+            size,
+            device_id=str(device) if device else None,
+            request_id=request_id(request),
+        )
+    except engine.BadCursor as exc:
+        raise _invalid(str(exc)) from None
+    return _json(page)
+
+
+ROUTES: list[Any] = [push, pull]

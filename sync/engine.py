@@ -1,0 +1,332 @@
+"""The sync engine's public face: the one write path for phones, administration pages and the
+command line, the pull, and conflict resolution.
+
+    actor = await engine.actor_for(user)
+    response = await engine.push(user, push_request)             # phones (POST /api/sync/push)
+    page = await engine.pull(user, cursor, limit)                  # phones (GET /api/sync/pull)
+    result = await engine.write(user, "participant", pid, {"phone": "…"})   # pages, CLI
+    result = await engine.resolve_conflict(conflict_id, admin, {"phone": ("device", None)})
+    await engine.dismiss_conflict(conflict_id, admin)
+    await engine.force_resync(user_id, …)                           # after a user's scope changed
+
+Nothing here logs or audits a value: ids, statuses and field names only.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from sync import db, store
+from sync import pull as _pull
+from sync import push as _push
+from sync.cursor import BadCursor
+from sync.models import Conflict, ConflictStatus, Group, Role, User
+from sync.push import DeviceForbidden, MutationGap, Outcome
+from sync.scope import Actor
+from sync.wire import (
+    MutationIn,
+    MutationResult,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    ResyncResponse,
+)
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "BadCursor",
+    "ConflictClosed",
+    "DeviceForbidden",
+    "MutationGap",
+    "NotAllowed",
+    "actor_for",
+    "dismiss_conflict",
+    "force_resync",
+    "pull",
+    "push",
+    "resolve_conflict",
+    "server_device_id",
+    "write",
+]
+
+# Query values carry names, phones and readings: Tortoise logs every statement with its values
+# at DEBUG. Nothing may log health data, whatever level an operator turns on.
+logging.getLogger("tortoise.db_client").setLevel(logging.INFO)
+
+log = logging.getLogger("peerlog.sync")
+
+DEFAULT_LIMIT = _pull.DEFAULT_LIMIT
+MAX_LIMIT = _pull.MAX_LIMIT
+
+SERVER_DEVICE_NS = uuid.UUID("0f6f7d1e-3b8a-4c55-9a61-2d1f5e7c9b40")
+
+Choice = tuple[Literal["server", "device", "value"], Any]
+
+
+class ConflictClosed(ValueError):
+    """The conflict is already resolved or dismissed, or does not exist."""
+
+
+class NotAllowed(PermissionError):
+    """The user's role may not do this (e.g. resolve a conflict outside their community)."""
+
+
+async def actor_for(user: User) -> Actor:
+    """The user's scope: role, community, committee and the groups they lead or co-lead."""
+    user_id = str(user.id)
+    group_ids: frozenset[str] = frozenset()
+    if user.role is Role.PEER_LEADER or user.role == Role.PEER_LEADER.value:
+        from tortoise.expressions import Q
+
+        rows = await Group.filter(Q(leader_id=user.id) | Q(co_leader_id=user.id)).values_list(
+            "id", flat=True
+        )
+        group_ids = frozenset(str(r) for r in rows)
+    community = getattr(user, "community_id", None)
+    committee = getattr(user, "committee_id", None)
+    return Actor(
+        user_id=user_id,
+        role=Role(user.role),
+        community_id=str(community) if community else None,
+        committee_id=str(committee) if committee else None,
+        group_ids=group_ids,
+        scope_token=int(user.scope_token),
+    )
+
+
+async def push(user: User, request: PushRequest, *, request_id: str | None = None) -> PushResponse:
+    """Apply a phone's batch (one transaction) and answer one result per mutation, in order.
+
+    Raises ``DeviceForbidden`` (403: revoked, or another user's device) and ``MutationGap``
+    (409: a mutation id skips ahead of the device's last + 1)."""
+    actor = await actor_for(user)
+    return await _push.push(actor, request.device_id, request.mutations, request_id=request_id)
+
+
+async def pull(
+    user: User,
+    cursor: str | None,
+    limit: int = _pull.DEFAULT_LIMIT,
+    *,
+    device_id: str | None = None,
+    request_id: str | None = None,
+) -> PullResponse | ResyncResponse:
+    """One page of changes in the user's scope after ``cursor`` (None: everything, i.e. a full
+    resync). Answers ``ResyncResponse`` when the cursor was made under another scope.
+    Raises ``BadCursor`` for a cursor this server did not make."""
+    actor = await actor_for(user)
+    return await _pull.pull(actor, cursor, limit, device_id=device_id, request_id=request_id)
+
+
+def server_device_id(user_id: uuid.UUID | str) -> uuid.UUID:
+    """The stable device that stands for a user's writes from pages and the command line."""
+    return uuid.uuid5(SERVER_DEVICE_NS, f"server:{user_id}")
+
+
+async def write(
+    user: User,
+    entity: str,
+    record_id: uuid.UUID | str,
+    fields: Mapping[str, Any],
+    base_version: int | None = None,
+    *,
+    device_label: str = "web",
+    request_id: str | None = None,
+) -> MutationResult:
+    """Write one record through the engine, as a phone would (validation, role rules, version,
+    merge, conflicts, audit), from an administration page or the command line.
+
+    ``fields`` holds wire values (``sync.wire.WRITABLE``: dates ``YYYY-MM-DD``, ids as strings).
+    ``base_version``: the version the form showed (a stale one is merged or opens a conflict);
+    None writes over the current version. ``record_id``: a new UUID creates the record.
+
+    Returns the result: ``status`` applied/merged/conflict/rejected, ``version``, ``errors``
+    (field → messages) when rejected, ``conflict_id`` on conflict. Raises ``DeviceForbidden``
+    if the user's server-side device was revoked."""
+    mutation = MutationIn(
+        mutation_id=0,
+        entity=entity,
+        id=uuid.UUID(str(record_id)),
+        fields=dict(fields),
+        base_version=base_version if base_version is not None else 0,
+    )
+    actor = await actor_for(user)
+    response = await _push.push(
+        actor,
+        server_device_id(user.id),
+        [mutation],
+        request_id=request_id,
+        device_label=device_label,
+        assign_ids=True,
+        current_base=base_version is None,
+    )
+    return response.results[0]
+
+
+async def resolve_conflict(
+    conflict_id: uuid.UUID | str,
+    resolver: User,
+    choices: Mapping[str, Choice],
+    *,
+    request_id: str | None = None,
+) -> MutationResult:
+    """Resolve an open conflict, field by field, by writing a new version every device receives.
+
+    ``choices`` maps each conflicting field to ``("server", None)`` (keep the value the server
+    has now), ``("device", None)`` (take the value the device sent) or ``("value", v)`` (a typed
+    wire value). A conflicting field missing from ``choices`` keeps the server's value.
+    The write goes through ``write`` with the resolver's rights (admins; coordinators in their
+    community); the conflict is marked ``resolved`` with the choices, resolver and time, and an
+    audit event is written, all in the same transaction. If the write is rejected (an invalid
+    typed value) the conflict stays open and the result carries the errors.
+
+    Raises ``ConflictClosed`` (unknown, resolved or dismissed) and ``NotAllowed``."""
+    conflict = await _open_conflict(conflict_id, resolver)
+    conflicting: dict[str, Any] = conflict.fields_json or {}
+    unknown = sorted(set(choices) - set(conflicting))
+    if unknown:
+        raise ValueError("not conflicting fields: " + ", ".join(unknown))
+    table = store.TABLE[conflict.entity]
+    dialect = store.Dialect(db.dialect())
+    rows = await store.fetch_by_ids(_push.connection(), dialect, table, [str(conflict.record_id)])
+    current = rows[0] if rows else {}
+    fields: dict[str, Any] = {}
+    resolution: dict[str, Any] = {}
+    for name, sides in conflicting.items():
+        kind, value = choices.get(name, ("server", None))
+        if kind == "server":
+            chosen = current.get(name)
+        elif kind == "device":
+            chosen = sides.get("device")
+        elif kind == "value":
+            chosen = value
+        else:
+            raise ValueError(f"{name}: choice must be server, device or value")
+        fields[name] = chosen
+        # The resolution names the side taken; the values live in the record and its history.
+        resolution[name] = {"choice": kind}
+
+    async def mark_resolved(conn: BaseDBAsyncClient, outcomes: list[Outcome]) -> None:
+        if not outcomes or outcomes[0].status == "rejected":
+            return
+        await _close_conflict(
+            conn, conflict, resolver, ConflictStatus.RESOLVED, resolution, request_id
+        )
+
+    actor = await actor_for(resolver)
+    response = await _push.push(
+        actor,
+        server_device_id(resolver.id),
+        [
+            MutationIn(
+                mutation_id=0,
+                entity=conflict.entity,
+                id=conflict.record_id,
+                fields=fields,
+            )
+        ],
+        request_id=request_id,
+        device_label="web",
+        assign_ids=True,
+        current_base=True,
+        force_version=True,
+        after_write=mark_resolved,
+    )
+    return response.results[0]
+
+
+async def dismiss_conflict(
+    conflict_id: uuid.UUID | str, resolver: User, *, request_id: str | None = None
+) -> None:
+    """Close an open conflict without writing: the server's values stand. Audited.
+
+    Raises ``ConflictClosed`` and ``NotAllowed`` like ``resolve_conflict``."""
+    conflict = await _open_conflict(conflict_id, resolver)
+    from tortoise.transactions import in_transaction
+
+    async with in_transaction() as conn:
+        await _close_conflict(conn, conflict, resolver, ConflictStatus.DISMISSED, None, request_id)
+
+
+async def force_resync(*user_ids: uuid.UUID | str) -> None:
+    """Make these users' next pull answer ``{"resync": true}``.
+
+    Call it whenever a user's scope changes outside a participant write: a volunteer moves
+    committee, a peer leader starts or stops leading a group, a coordinator changes community.
+    (Participant reassignments through the engine do this by themselves.)"""
+    if not user_ids:
+        return
+    from tortoise.expressions import F
+
+    await User.filter(id__in=[str(u) for u in user_ids]).update(scope_token=F("scope_token") + 1)
+
+
+async def _open_conflict(conflict_id: uuid.UUID | str, resolver: User) -> Conflict:
+    conflict = await Conflict.get_or_none(id=str(conflict_id))
+    if conflict is None or conflict.status != ConflictStatus.OPEN.value:
+        raise ConflictClosed("This conflict does not exist or is no longer open.")
+    role = Role(resolver.role)
+    if role is Role.ADMIN:
+        return conflict
+    if role is Role.COORDINATOR and str(conflict.community_id) == str(  # type: ignore[attr-defined]
+        getattr(resolver, "community_id", None)
+    ):
+        return conflict
+    raise NotAllowed("Only administrators, or coordinators of its community, resolve a conflict.")
+
+
+async def _close_conflict(
+    conn: BaseDBAsyncClient,
+    conflict: Conflict,
+    resolver: User,
+    status: ConflictStatus,
+    resolution: dict[str, Any] | None,
+    request_id: str | None,
+) -> None:
+    now = datetime.now(UTC)
+    dialect = store.Dialect(db.dialect())
+    m = dialect.marks(6)
+    await conn.execute_query(
+        f"UPDATE conflict SET status = {m[0]}, resolved_by_id = {m[1]}, resolved_at = {m[2]}, "
+        f"resolution = {m[3]} WHERE id = {m[4]} AND status = {m[5]}",
+        [
+            status.value,
+            str(resolver.id),
+            now,
+            store.encode_json(resolution) if resolution is not None else None,
+            str(conflict.id),
+            ConflictStatus.OPEN.value,
+        ],
+    )
+    m = dialect.marks(7)
+    await conn.execute_query(
+        "INSERT INTO audit_event (at, actor_id, action, entity, record_id, request_id, detail) "
+        f"VALUES ({', '.join(m)})",
+        [
+            now,
+            str(resolver.id),
+            f"conflict.{status.value}",
+            conflict.entity,
+            str(conflict.record_id),
+            request_id,
+            store.encode_json(
+                {
+                    "conflict_id": str(conflict.id),
+                    "fields": sorted(conflict.fields_json or {}),
+                    **(
+                        {"choices": {k: v["choice"] for k, v in resolution.items()}}
+                        if resolution
+                        else {}
+                    ),
+                }
+            ),
+        ],
+    )
+    log.info("conflict %s %s by user=%s", conflict.id, status.value, resolver.id)

@@ -1,0 +1,131 @@
+"""The pull engine: one page of changes in the user's scope, after a cursor.
+
+A page is one range scan on ``seq`` per entity, bounded above by the highest *committed*
+sequence number read first. Sequence numbers are allocated under the counter row's lock, held
+until commit, so every row at or below that mark is visible to the scans that follow, whichever
+statement (or snapshot) they run in: a page never shows ``seq = n + 1`` while ``n`` is still
+invisible, and a cursor never skips a change.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from sync import cursor as cursors
+from sync import db, scope, sequence, store
+from sync.scope import Actor
+from sync.wire import Change, PullResponse, ResyncResponse
+
+log = logging.getLogger("peerlog.sync")
+
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 1000
+PULLED = ("participant", "contact", "group_meeting", "group")
+
+
+async def pull(
+    actor: Actor,
+    cursor_text: str | None,
+    limit: int = DEFAULT_LIMIT,
+    *,
+    device_id: str | None = None,
+    request_id: str | None = None,
+) -> PullResponse | ResyncResponse:
+    """One page. No cursor = from the beginning (a full resync). Raises ``cursor.BadCursor``."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    after = cursors.START
+    if cursor_text:
+        parsed = cursors.decode(cursor_text)
+        if parsed.scope != actor.descriptor or parsed.token != actor.scope_token:
+            await _audit(actor, device_id, request_id, 0, resync=True)
+            log.info("pull user=%s resync", actor.user_id)
+            return ResyncResponse()
+        after = parsed.seq
+    dialect = store.Dialect(db.dialect())
+    async with in_transaction() as conn:
+        high = await sequence.current(conn)
+        candidates: list[tuple[int, str, dict[str, Any]]] = []
+        total = 0
+        for entity in PULLED:
+            fields = scope.readable_fields(actor, entity)
+            counter = _Marks(dialect, start=3)
+            condition = scope.read_filter(actor, entity, counter.take)
+            if condition is None or not fields:
+                continue
+            where, params = condition
+            table = store.TABLE[entity]
+            base = f"FROM {table} WHERE seq > $1 AND seq <= $2 AND {where}"
+            if not dialect.postgres:
+                base = base.replace("$1", "?").replace("$2", "?")
+            columns = ", ".join(["id", "version", "seq", "updated_at", *fields])
+            rows = await conn.execute_query_dict(
+                f"SELECT {columns} {base} ORDER BY seq LIMIT {limit + 1}", [after, high, *params]
+            )
+            for raw in rows:
+                row = dialect.row(table, raw)
+                candidates.append((int(row["seq"]), entity, row))
+            if len(rows) <= limit:
+                total += len(rows)
+            else:
+                counted = await conn.execute_query_dict(
+                    f"SELECT COUNT(*) AS n {base}", [after, high, *params]
+                )
+                total += int(counted[0]["n"])
+    candidates.sort(key=lambda c: c[0])
+    page = candidates[:limit]
+    has_more = len(candidates) > limit
+    next_seq = page[-1][0] if has_more else max(high, after)
+    changes = [
+        Change(
+            entity=entity,
+            id=row["id"],
+            version=row["version"],
+            fields={k: v for k, v in row.items() if k not in ("id", "version", "seq")},
+        )
+        for _seq, entity, row in page
+    ]
+    await _audit(actor, device_id, request_id, len(changes), resync=False)
+    log.info("pull user=%s changes=%d has_more=%s", actor.user_id, len(changes), has_more)
+    return PullResponse(
+        changes=changes,
+        cursor=cursors.encode(
+            cursors.Cursor(seq=next_seq, scope=actor.descriptor, token=actor.scope_token)
+        ),
+        has_more=has_more,
+        total_estimate=total,
+    )
+
+
+class _Marks:
+    def __init__(self, dialect: store.Dialect, start: int) -> None:
+        self.dialect = dialect
+        self.next = start
+
+    def take(self, count: int) -> list[str]:
+        marks = self.dialect.marks(count, self.next)
+        self.next += count
+        return marks
+
+
+async def _audit(
+    actor: Actor, device_id: str | None, request_id: str | None, count: int, *, resync: bool
+) -> None:
+    dialect = store.Dialect(db.dialect())
+    marks = dialect.marks(7)
+    async with in_transaction() as conn:
+        await conn.execute_query(
+            "INSERT INTO audit_event (at, actor_id, device_id, action, request_id, detail, entity) "
+            f"VALUES ({', '.join(marks[:6])}, NULL)",
+            [
+                datetime.now(UTC),
+                actor.user_id,
+                device_id,
+                "sync.pull",
+                request_id,
+                store.encode_json({"count": count, "resync": resync}),
+            ],
+        )

@@ -1,0 +1,817 @@
+"""The push engine: one batch of mutations from one device, in one transaction.
+
+Shape of a batch (each step a constant number of statements, whatever the batch size):
+
+1. validate every mutation's fields (pure, before the transaction);
+2. lock the device row (the first statement writes, so SQLite takes its write lock at once and
+   PostgreSQL holds the row lock: two copies of one batch run one after the other, and the second
+   finds the first's mutations in the log);
+3. answer mutations at or below the device's last from the log, refuse a gap with 409;
+4. read every record the batch touches, one query per entity, and the history of stale ones;
+5. decide each mutation in memory with the pure merge, in order (a batch may create then edit);
+6. write: one change-sequence allocation, ``executemany`` inserts and updates per table, the
+   mutation log (which is also the version history), conflicts, audit events, the device row.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from sync import db, merge, scope, sequence, store, validate
+from sync.models import Role
+from sync.scope import Actor
+from sync.wire import ENTITIES, MutationIn, MutationResult, PushResponse
+
+log = logging.getLogger("peerlog.sync")
+
+# Contacts expanded from a meeting get ids derived from (meeting, participant): replaying or
+# editing the meeting finds the same contacts instead of making new ones.
+MEETING_CONTACT_NS = uuid.UUID("5b0f3c52-0a43-4a3e-9d5e-3f5a1f0c7e21")
+
+REMOVED_FROM_MEETING = "removed from the meeting's attendance"
+MEETING_VOIDED = "the group meeting was voided"
+
+
+class DeviceForbidden(PermissionError):
+    """The device is revoked or belongs to another user (HTTP 403)."""
+
+
+class MutationGap(ValueError):
+    """A mutation id skips ahead of the device's last + 1 (HTTP 409)."""
+
+    def __init__(self, last: int, got: int) -> None:
+        super().__init__(
+            f"mutation_id {got} skips ahead: the last one processed for this device is {last}; "
+            f"resend from {last + 1}"
+        )
+        self.last = last
+        self.got = got
+
+
+@dataclass
+class Outcome:
+    """What one mutation did, before it becomes a log row and a result."""
+
+    mutation: MutationIn
+    status: str
+    version: int | None = None
+    errors: dict[str, list[str]] | None = None
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    conflict_id: str | None = None
+    conflicts: dict[str, merge.FieldConflict] = field(default_factory=dict)
+    base_version: int = 0
+    server_version: int = 0
+
+    def result(self) -> MutationResult:
+        return MutationResult(
+            mutation_id=self.mutation.mutation_id,
+            id=str(self.mutation.id),
+            status=self.status,
+            version=self.version,
+            conflict_id=self.conflict_id,
+            errors=self.errors,
+        )
+
+
+def mutation_result_dict(result: MutationResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "mutation_id": result.mutation_id,
+        "id": result.id,
+        "status": result.status,
+    }
+    if result.version is not None:
+        out["version"] = result.version
+    if result.conflict_id is not None:
+        out["conflict_id"] = result.conflict_id
+    if result.errors:
+        out["errors"] = result.errors
+    return out
+
+
+# Hook run inside the push transaction after the writes (conflict resolution marks its conflict).
+AfterWrite = Callable[[BaseDBAsyncClient, list[Outcome]], Awaitable[None]]
+
+
+async def push(
+    actor: Actor,
+    device_id: uuid.UUID,
+    mutations: list[MutationIn],
+    *,
+    request_id: str | None = None,
+    device_label: str | None = None,
+    assign_ids: bool = False,
+    current_base: bool = False,
+    force_version: bool = False,
+    after_write: AfterWrite | None = None,
+    now: datetime | None = None,
+) -> PushResponse:
+    """Apply one batch. ``assign_ids`` numbers the mutations after the device's last (server-side
+    writers); ``current_base`` treats a negative ``base_version`` as "the current version"."""
+    now = now or datetime.now(UTC)
+    prechecked = [_precheck(m, now) for m in mutations]
+    dialect = store.Dialect(db.dialect())
+    async with in_transaction() as conn:
+        last = await _lock_device(conn, dialect, actor, device_id, device_label, now)
+        if assign_ids:
+            for offset, m in enumerate(mutations, start=1):
+                m.mutation_id = last + offset
+        duplicates = [m.mutation_id for m in mutations if m.mutation_id <= last]
+        logged = await _logged_results(conn, dialect, device_id, duplicates)
+        expected = last + 1
+        fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]] = []
+        for m, (clean, errors) in zip(mutations, prechecked, strict=True):
+            if m.mutation_id < expected:
+                continue
+            if m.mutation_id > expected:
+                raise MutationGap(expected - 1, m.mutation_id)
+            fresh.append((m, clean, errors))
+            expected += 1
+        batch = _Batch(
+            conn, dialect, actor, device_id, now, request_id, current_base, force_version
+        )
+        outcomes = await batch.run(fresh) if fresh else []
+        if after_write is not None:
+            await after_write(conn, outcomes)
+        new_last = max(last, expected - 1)
+        await conn.execute_query(
+            f"UPDATE device SET last_mutation_id = {dialect.marks(1)[0]}, last_sync_at = "
+            f"{dialect.marks(1, 2)[0]} WHERE id = {dialect.marks(1, 3)[0]}",
+            [new_last, now, str(device_id)],
+        )
+    fresh_results = {o.mutation.mutation_id: o.result() for o in outcomes}
+    results: list[MutationResult] = []
+    answered: set[int] = set()
+    for m in mutations:
+        mid = m.mutation_id
+        if mid in fresh_results and mid not in answered:
+            results.append(fresh_results[mid])
+        elif mid in fresh_results:  # the same id twice in one batch: the second is a replay
+            results.append(_from_log(mutation_result_dict(fresh_results[mid])))
+        elif mid in logged:
+            results.append(_from_log(logged[mid]))
+        else:
+            # At or below the last id but not in the log: the device counted from an id the
+            # server never saw (an app reinstalled with an old device id). Not applied here.
+            results.append(
+                MutationResult(
+                    mutation_id=mid,
+                    id=str(m.id),
+                    status="rejected",
+                    errors={"mutation_id": ["already used on this device, never received"]},
+                    duplicate=True,
+                )
+            )
+        answered.add(mid)
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    log.info(
+        "push device=%s mutations=%d new=%d duplicates=%d %s",
+        device_id,
+        len(mutations),
+        len(outcomes),
+        len(mutations) - len(outcomes),
+        " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+    )
+    return PushResponse(last_mutation_id=new_last, results=results)
+
+
+def _from_log(original: Mapping[str, Any]) -> MutationResult:
+    return MutationResult(
+        mutation_id=int(original["mutation_id"]),
+        id=str(original["id"]),
+        status=str(original["status"]),
+        version=original.get("version"),
+        conflict_id=original.get("conflict_id"),
+        errors=original.get("errors"),
+        duplicate=True,
+    )
+
+
+def _precheck(m: MutationIn, now: datetime) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    if m.entity not in ENTITIES:
+        return {}, {"entity": ["must be one of " + ", ".join(ENTITIES)]}
+    errors: dict[str, list[str]] = {}
+    if m.base_version < 0:
+        errors["base_version"] = ["must be 0 or more"]
+    clean, field_errors = validate.check(m.entity, m.fields, now)
+    errors.update(field_errors)
+    return clean, errors
+
+
+async def _lock_device(
+    conn: BaseDBAsyncClient,
+    dialect: store.Dialect,
+    actor: Actor,
+    device_id: uuid.UUID,
+    label: str | None,
+    now: datetime,
+) -> int:
+    """Take the device's row lock (creating the row on first push) and return its last id."""
+    m = dialect.marks(3)
+    touch = f"UPDATE device SET last_seen_at = {m[0]} WHERE id = {m[1]} RETURNING user_id, revoked_at, last_mutation_id"
+    rows = await conn.execute_query_dict(touch, [now, str(device_id)])
+    if not rows:
+        m = dialect.marks(5)
+        await conn.execute_query(
+            f"INSERT INTO device (id, user_id, label, created_at, last_mutation_id) "
+            f"VALUES ({m[0]}, {m[1]}, {m[2]}, {m[3]}, 0) ON CONFLICT (id) DO NOTHING",
+            [str(device_id), actor.user_id, label, now],
+        )
+        rows = await conn.execute_query_dict(touch, [now, str(device_id)])
+    row = rows[0]
+    if str(row["user_id"]) != actor.user_id:
+        raise DeviceForbidden("This device is registered to another user.")
+    if row["revoked_at"] is not None:
+        raise DeviceForbidden(
+            "This device has been signed out by an administrator. Its local data must be wiped."
+        )
+    return int(row["last_mutation_id"])
+
+
+async def _logged_results(
+    conn: BaseDBAsyncClient, dialect: store.Dialect, device_id: uuid.UUID, ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        marks = dialect.marks(len(chunk) + 1)
+        rows = await conn.execute_query_dict(
+            f"SELECT mutation_id, result FROM mutation WHERE device_id = {marks[0]} "
+            f"AND mutation_id IN ({', '.join(marks[1:])})",
+            [str(device_id), *chunk],
+        )
+        for row in rows:
+            out[int(row["mutation_id"])] = store.decode_json(row["result"])
+    return out
+
+
+Key = tuple[str, str]  # (entity, id)
+
+
+class _Batch:
+    """The in-memory state of one batch: records as they will be, and what to write."""
+
+    def __init__(
+        self,
+        conn: BaseDBAsyncClient,
+        dialect: store.Dialect,
+        actor: Actor,
+        device_id: uuid.UUID,
+        now: datetime,
+        request_id: str | None,
+        current_base: bool,
+        force_version: bool = False,
+    ) -> None:
+        self.force_version = force_version
+        self.conn = conn
+        self.dialect = dialect
+        self.actor = actor
+        self.device_id = str(device_id)
+        self.now = now
+        self.now_text = validate.canonical_instant(now)
+        self.request_id = request_id
+        self.current_base = current_base
+        self.records: dict[Key, dict[str, Any]] = {}
+        self.existing: set[Key] = set()  # in the database before this batch
+        self.dirty: dict[Key, None] = {}  # insertion-ordered set
+        self.history: dict[Key, list[tuple[int, dict[str, Any]]]] = {}
+        self.committees: dict[str, str] = {}  # id → community_id
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.peer_leaders: set[str] = set()
+        self.contact_touched: set[str] = set()  # participants whose contacts changed
+        self.contact_recompute: set[str] = set()  # … by an edit, not only a new contact
+        self.scope_losers: dict[str, set[str]] = {
+            "users": set(),
+            "groups": set(),
+            "committees": set(),
+            "communities": set(),
+        }
+
+    # --- loading --------------------------------------------------------------------------------
+
+    async def _load(self, entity: str, ids: set[str]) -> None:
+        ids = {i for i in ids if (entity, i) not in self.records}
+        if not ids:
+            return
+        table = store.TABLE[entity]
+        for row in await store.fetch_by_ids(self.conn, self.dialect, table, ids):
+            key = (entity, row["id"])
+            self.records[key] = row
+            self.existing.add(key)
+
+    async def load(
+        self, fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]]
+    ) -> None:
+        wanted: dict[str, set[str]] = {e: set() for e in ENTITIES}
+        for m, _clean, _errors in fresh:
+            if m.entity in wanted:
+                wanted[m.entity].add(str(m.id))
+        for entity in ENTITIES:
+            await self._load(entity, wanted[entity])
+        # Records the mutations refer to: participants of contacts and attendees, groups, …
+        participants: set[str] = set()
+        committees: set[str] = set()
+        groups: set[str] = set()
+        users: set[str] = set()
+        meetings: set[str] = set()
+        for m, clean, _errors in fresh:
+            current = self.records.get((m.entity, str(m.id)))
+            merged = {**(current or {}), **clean}
+            if m.entity == "contact" and merged.get("participant_id"):
+                participants.add(merged["participant_id"])
+            elif m.entity == "group_meeting":
+                participants.update(merged.get("attendee_ids") or [])
+                if current is not None:
+                    participants.update(current.get("attendee_ids") or [])
+                if merged.get("group_id"):
+                    groups.add(merged["group_id"])
+                meetings.add(str(m.id))
+            elif m.entity == "participant":
+                for name, into in (
+                    ("committee_id", committees),
+                    ("group_id", groups),
+                    ("peer_leader_id", users),
+                ):
+                    if clean.get(name):
+                        into.add(clean[name])
+        await self._load("participant", participants)
+        if meetings:
+            existing_meetings = [i for i in meetings if ("group_meeting", i) in self.existing]
+            for row in await store.fetch_by_ids(
+                self.conn, self.dialect, "contact", existing_meetings, key="meeting_id"
+            ):
+                key = ("contact", row["id"])
+                if key not in self.records:
+                    self.records[key] = row
+                    self.existing.add(key)
+        if committees:
+            for row in await store.fetch_by_ids(
+                self.conn, self.dialect, "committee", committees, ["id", "community_id"]
+            ):
+                self.committees[str(row["id"])] = str(row["community_id"])
+        if groups:
+            for row in await store.fetch_by_ids(self.conn, self.dialect, "peer_group", groups):
+                self.groups[row["id"]] = row
+        if users:
+            marks = self.dialect.marks(len(users) + 1)
+            rows = await self.conn.execute_query_dict(
+                f"SELECT id FROM users WHERE role = {marks[0]} AND id IN ({', '.join(marks[1:])})",
+                [Role.PEER_LEADER.value, *sorted(users)],
+            )
+            self.peer_leaders = {str(r["id"]) for r in rows}
+        await self._load_history(fresh)
+
+    async def _load_history(
+        self, fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]]
+    ) -> None:
+        stale: dict[str, int] = {}
+        for m, _clean, errors in fresh:
+            current = self.records.get((m.entity, str(m.id)))
+            if current is None or errors or m.base_version <= 0:
+                continue
+            if m.base_version < current["version"]:
+                rid = str(m.id)
+                stale[rid] = min(stale.get(rid, m.base_version), m.base_version)
+        if not stale:
+            return
+        floor = min(stale.values())
+        marks = self.dialect.marks(len(stale) + 1)
+        rows = await self.conn.execute_query_dict(
+            f"SELECT entity, record_id, version, changes FROM mutation WHERE version > {marks[0]} "
+            f"AND record_id IN ({', '.join(marks[1:])}) AND version IS NOT NULL",
+            [floor, *sorted(stale)],
+        )
+        for row in rows:
+            key = (row["entity"], str(row["record_id"]))
+            changes = store.decode_json(row["changes"]) or {}
+            self.history.setdefault(key, []).append((int(row["version"]), changes))
+
+    # --- deciding -------------------------------------------------------------------------------
+
+    async def run(
+        self, fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]]
+    ) -> list[Outcome]:
+        await self.load(fresh)
+        outcomes = [self.decide(m, clean, errors) for m, clean, errors in fresh]
+        await self.derive_participant_contact_fields()
+        await self.write(outcomes)
+        return outcomes
+
+    def decide(self, m: MutationIn, clean: dict[str, Any], errors: dict[str, list[str]]) -> Outcome:
+        if errors:
+            return Outcome(m, "rejected", errors=errors, base_version=m.base_version)
+        entity, rid = m.entity, str(m.id)
+        key = (entity, rid)
+        current = self.records.get(key)
+        current_version = current["version"] if current else 0
+        base_version = m.base_version
+        if self.current_base:
+            base_version = current_version
+        if entity == "participant":
+            errors = scope.participant_write_errors(self.actor, current, clean)
+        elif entity == "contact":
+            errors = scope.contact_write_errors(self.actor, current)
+        else:
+            errors = scope.meeting_write_errors(self.actor, current)
+        if errors:
+            return Outcome(m, "rejected", errors=errors, base_version=base_version)
+
+        if current is None:
+            changed: dict[str, Any] = {}
+        elif base_version == 0:
+            # The device believes it created the record, which exists already (a second device
+            # made the same id, or the log was lost): every field counts as written since.
+            changed = dict.fromkeys(validate.RULES[entity])
+        else:
+            changed = merge.changed_since(self.history.get(key, []), base_version)
+        decision = merge.merge(
+            base_version=base_version,
+            current_version=current_version,
+            current=current,
+            proposed=clean,
+            changed_since_base=changed,
+        )
+        before = current or store.blank(entity)
+        after = {**before, **decision.write}
+        after["id"] = rid
+        errors = validate.check_record(entity, after, creating=current is None)
+        errors.update(self.reference_errors(entity, before, after, decision.write))
+        if errors:
+            return Outcome(m, "rejected", errors=errors, base_version=base_version)
+
+        changes = {
+            name: [before.get(name), value]
+            for name, value in decision.write.items()
+            if current is None or before.get(name) != value
+        }
+        version = current_version
+        # A conflict also makes a new version: the device that sent it then pulls the values
+        # that stand. A resolution always does, so every device receives it.
+        if changes or current is None or decision.conflicts or self.force_version:
+            version = current_version + 1
+            after["version"] = version
+            after["updated_at"] = self.now_text
+            self.records[key] = after
+            self.dirty[key] = None
+            self.history.setdefault(key, []).append((version, changes))
+            self.after_change(entity, before if current else None, after)
+        outcome = Outcome(
+            m,
+            decision.status,
+            version=version,
+            changes=changes,
+            conflicts=decision.conflicts,
+            base_version=base_version,
+            server_version=current_version,
+        )
+        if decision.conflicts:
+            outcome.conflict_id = str(uuid.uuid4())
+        return outcome
+
+    def reference_errors(
+        self, entity: str, before: dict[str, Any], after: dict[str, Any], written: dict[str, Any]
+    ) -> dict[str, list[str]]:
+        """Referenced records exist and are in the writer's scope; fills server-set fields."""
+        actor = self.actor
+        errors: dict[str, list[str]] = {}
+        if entity == "participant":
+            if "committee_id" in written:
+                community = self.committees.get(after["committee_id"])
+                if community is None:
+                    errors["committee_id"] = ["no such residential committee"]
+                elif actor.role is Role.COORDINATOR and community != actor.community_id:
+                    errors["committee_id"] = ["must be a committee of your community"]
+                else:
+                    after["community_id"] = community
+            if written.get("group_id"):
+                group = self.groups.get(after["group_id"])
+                if group is None:
+                    errors["group_id"] = ["no such group"]
+                elif group["community_id"] != after.get("community_id"):
+                    errors["group_id"] = ["must be a group of the participant's community"]
+            if written.get("peer_leader_id") and after["peer_leader_id"] not in self.peer_leaders:
+                errors["peer_leader_id"] = ["must be a peer leader's user id"]
+        elif entity == "contact":
+            participant = self.records.get(("participant", after.get("participant_id") or ""))
+            if participant is None or not scope.participant_visible(actor, participant):
+                errors["participant_id"] = ["no such participant in your scope"]
+            else:
+                after["community_id"] = participant["community_id"]
+                if not after.get("peer_leader_id"):
+                    after["peer_leader_id"] = actor.user_id
+        elif entity == "group_meeting":
+            group = self.groups.get(after.get("group_id") or "")
+            if group is None or not scope.group_writable(actor, group):
+                errors["group_id"] = ["no such group among the groups you may record for"]
+            else:
+                after["community_id"] = group["community_id"]
+                if not after.get("peer_leader_id"):
+                    after["peer_leader_id"] = actor.user_id
+                bad = [
+                    i
+                    for i, pid in enumerate(after.get("attendee_ids") or [])
+                    if not self._attendee_ok(pid, group)
+                ]
+                if bad:
+                    errors["attendee_ids"] = [
+                        f"item {i} is not a participant of this community in your scope"
+                        for i in bad[:5]
+                    ]
+        return errors
+
+    def _attendee_ok(self, participant_id: str, group: dict[str, Any]) -> bool:
+        participant = self.records.get(("participant", participant_id))
+        return (
+            participant is not None
+            and participant["community_id"] == group["community_id"]
+            and scope.participant_visible(self.actor, participant)
+        )
+
+    def after_change(
+        self, entity: str, before: dict[str, Any] | None, after: dict[str, Any]
+    ) -> None:
+        if entity == "contact":
+            self.contact_touched.add(after["participant_id"])
+            if before is not None:
+                self.contact_recompute.add(after["participant_id"])
+                if before["participant_id"] != after["participant_id"]:
+                    self.contact_touched.add(before["participant_id"])
+                    self.contact_recompute.add(before["participant_id"])
+        elif entity == "group_meeting":
+            self.expand_meeting(before, after)
+        elif entity == "participant" and before is not None:
+            if before.get("peer_leader_id") and before["peer_leader_id"] != after.get(
+                "peer_leader_id"
+            ):
+                self.scope_losers["users"].add(before["peer_leader_id"])
+            if before.get("group_id") and before["group_id"] != after.get("group_id"):
+                self.scope_losers["groups"].add(before["group_id"])
+            if before.get("committee_id") != after.get("committee_id"):
+                self.scope_losers["committees"].add(before["committee_id"])
+            if before.get("community_id") != after.get("community_id"):
+                self.scope_losers["communities"].add(before["community_id"])
+
+    def expand_meeting(self, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        """Keep one ``group_meeting`` contact per attendee in step with the meeting."""
+        attendees = set(after.get("attendee_ids") or [])
+        previous = set((before or {}).get("attendee_ids") or [])
+        meeting_id = after["id"]
+        for pid in attendees | previous:
+            cid = str(uuid.uuid5(MEETING_CONTACT_NS, f"{meeting_id}:{pid}"))
+            key = ("contact", cid)
+            existing = self.records.get(key)
+            present = pid in attendees and not after.get("voided")
+            reason = None
+            if not present:
+                reason = MEETING_VOIDED if after.get("voided") else REMOVED_FROM_MEETING
+            wanted = {
+                "participant_id": pid,
+                "peer_leader_id": after["peer_leader_id"],
+                "community_id": after["community_id"],
+                "meeting_id": meeting_id,
+                "occurred_at": after["occurred_at"],
+                "mode": "group_meeting",
+                "voided": not present,
+                "void_reason": reason,
+            }
+            if existing is None:
+                if not present:
+                    continue
+                record = {**store.blank("contact"), **wanted, "id": cid, "version": 0}
+            else:
+                if all(existing.get(k) == v for k, v in wanted.items()):
+                    continue
+                record = {**existing, **wanted}
+            record["version"] = record["version"] + 1
+            record["updated_at"] = self.now_text
+            self.records[key] = record
+            self.dirty[key] = None
+            self.contact_touched.add(pid)
+            if existing is not None:
+                self.contact_recompute.add(pid)
+
+    async def derive_participant_contact_fields(self) -> None:
+        """``last_contact_at`` / ``next_follow_up_on``: the latest non-voided contact's."""
+        if not self.contact_touched:
+            return
+        latest: dict[str, tuple[str, str | None]] = {}
+        recompute = sorted(self.contact_recompute)
+        if recompute:
+            rows = await store.fetch_by_ids(
+                self.conn,
+                self.dialect,
+                "contact",
+                recompute,
+                ["id", "participant_id", "occurred_at", "follow_up_on", "voided"],
+                key="participant_id",
+            )
+            stored = {r["id"]: r for r in rows}
+            for (entity, cid), record in self.records.items():
+                if entity == "contact" and record["participant_id"] in self.contact_recompute:
+                    stored[cid] = record
+            for r in stored.values():
+                if r["voided"] or r["participant_id"] not in self.contact_recompute:
+                    continue
+                best = latest.get(r["participant_id"])
+                if best is None or r["occurred_at"] > best[0]:
+                    latest[r["participant_id"]] = (r["occurred_at"], r["follow_up_on"])
+        for pid in self.contact_touched:
+            participant = self.records.get(("participant", pid))
+            if participant is None:
+                continue
+            if pid in self.contact_recompute:
+                at, follow_up = latest.get(pid, (None, None))
+            else:
+                # Only new contacts: the newest of them against what the participant has.
+                at, follow_up = (
+                    participant.get("last_contact_at"),
+                    participant.get("next_follow_up_on"),
+                )
+                for key in self.dirty:
+                    if key[0] != "contact":
+                        continue
+                    c = self.records[key]
+                    if (
+                        c["participant_id"] == pid
+                        and not c["voided"]
+                        and (at is None or c["occurred_at"] > at)
+                    ):
+                        at, follow_up = c["occurred_at"], c["follow_up_on"]
+            if (at, follow_up) != (
+                participant.get("last_contact_at"),
+                participant.get("next_follow_up_on"),
+            ):
+                key = ("participant", pid)
+                participant = {
+                    **participant,
+                    "last_contact_at": at,
+                    "next_follow_up_on": follow_up,
+                    "version": participant["version"] + 1,
+                    "updated_at": self.now_text,
+                }
+                self.records[key] = participant
+                self.dirty[key] = None
+
+    # --- writing --------------------------------------------------------------------------------
+
+    async def write(self, outcomes: list[Outcome]) -> None:
+        conn, dialect, now = self.conn, self.dialect, self.now
+        if self.dirty:
+            # Allocated last, so the counter row is held for as short a time as possible.
+            first = await sequence.allocate(conn, len(self.dirty))
+            inserts: dict[str, list[dict[str, Any]]] = {}
+            updates: dict[str, list[dict[str, Any]]] = {}
+            for offset, key in enumerate(self.dirty):
+                record = self.records[key]
+                record["seq"] = first + offset
+                target = updates if key in self.existing else inserts
+                target.setdefault(store.TABLE[key[0]], []).append(record)
+            for table, rows in inserts.items():
+                await store.insert_many(conn, dialect, table, rows, now)
+            for table, rows in updates.items():
+                await store.update_many(conn, dialect, table, rows)
+        await self._write_log(outcomes)
+        await self._write_conflicts(outcomes)
+        await self._bump_scope_tokens()
+
+    async def _write_log(self, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        conn, dialect, now = self.conn, self.dialect, self.now
+        marks = dialect.marks(11)
+        await conn.execute_many(
+            "INSERT INTO mutation (device_id, mutation_id, user_id, entity, record_id, "
+            "base_version, version, status, changes, result, received_at) "
+            f"VALUES ({', '.join(marks)})",
+            [
+                [
+                    self.device_id,
+                    o.mutation.mutation_id,
+                    self.actor.user_id,
+                    o.mutation.entity[:16],
+                    str(o.mutation.id),
+                    o.base_version,
+                    o.version if o.status != "rejected" else None,
+                    o.status,
+                    store.encode_json(o.changes),
+                    store.encode_json(mutation_result_dict(o.result())),
+                    now,
+                ]
+                for o in outcomes
+            ],
+        )
+        # The audit trail: ids, action, status and field names; never a value.
+        marks = dialect.marks(8)
+        await conn.execute_many(
+            "INSERT INTO audit_event (at, actor_id, device_id, action, entity, record_id, "
+            f"request_id, detail) VALUES ({', '.join(marks)})",
+            [
+                [
+                    now,
+                    self.actor.user_id,
+                    self.device_id,
+                    f"sync.{o.status}",
+                    o.mutation.entity[:16],
+                    str(o.mutation.id),
+                    self.request_id,
+                    store.encode_json(_audit_detail(o)),
+                ]
+                for o in outcomes
+            ],
+        )
+
+    async def _write_conflicts(self, outcomes: list[Outcome]) -> None:
+        rows = [o for o in outcomes if o.conflict_id]
+        if not rows:
+            return
+        await self.conn.execute_many(
+            "INSERT INTO conflict (id, entity, record_id, base_version, server_version, "
+            "fields_json, user_id, device_id, community_id, mutation_id, status, created_at) "
+            f"VALUES ({', '.join(self.dialect.marks(12))})",
+            [
+                [
+                    o.conflict_id,
+                    o.mutation.entity,
+                    str(o.mutation.id),
+                    o.base_version,
+                    o.server_version,
+                    store.encode_json(
+                        {
+                            name: {"base": c.base, "server": c.server, "device": c.device}
+                            for name, c in o.conflicts.items()
+                        }
+                    ),
+                    self.actor.user_id,
+                    self.device_id,
+                    self.records[(o.mutation.entity, str(o.mutation.id))].get("community_id"),
+                    o.mutation.mutation_id,
+                    "open",
+                    self.now,
+                ]
+                for o in rows
+            ],
+        )
+
+    async def _bump_scope_tokens(self) -> None:
+        losers = self.scope_losers
+        if not any(losers.values()):
+            return
+        clauses: list[str] = []
+        params: list[Any] = []
+        n = 1
+
+        def add(column: str, ids: set[str], extra: str = "") -> None:
+            nonlocal n
+            if not ids:
+                return
+            marks = self.dialect.marks(len(ids), n)
+            n += len(ids)
+            clauses.append(f"({column} IN ({', '.join(marks)}){extra})")
+            params.extend(sorted(ids))
+
+        add("id", losers["users"])
+        add("committee_id", losers["committees"], " AND role = 'volunteer'")
+        add("community_id", losers["communities"], " AND role = 'coordinator'")
+        if losers["groups"]:
+            groups = sorted(losers["groups"])
+            first = ", ".join(self.dialect.marks(len(groups), n))
+            second = ", ".join(self.dialect.marks(len(groups), n + len(groups)))
+            clauses.append(
+                f"(id IN (SELECT leader_id FROM peer_group WHERE id IN ({first})) OR "
+                f"id IN (SELECT co_leader_id FROM peer_group WHERE id IN ({second})))"
+            )
+            params.extend(groups + groups)
+        await self.conn.execute_query(
+            f"UPDATE users SET scope_token = scope_token + 1 WHERE {' OR '.join(clauses)}", params
+        )
+
+
+def _audit_detail(o: Outcome) -> dict[str, Any]:
+    detail: dict[str, Any] = {"mutation_id": o.mutation.mutation_id, "status": o.status}
+    if o.version is not None and o.status != "rejected":
+        detail["version"] = o.version
+    if o.changes:
+        detail["fields"] = sorted(o.changes)
+    if o.errors:
+        detail["errors"] = sorted(o.errors)
+    if o.conflicts:
+        detail["conflict_fields"] = sorted(o.conflicts)
+        detail["conflict_id"] = o.conflict_id
+    return detail
+
+
+def connection() -> BaseDBAsyncClient:
+    return connections.get("default")

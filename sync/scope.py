@@ -1,0 +1,190 @@
+"""Who may read and write which records and fields, by role. Pure: records in, answers out.
+
+Read scope (what a pull sends):
+
+* ``admin`` — everything.
+* ``coordinator`` — every participant, contact, meeting and group of their community.
+* ``peer_leader`` — participants assigned to them or in a group they lead or co-lead (full
+  profile); the contacts they wrote themselves; meetings of the groups they lead or co-lead and
+  meetings they logged; the groups they lead or co-lead.
+* ``volunteer`` — participants of their residential committee, roster fields only; no contacts,
+  meetings or groups.
+
+Write rules (SPEC 3): peer leaders create and edit their own contacts and their groups' meetings,
+and edit phone/address/notes/needs_visit* of participants in scope; volunteers edit
+phone/address/needs_visit* of participants in their committee; coordinators (their community) and
+admins write every field and create participants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.models import Role
+from sync.wire import READABLE, ROSTER_FIELDS
+
+PEER_LEADER_PARTICIPANT_FIELDS = frozenset(
+    {"phone", "address", "notes", "needs_visit", "needs_visit_reason"}
+)
+VOLUNTEER_PARTICIPANT_FIELDS = frozenset({"phone", "address", "needs_visit", "needs_visit_reason"})
+
+Errors = dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user as far as scope is concerned."""
+
+    user_id: str
+    role: Role
+    community_id: str | None = None
+    committee_id: str | None = None
+    # Groups the user leads or co-leads.
+    group_ids: frozenset[str] = field(default_factory=frozenset)
+    scope_token: int = 1
+
+    @property
+    def descriptor(self) -> str:
+        """What the user's scope depends on; a cursor made under another descriptor is stale."""
+        return f"{self.role.value}:{self.community_id or '-'}:{self.committee_id or '-'}"
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def readable_fields(actor: Actor, entity: str) -> tuple[str, ...]:
+    if actor.role is Role.VOLUNTEER:
+        return ROSTER_FIELDS if entity == "participant" else ()
+    return READABLE[entity]
+
+
+def read_filter(actor: Actor, entity: str, mark: Any) -> tuple[str, list[Any]] | None:
+    """SQL condition and parameters restricting ``entity`` to the actor's scope, or None when the
+    role sees none of it. ``mark(n)`` gives the next ``n`` placeholders."""
+    role = actor.role
+    if role is Role.ADMIN:
+        return "1 = 1", []
+    if role is Role.COORDINATOR:
+        if actor.community_id is None:
+            return None
+        return f"community_id = {mark(1)[0]}", [actor.community_id]
+    if role is Role.VOLUNTEER:
+        if entity != "participant" or actor.committee_id is None:
+            return None
+        return f"committee_id = {mark(1)[0]}", [actor.committee_id]
+    # peer leader
+    groups = sorted(actor.group_ids)
+    in_groups = ""
+    if groups:
+        in_groups = f"group_id IN ({', '.join(mark(len(groups)))})"
+    if entity == "participant":
+        cond = f"peer_leader_id = {mark(1)[0]}"
+        return (
+            (f"({cond} OR {in_groups})", [actor.user_id, *groups])
+            if groups
+            else (
+                cond,
+                [actor.user_id],
+            )
+        )
+    if entity == "contact":
+        return f"peer_leader_id = {mark(1)[0]}", [actor.user_id]
+    if entity == "group_meeting":
+        cond = f"peer_leader_id = {mark(1)[0]}"
+        return (
+            (f"({cond} OR {in_groups})", [actor.user_id, *groups])
+            if groups
+            else (
+                cond,
+                [actor.user_id],
+            )
+        )
+    if entity == "group":
+        if not groups:
+            return None
+        return f"id IN ({', '.join(mark(len(groups)))})", groups
+    return None
+
+
+def participant_visible(actor: Actor, participant: Mapping[str, Any]) -> bool:
+    role = actor.role
+    if role is Role.ADMIN:
+        return True
+    if role is Role.COORDINATOR:
+        return (
+            actor.community_id is not None and participant.get("community_id") == actor.community_id
+        )
+    if role is Role.VOLUNTEER:
+        return (
+            actor.committee_id is not None and participant.get("committee_id") == actor.committee_id
+        )
+    return (
+        participant.get("peer_leader_id") == actor.user_id
+        or participant.get("group_id") in actor.group_ids
+    )
+
+
+def group_writable(actor: Actor, group: Mapping[str, Any]) -> bool:
+    if actor.role is Role.ADMIN:
+        return True
+    if actor.role is Role.COORDINATOR:
+        return group.get("community_id") == actor.community_id
+    if actor.role is Role.PEER_LEADER:
+        return group.get("id") in actor.group_ids
+    return False
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def participant_write_errors(
+    actor: Actor, current: Mapping[str, Any] | None, fields: Mapping[str, Any]
+) -> Errors:
+    """Role rules for a participant mutation (references are checked by the engine)."""
+    role = actor.role
+    if role in (Role.ADMIN, Role.COORDINATOR):
+        if current is not None and not participant_visible(actor, current):
+            return {"id": ["this participant is outside your community"]}
+        return {}
+    if current is None:
+        return {"id": ["only coordinators and administrators can enrol participants"]}
+    if not participant_visible(actor, current):
+        return {"id": ["this participant is outside your scope"]}
+    allowed = (
+        PEER_LEADER_PARTICIPANT_FIELDS if role is Role.PEER_LEADER else VOLUNTEER_PARTICIPANT_FIELDS
+    )
+    return {
+        name: [f"your role ({role.value}) may not change this field"]
+        for name in fields
+        if name not in allowed
+    }
+
+
+def contact_write_errors(actor: Actor, current: Mapping[str, Any] | None) -> Errors:
+    if actor.role is Role.VOLUNTEER:
+        return {"id": ["volunteers do not record contacts"]}
+    if current is None:
+        return {}
+    if current.get("meeting_id"):
+        return {"id": ["this contact comes from a group meeting: edit the meeting instead"]}
+    if actor.role is Role.PEER_LEADER and current.get("peer_leader_id") != actor.user_id:
+        return {"id": ["only the author can change a contact"]}
+    if actor.role is Role.COORDINATOR and current.get("community_id") != actor.community_id:
+        return {"id": ["this contact is outside your community"]}
+    return {}
+
+
+def meeting_write_errors(actor: Actor, current: Mapping[str, Any] | None) -> Errors:
+    if actor.role is Role.VOLUNTEER:
+        return {"id": ["volunteers do not record group meetings"]}
+    if current is None:
+        return {}
+    if actor.role is Role.PEER_LEADER and not (
+        current.get("group_id") in actor.group_ids or current.get("peer_leader_id") == actor.user_id
+    ):
+        return {"id": ["this meeting belongs to a group you do not lead"]}
+    if actor.role is Role.COORDINATOR and current.get("community_id") != actor.community_id:
+        return {"id": ["this meeting is outside your community"]}
+    return {}
