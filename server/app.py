@@ -19,8 +19,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from server import assets, errors, i18n
-from server.auth.session import SessionMiddleware, access_guard
+from server import assets, errors, i18n, security
+from server.auth.session import SessionMiddleware, SignInRequired, access_guard, signin_redirect
 from server.settings import Settings
 from sync import db
 
@@ -45,7 +45,14 @@ def _route_handlers() -> list[Any]:
     from server import admin, health, pages, sync_api
     from server.auth import routes as auth_routes
 
-    return [assets.router(), *health.ROUTES, *sync_api.ROUTES, *auth_routes.ROUTES, *pages.ROUTES, *admin.ROUTES]
+    return [
+        assets.router(),
+        *health.ROUTES,
+        *sync_api.ROUTES,
+        *auth_routes.ROUTES,
+        *pages.ROUTES,
+        *admin.ROUTES,
+    ]
 
 
 def _install_template_globals(engine: JinjaTemplateEngine) -> None:
@@ -93,7 +100,12 @@ def create_app(
         middleware=[RequestIdMiddleware(), SessionMiddleware(settings), *extra_middleware],
         csrf_config=csrf,
         template_config=template_config,
-        exception_handlers={HTTPException: errors.http_error, Exception: errors.server_error},
+        exception_handlers={
+            SignInRequired: signin_redirect,
+            HTTPException: errors.http_error,
+            Exception: errors.server_error,
+        },
+        before_send=[security.security_headers],
         openapi_config=OpenAPIConfig(title="Peerlog", version="1", path="/api/schema"),
         state=State({"settings": settings}),
         request_max_body_size=max(settings.max_push_bytes * 2, 4 * 1024 * 1024),

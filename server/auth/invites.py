@@ -45,3 +45,51 @@ async def create_invite(user: User, settings: Settings, created_by: User | None 
         detail={"invite_id": str(invite.id)},
     )
     return invite
+
+
+INVITE_PROBLEMS = {
+    "unknown": "This invite code is not known. Check the code, or ask your coordinator for a new invite.",
+    "used": "This invite has already been used to create a passkey. If that was not you, or you lost your phone, ask your coordinator for a new invite.",
+    "expired": "This invite has expired. Ask your coordinator for a new one.",
+    "revoked": "This invite was withdrawn. Ask your coordinator for a new one.",
+    "inactive": "This account has been switched off. Ask your coordinator.",
+}
+
+
+async def find_invite(code: str) -> tuple[Invite | None, str | None]:
+    """The invite for a code and, when it cannot be used, why (a key of ``INVITE_PROBLEMS``)."""
+    invite = await Invite.get_or_none(code=normalise_code(code)).select_related("user")
+    if invite is None:
+        return None, "unknown"
+    if invite.used_at is not None:
+        return invite, "used"
+    if invite.revoked_at is not None:
+        return invite, "revoked"
+    if invite.expires_at <= datetime.now(UTC):
+        return invite, "expired"
+    if not invite.user.is_active:
+        return invite, "inactive"
+    return invite, None
+
+
+async def use_invite(invite: Invite) -> bool:
+    """Mark the invite used; False when another request used it first."""
+    now = datetime.now(UTC)
+    return bool(
+        await Invite.filter(id=invite.id, used_at=None, revoked_at=None, expires_at__gt=now).update(
+            used_at=now
+        )
+    )
+
+
+async def revoke_invite(invite: Invite, by: User | None) -> None:
+    await Invite.filter(id=invite.id, used_at=None, revoked_at=None).update(
+        revoked_at=datetime.now(UTC)
+    )
+    await AuditEvent.create(
+        actor=by,
+        action="invite.revoked",
+        entity="user",
+        record_id=str(invite.user_id),  # type: ignore[attr-defined]
+        detail={"invite_id": str(invite.id)},
+    )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
@@ -73,9 +74,51 @@ async def end_session(token: str) -> None:
     await Session.filter(id=_hash(token)).delete()
 
 
+async def end_sessions(*, user: User | None = None, device_id: uuid.UUID | None = None) -> int:
+    """End every session of a user or of a device at once (deactivation, revocation)."""
+    query = Session.all()
+    if user is not None:
+        query = query.filter(user_id=user.id)
+    if device_id is not None:
+        query = query.filter(device_id=device_id)
+    if user is None and device_id is None:
+        raise ValueError("end_sessions needs a user or a device")
+    return await query.delete()
+
+
+def session_cookie(token: str, settings: Settings) -> Cookie:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure except on plain-HTTP localhost."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=settings.session_absolute_minutes * 60,
+    )
+
+
+def expired_session_cookie(settings: Settings) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value="",
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=0,
+        expires=0,
+    )
+
+
+def session_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    return connection.cookies.get(SESSION_COOKIE) or None
+
+
 async def load_session(token: str, settings: Settings) -> Session | None:
     """The live session for a cookie token, or None when unknown, expired, idle or deactivated."""
-    session = await Session.get_or_none(id=_hash(token)).select_related("user")
+    session = await Session.get_or_none(id=_hash(token)).select_related("user", "device")
     if session is None:
         return None
     at = now()
@@ -83,6 +126,10 @@ async def load_session(token: str, settings: Settings) -> Session | None:
     if at >= session.expires_at or at >= idle_limit or not session.user.is_active:
         await session.delete()
         return None
+    if session.device is not None and session.device.revoked_at is not None:
+        # Revoking deletes the device's sessions; this catches one created in the same instant.
+        await session.delete()
+        raise DeviceRevoked
     # Touch at most once a minute: a page load must not become a write on every request.
     if at - session.last_seen_at > timedelta(minutes=1):
         session.last_seen_at = at
@@ -102,6 +149,14 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User:
     return user
 
 
+class DeviceRevoked(Exception):
+    """The session belongs to a device an administrator revoked."""
+
+
+class SignInRequired(NotAuthorizedException):
+    """An anonymous request to a page: answered with a redirect to ``/signin?next=…``."""
+
+
 class SessionMiddleware(ASGIMiddleware):
     """Attach ``Auth`` to every HTTP request; refuse requests from a revoked device.
 
@@ -119,7 +174,11 @@ class SessionMiddleware(ASGIMiddleware):
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         token = _cookie(headers.get("cookie", ""), SESSION_COOKIE)
         if token:
-            session = await load_session(token, self.settings)
+            try:
+                session = await load_session(token, self.settings)
+            except DeviceRevoked:
+                await _send_json(send, 403, _REVOKED_BODY)
+                return
             if session is not None:
                 auth.session, auth.user = session, session.user
                 auth.device_id = session.device_id  # type: ignore[attr-defined]
@@ -136,14 +195,7 @@ class SessionMiddleware(ASGIMiddleware):
                     device.revoked_at is not None
                     or (auth.user is not None and device.user_id != auth.user.id)  # type: ignore[attr-defined]
                 ):
-                    await _send_json(
-                        send,
-                        403,
-                        {
-                            "error": "device_revoked",
-                            "message": "This device has been signed out by an administrator. Its local data must be wiped.",
-                        },
-                    )
+                    await _send_json(send, 403, _REVOKED_BODY)
                     return
         scope.setdefault("state", {})["auth"] = auth
         await next_app(scope, receive, send)
@@ -161,9 +213,23 @@ async def access_guard(
         raise PermissionDeniedException("This route states no roles, so nobody may use it.")
     user = get_auth(connection).user
     if user is None:
+        if is_page(connection):
+            raise SignInRequired("Sign in first.")
         raise NotAuthorizedException("Sign in first.")
     if user.role not in allowed:
         raise PermissionDeniedException("Your role may not use this.")
+
+
+_REVOKED_BODY = {
+    "error": "device_revoked",
+    "message": "This device has been signed out by an administrator. Its local data must be wiped.",
+}
+
+
+def is_page(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """A page a person opens (redirect them to sign in), as opposed to the JSON API (401)."""
+    path = connection.scope.get("path", "")
+    return not (path.startswith("/api/") or path == "/api")
 
 
 def _cookie(header: str, name: str) -> str | None:
@@ -190,3 +256,17 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})  # type: ignore[arg-type]
+
+
+def signin_redirect(request: Any, exc: SignInRequired) -> Any:
+    """Exception handler: send a person who is not signed in to ``/signin?next=<this page>``."""
+    from urllib.parse import quote
+
+    from litestar.response import Redirect
+
+    target = "/signin"
+    if request.method in ("GET", "HEAD"):
+        path = request.scope.get("path", "/")
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        target += "?next=" + quote(path + (f"?{query}" if query else ""), safe="")
+    return Redirect(target, status_code=303, headers={"cache-control": "no-store"})
