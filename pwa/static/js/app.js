@@ -1,0 +1,191 @@
+// What every screen does first: load the strings, register the service worker, check who is
+// signed in, draw the status bar and keep sync running (open, `online`, after saves, a timer).
+import { getMeta, setMeta, count } from "./db.js";
+import { syncNow, listen, wipeLocal } from "./sync.js";
+import { loadCatalogue, t, fmtDateTime } from "./i18n.js";
+import { apiHeaders } from "./device.js";
+
+const PERIOD = 3 * 60 * 1000;
+const $ = (sel) => document.querySelector(sel);
+let timer = null;
+let backoff = 0;
+
+export async function start() {
+  await loadCatalogue();
+  registerWorker();
+  const user = await currentUser();
+  const staff = $("#nav-admin");
+  if (staff && user && (user.role === "coordinator" || user.role === "admin")) staff.hidden = false;
+  const roster = $("#nav-roster");
+  if (roster && user && user.role === "volunteer") roster.hidden = false;
+  listen(onSyncEvent);
+  window.addEventListener("online", () => { backoff = 0; run(); });
+  window.addEventListener("offline", renderStatus);
+  $("#sync-now")?.addEventListener("click", () => { backoff = 0; run(); });
+  await renderStatus();
+  if (user) run();
+  return user;
+}
+
+async function goSignIn() {
+  location.assign("/signin?next=" + encodeURIComponent(location.pathname + location.search));
+}
+
+// Sign-out and revocation: wipe IndexedDB and caches. A revoked device id is dead, so a new one is
+// made at the next sign-in; the mutation counter survives a sign-out so ids never repeat.
+export async function wipeAndLeave({ revoked = false } = {}) {
+  const next = await getMeta("next_mutation_id", 1).catch(() => 1);
+  await wipeLocal();
+  if (revoked) {
+    localStorage.removeItem("peerlog.device_id");
+    localStorage.removeItem("peerlog.next_mutation_id");
+  } else {
+    const kept = Number(localStorage.getItem("peerlog.next_mutation_id")) || 1;
+    localStorage.setItem("peerlog.next_mutation_id", String(Math.max(kept, next)));
+  }
+  location.replace("/signin");
+}
+
+async function currentUser() {
+  let user = await getMeta("user");
+  if (!navigator.onLine) return user;
+  try {
+    const res = await fetch("/api/auth/me", { headers: apiHeaders(), cache: "no-store" });
+    if (res.status === 200) {
+      const body = await res.json();
+      const me = body.user && typeof body.user === "object" ? { ...body.user, role: body.user.role || body.role } : body;
+      if (user && user.id !== me.id) {
+        // Another person signed in on this phone: the previous person's data must not stay.
+        await wipeLocal();
+      }
+      await setMeta("user", me);
+      user = me;
+      navigator.serviceWorker?.controller?.postMessage({ type: "ensure-cache" });
+    } else if (res.status === 401) {
+      await goSignIn();
+    } else if (res.status === 403) {
+      const body = await res.json().catch(() => ({}));
+      if (body.error === "device_revoked") await wipeAndLeave({ revoked: true });
+    }
+  } catch {
+    // Network trouble: carry on with what the phone knows.
+  }
+  if (!user) $("#signed-out")?.removeAttribute("hidden");
+  return user;
+}
+
+function schedule(ms) {
+  clearTimeout(timer);
+  timer = setTimeout(run, ms);
+}
+
+export async function run() {
+  if (!navigator.onLine) return renderStatus();
+  try {
+    await syncNow();
+    backoff = 0;
+    schedule(PERIOD);
+  } catch (err) {
+    if (err.kind === "revoked") return wipeAndLeave({ revoked: true });
+    if (err.kind === "signed_out") return goSignIn();
+    // Network or server trouble: keep the queue and try again later, a little later each time.
+    backoff = Math.min(backoff ? backoff * 2 : 2000, 5 * 60 * 1000);
+    schedule(backoff + Math.random() * 1000);
+  } finally {
+    $("#sync-progress")?.setAttribute("hidden", "");
+    renderStatus();
+  }
+}
+
+// After a save: sync now when online, and ask for Background Sync so it also happens after the
+// app is closed (the worker and this page share a Web Lock, see sync.js).
+export async function afterSave() {
+  renderStatus();
+  try {
+    const reg = await navigator.serviceWorker?.ready;
+    await reg?.sync?.register("peerlog-sync");
+  } catch {
+    // Not supported or not allowed: the page's own triggers cover it.
+  }
+  if (navigator.onLine) run();
+}
+
+function onSyncEvent(type, detail) {
+  if (type === "revoked") return wipeAndLeave({ revoked: true });
+  if (type === "progress") {
+    const bar = $("#sync-progress");
+    if (bar && detail.total > 0 && !detail.done) {
+      bar.hidden = false;
+      bar.max = detail.total;
+      bar.value = detail.received;
+    }
+  }
+  if (type === "changed") {
+    renderStatus();
+    document.dispatchEvent(new CustomEvent("peerlog:data"));
+  }
+}
+
+export async function renderStatus() {
+  const box = $("#status");
+  if (!box) return;
+  const [waiting, attention, last] = await Promise.all([
+    count("outbox"), count("attention"), getMeta("last_sync"),
+  ]).catch(() => [0, 0, null]);
+  box.querySelector("[data-s=net]").textContent = navigator.onLine ? t("Online") : t("Offline");
+  box.dataset.online = navigator.onLine ? "yes" : "no";
+  box.querySelector("[data-s=waiting]").textContent =
+    waiting ? t("%(n)s waiting to sync", { n: waiting }) : t("All synced");
+  box.dataset.waiting = String(waiting);
+  box.querySelector("[data-s=last]").textContent =
+    last ? t("Last sync %(when)s", { when: fmtDateTime(last) }) : t("Not synced yet");
+  const link = box.querySelector("[data-s=attention]");
+  link.hidden = !attention;
+  link.textContent = t("%(n)s need attention", { n: attention });
+}
+
+function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js", { type: "module", scope: "/" }).then((reg) => {
+    const offer = () => {
+      if (!reg.waiting || !navigator.serviceWorker.controller) return;
+      const banner = $("#update");
+      banner.hidden = false;
+      banner.querySelector("button").onclick = () => reg.waiting?.postMessage({ type: "skip-waiting" });
+    };
+    offer();
+    reg.addEventListener("updatefound", () => {
+      reg.installing?.addEventListener("statechange", offer);
+    });
+  }).catch(() => {});
+  let reloading = false;
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    // Only an update the user accepted reloads; the first install just takes control.
+    if (!reloading && !$("#update")?.hidden) { reloading = true; location.reload(); }
+  });
+  navigator.serviceWorker.addEventListener("message", (e) => {
+    if (e.data?.type === "revoked") wipeAndLeave({ revoked: true });
+  });
+}
+
+// Small helpers the screens share.
+export const todayISO = (d = new Date()) =>
+  `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+
+export function addDays(iso, days) {
+  const d = new Date(iso + "T00:00:00");
+  d.setDate(d.getDate() + days);
+  return todayISO(d);
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "text") node.textContent = v;
+    else if (k === "class") node.className = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}

@@ -1,0 +1,89 @@
+// The phone's local store (IndexedDB), opened lazily on first use, as idb-keyval does: a page that
+// never touches data never pays for opening it. Every write waits for its transaction's `complete`
+// with strict durability, so "saved" means on disk, not in a buffer the OS may drop.
+const NAME = "peerlog";
+const VERSION = 1;
+export const STORES = ["participants", "contacts", "meetings", "groups", "outbox", "attention", "meta"];
+
+let opening = null;
+
+export function open() {
+  if (!opening) {
+    opening = new Promise((resolve, reject) => {
+      const req = indexedDB.open(NAME, VERSION);
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        for (const name of ["participants", "contacts", "meetings", "groups"]) {
+          const store = db.createObjectStore(name, { keyPath: "id" });
+          if (name === "contacts") store.createIndex("participant_id", "participant_id");
+        }
+        db.createObjectStore("outbox", { keyPath: "mutation_id" });
+        db.createObjectStore("attention", { keyPath: "mutation_id" });
+        db.createObjectStore("meta", { keyPath: "key" });
+      };
+      req.onsuccess = () => {
+        const db = req.result;
+        // Another tab upgrading or deleting the database: let go so it is not blocked.
+        db.onversionchange = () => { db.close(); opening = null; };
+        resolve(db);
+      };
+      req.onerror = () => { opening = null; reject(req.error); };
+    });
+  }
+  return opening;
+}
+
+const done = (req) => new Promise((resolve, reject) => {
+  req.onsuccess = () => resolve(req.result);
+  req.onerror = () => reject(req.error);
+});
+
+// Run `fn(stores)` in one transaction; resolves with fn's result once the transaction commits.
+export async function tx(names, mode, fn) {
+  const db = await open();
+  const t = db.transaction(names, mode, mode === "readwrite" ? { durability: "strict" } : undefined);
+  const stores = Object.fromEntries(names.map((n) => [n, t.objectStore(n)]));
+  let result;
+  const committed = new Promise((resolve, reject) => {
+    t.oncomplete = () => resolve();
+    t.onerror = () => reject(t.error);
+    t.onabort = () => reject(t.error || new DOMException("aborted", "AbortError"));
+  });
+  try {
+    result = await fn(stores, t);
+  } catch (err) {
+    try { t.abort(); } catch { /* already finished */ }
+    throw err;
+  }
+  await committed;
+  return result;
+}
+
+export const req = done;
+
+export const get = (store, key) => tx([store], "readonly", (s) => done(s[store].get(key)));
+export const all = (store) => tx([store], "readonly", (s) => done(s[store].getAll()));
+export const count = (store) => tx([store], "readonly", (s) => done(s[store].count()));
+export const put = (store, value) => tx([store], "readwrite", (s) => done(s[store].put(value)));
+export const byIndex = (store, index, key) =>
+  tx([store], "readonly", (s) => done(s[store].index(index).getAll(key)));
+
+export async function getMeta(key, fallback = null) {
+  const row = await get("meta", key);
+  return row ? row.value : fallback;
+}
+
+export const setMeta = (key, value) => put("meta", { key, value });
+
+// Sign-out and a revoked device: everything local goes, including the open connection.
+export async function wipe() {
+  if (opening) {
+    const db = await opening.catch(() => null);
+    if (db) db.close();
+    opening = null;
+  }
+  await new Promise((resolve) => {
+    const r = indexedDB.deleteDatabase(NAME);
+    r.onsuccess = r.onerror = r.onblocked = () => resolve();
+  });
+}

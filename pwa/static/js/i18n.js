@@ -1,0 +1,36 @@
+// Strings built in JS use the same gettext catalogue as the templates, served as JSON by the
+// server (`/i18n/<lang>.json`, precached by the service worker). Dates and numbers use Intl.
+export const lang = document.documentElement.lang || "zh-CN";
+let messages = {};
+
+export async function loadCatalogue() {
+  const url = document.querySelector('meta[name="peerlog-i18n"]')?.content;
+  if (!url || lang === "en") return;
+  try {
+    const res = await fetch(url);
+    if (res.ok) messages = await res.json();
+  } catch {
+    // Offline and not cached: English beats an empty screen.
+  }
+}
+
+// t("%(n)s waiting", {n: 3}) — same placeholders as Python's gettext in the templates.
+export function t(msgid, values) {
+  const text = messages[msgid] || msgid;
+  return values ? text.replace(/%\((\w+)\)[sd]/g, (_, k) => String(values[k] ?? "")) : text;
+}
+
+const dateFmt = new Intl.DateTimeFormat(lang, { year: "numeric", month: "short", day: "numeric" });
+const timeFmt = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const numFmt = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
+
+// "2026-11-20" is a calendar date: read it as local midnight, not UTC, or it shifts a day west.
+function toDate(value) {
+  if (value instanceof Date) return value;
+  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value)) return new Date(value + "T00:00:00");
+  return new Date(value);
+}
+
+export const fmtDate = (v) => (v ? dateFmt.format(toDate(v)) : "");
+export const fmtDateTime = (v) => (v ? timeFmt.format(toDate(v)) : "");
+export const fmtNumber = (v) => (v === null || v === undefined || v === "" ? "" : numFmt.format(v));

@@ -1,0 +1,59 @@
+// What the screens compute from the local records: last contact, next follow-up, overdue.
+// Overdue (SPEC 3): the follow-up date has passed with no contact since, or no contact for
+// `overdue_days` (a server setting the shell carries in data-overdue-days).
+import { all } from "./db.js";
+import { todayISO, addDays } from "./app.js";
+
+export const overdueDays = () =>
+  Number(document.querySelector("[data-overdue-days]")?.dataset.overdueDays) || 30;
+
+export async function loadAll() {
+  const [participants, contacts, meetings, groups] = await Promise.all(
+    ["participants", "contacts", "meetings", "groups"].map((s) => all(s)),
+  );
+  return {
+    participants: participants.sort((a, b) => (a.full_name || "").localeCompare(b.full_name || "")),
+    contacts: contacts.filter((c) => !c.voided),
+    meetings: meetings.filter((m) => !m.voided),
+    groups,
+  };
+}
+
+const day = (iso) => (iso ? String(iso).slice(0, 10) : null);
+
+// id → {last, next, overdue, dueSoon, stale, dueToday}
+export function summarize({ participants, contacts, meetings }, today = todayISO()) {
+  const info = new Map(participants.map((p) => [p.id, {
+    last: day(p.last_contact_on || p.last_contact_at), next: day(p.next_follow_up_on), lastAt: null,
+  }]));
+  for (const c of contacts) {
+    const i = info.get(c.participant_id);
+    if (!i) continue;
+    const at = c.occurred_at || "";
+    if (!i.lastAt || at > i.lastAt) {
+      i.lastAt = at;
+      i.last = day(at);
+      i.next = c.follow_up_on || null;
+    }
+  }
+  for (const m of meetings) {
+    for (const id of m.attendee_ids || []) {
+      const i = info.get(id);
+      if (i && day(m.occurred_at) > (i.last || "")) i.last = day(m.occurred_at);
+    }
+  }
+  const staleBefore = addDays(today, -overdueDays());
+  const soon = addDays(today, 7);
+  for (const [id, i] of info) {
+    const p = participants.find((x) => x.id === id);
+    const since = i.last || day(p?.enrolled_on);
+    i.followUpMissed = Boolean(i.next && i.next < today && (!i.last || i.last <= i.next));
+    i.stale = !since || since < staleBefore;
+    i.overdue = i.followUpMissed || i.stale;
+    i.dueToday = i.next === today;
+    i.dueSoon = Boolean(i.next && i.next >= today && i.next <= soon);
+  }
+  return info;
+}
+
+export const active = (p) => !p.status || p.status === "active";

@@ -1,0 +1,72 @@
+// One participant: profile, contact timeline, and the phone/address edit (a participant
+// mutation carrying the version this phone last saw, so the server can merge or flag a conflict).
+import { start, el, afterSave } from "./app.js";
+import { get, all } from "./db.js";
+import { save } from "./outbox.js";
+import { t, fmtDate, fmtDateTime, fmtNumber } from "./i18n.js";
+
+const id = new URLSearchParams(location.search).get("id");
+const form = document.getElementById("edit");
+
+const LABELS = JSON.parse(document.getElementById("labels").textContent);
+const MODES = LABELS.modes;
+
+function field(label, value) {
+  if (value === null || value === undefined || value === "") return null;
+  return el("div", { class: "field" }, el("dt", { text: label }), el("dd", { text: String(value) }));
+}
+
+async function render() {
+  const p = await get("participants", id);
+  const box = document.getElementById("profile");
+  if (!p) {
+    box.replaceChildren(el("p", { class: "empty", text: t("This participant is not on this phone.") }));
+    form.hidden = true;
+    document.body.dataset.ready = "yes";
+    return;
+  }
+  document.getElementById("name").textContent = p.full_name || p.code;
+  document.getElementById("log").href = `/contacts/new?participant=${p.id}`;
+  box.replaceChildren(el("dl", {},
+    field(t("Code"), p.code), field(t("Phone"), p.phone), field(t("Address"), p.address),
+    field(t("Birth year"), p.birth_year), field(t("Status"), p.status ? LABELS.statuses[p.status] || p.status : null),
+    field(t("HbA1c"), p.hba1c != null ? `${fmtNumber(p.hba1c)} % (${fmtDate(p.hba1c_on)})` : null),
+    field(t("Blood pressure"), p.bp_systolic ? `${p.bp_systolic}/${p.bp_diastolic} mmHg` : null),
+    field(t("Notes"), p.notes)));
+  if (p._pending) box.append(el("p", { class: "tag", text: t("Waiting to sync") }));
+  form.phone.value = p.phone || "";
+  form.address.value = p.address || "";
+  const contacts = (await all("contacts")).filter((c) => c.participant_id === id && !c.voided);
+  const meetings = (await all("meetings")).filter((m) => (m.attendee_ids || []).includes(id) && !m.voided);
+  const events = [
+    ...contacts.map((c) => ({ at: c.occurred_at, text: MODES[c.mode] || c.mode, c })),
+    ...meetings.map((m) => ({ at: m.occurred_at, text: t("Group meeting"), c: m })),
+  ].sort((a, b) => (b.at || "").localeCompare(a.at || ""));
+  document.getElementById("timeline").replaceChildren(...(events.length ? events.map((e) =>
+    el("li", { class: "card" + (e.c.referral === "urgent" ? " urgent" : "") },
+      el("span", { class: "name", text: `${fmtDateTime(e.at)} · ${e.text}` }),
+      e.c.follow_up_on ? el("span", { class: "meta", text: t("Follow-up %(date)s", { date: fmtDate(e.c.follow_up_on) }) }) : null,
+      e.c.referral === "urgent" ? el("span", { class: "tag warn", text: t("Urgent referral") }) : null,
+      e.c._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null))
+    : [el("li", { class: "empty", text: t("No contacts yet.") })]));
+  document.body.dataset.ready = "yes";
+}
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const p = await get("participants", id);
+  const fields = {};
+  const phone = form.phone.value.trim();
+  const address = form.address.value.trim();
+  if (phone !== (p.phone || "")) fields.phone = phone || null;
+  if (address !== (p.address || "")) fields.address = address || null;
+  if (!Object.keys(fields).length) return;
+  await save("participant", id, fields, p.version || 0);
+  document.getElementById("saved").textContent = t("Saved on this phone. Waiting to sync.");
+  await render();
+  afterSave();
+});
+
+await start();
+await render();
+document.addEventListener("peerlog:data", render);

@@ -1,0 +1,266 @@
+// The sync client: push everything queued, then pull, as SPEC section 3 says. It runs in the page
+// and in the service worker (Background Sync), so it touches no DOM and no localStorage.
+//
+// Why the page and the service worker never double-sync: every run takes the Web Lock
+// "peerlog-sync", so the two take turns; a run that finds the lock held waits and then pushes
+// only what is still queued. Even if a batch did go twice, the server answers a mutation id it
+// has already processed with its original result (`duplicate`), so nothing is applied twice.
+import { tx, req, all, getMeta, setMeta, wipe } from "./db.js";
+import { STORE_OF, queued } from "./outbox.js";
+import { apiHeaders } from "./device.js";
+
+const MAX_BATCH = 500;
+const MAX_BYTES = 1024 * 1024 - 16 * 1024; // under the server's 1 MiB with room for the envelope
+const PAGE = 1000;
+
+export const events = new EventTarget();
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("peerlog-sync") : null;
+
+function emit(type, detail = {}) {
+  events.dispatchEvent(new CustomEvent(type, { detail }));
+  channel?.postMessage({ type, detail });
+}
+
+export function listen(fn) {
+  events.addEventListener("progress", (e) => fn("progress", e.detail));
+  events.addEventListener("changed", (e) => fn("changed", e.detail));
+  events.addEventListener("revoked", (e) => fn("revoked", e.detail));
+  if (channel) channel.onmessage = (e) => fn(e.data.type, e.data.detail);
+}
+
+export class SyncError extends Error {
+  // kind: "retry" (network, 5xx: keep the queue, back off), "signed_out" (401), "revoked" (403)
+  constructor(kind, status) {
+    super(`sync ${kind}${status ? " " + status : ""}`);
+    this.kind = kind;
+    this.status = status;
+  }
+}
+
+async function headers() {
+  if (globalThis.document) {
+    // The page knows the device id and CSRF token; it leaves a copy for the service worker.
+    const h = apiHeaders();
+    await setMeta("headers", { device: h["x-peerlog-device"], csrf: h["x-csrftoken"] || null });
+    return h;
+  }
+  const saved = (await getMeta("headers")) || {};
+  return {
+    "content-type": "application/json",
+    ...(saved.device ? { "x-peerlog-device": saved.device } : {}),
+    ...(saved.csrf ? { "x-csrftoken": saved.csrf } : {}),
+  };
+}
+
+async function call(url, init) {
+  let res;
+  try {
+    res = await fetch(url, { credentials: "same-origin", cache: "no-store", ...init });
+  } catch {
+    throw new SyncError("retry");
+  }
+  if (res.status === 401) throw new SyncError("signed_out", 401);
+  if (res.status === 403) {
+    const body = await res.json().catch(() => ({}));
+    if (body.error === "device_revoked") throw new SyncError("revoked", 403);
+    throw new SyncError("retry", 403);
+  }
+  return res;
+}
+
+function batchOf(items, limit) {
+  const enc = new TextEncoder();
+  const out = [];
+  let size = 0;
+  for (const m of items) {
+    const { mutation_id, entity, id, base_version, fields, client_time } = m;
+    const wire = { mutation_id, entity, id, base_version, fields, client_time };
+    const bytes = enc.encode(JSON.stringify(wire)).length + 1;
+    if (out.length >= limit || (out.length && size + bytes > MAX_BYTES)) break;
+    out.push(wire);
+    size += bytes;
+  }
+  return out;
+}
+
+async function push(h) {
+  let limit = MAX_BATCH;
+  let renumbered = 0;
+  for (;;) {
+    const items = await queued();
+    if (!items.length) return;
+    const batch = batchOf(items, limit);
+    const res = await call("/api/sync/push", {
+      method: "POST", headers: h,
+      body: JSON.stringify({ device_id: h["x-peerlog-device"], schema_version: 1, mutations: batch }),
+    });
+    if (res.status === 200) {
+      await acknowledge(batch, await res.json());
+      emit("changed");
+    } else if (res.status === 409 && renumbered++ < 3) {
+      const body = await res.json().catch(() => ({}));
+      await renumber(Number(body.last_mutation_id ?? body.expected ?? 0));
+    } else if (res.status === 413 && limit > 1) {
+      limit = Math.max(1, Math.floor(batch.length / 2));
+    } else {
+      throw new SyncError("retry", res.status);
+    }
+  }
+}
+
+// A mutation leaves the outbox only here, inside the transaction that records its result.
+async function acknowledge(batch, body) {
+  const byId = new Map(batch.map((m) => [m.mutation_id, m]));
+  const stores = ["outbox", "attention", "participants", "contacts", "meetings"];
+  await tx(stores, "readwrite", async (s) => {
+    for (const r of body.results || []) {
+      const m = byId.get(r.mutation_id);
+      if (!m) continue;
+      s.outbox.delete(m.mutation_id);
+      const status = r.status === "duplicate" ? (r.original_status || "applied") : r.status;
+      const store = s[STORE_OF[m.entity]];
+      const record = await req(store.get(m.id));
+      if (status === "rejected" || status === "conflict") {
+        s.attention.put({
+          mutation_id: m.mutation_id, entity: m.entity, id: m.id, status,
+          errors: r.errors || {}, conflict_id: r.conflict_id || null, fields: m.fields,
+          at: new Date().toISOString(),
+        });
+      }
+      if (record) {
+        record._pending = Math.max(0, (record._pending || 0) - 1);
+        if (r.version) record.version = r.version;
+        if (status === "rejected") record._attention = true;
+        store.put(record);
+      }
+    }
+  });
+}
+
+// 409: the server's last processed mutation is `last`; what is still queued was never processed,
+// so it is renumbered to follow on from it and sent again.
+async function renumber(last) {
+  await tx(["outbox", "meta"], "readwrite", async (s) => {
+    const items = await req(s.outbox.getAll());
+    if (!items.length || items[0].mutation_id === last + 1) return;
+    items.forEach((m) => s.outbox.delete(m.mutation_id));
+    items.forEach((m, i) => s.outbox.put({ ...m, mutation_id: last + 1 + i }));
+    s.meta.put({ key: "next_mutation_id", value: last + 1 + items.length });
+  });
+}
+
+async function applyPage(changes, cursor, seen) {
+  const stores = ["participants", "contacts", "meetings", "groups", "outbox", "meta"];
+  await tx(stores, "readwrite", async (s) => {
+    const pending = new Map();
+    for (const m of await req(s.outbox.getAll())) {
+      pending.set(m.id, [...(pending.get(m.id) || []), m.fields]);
+    }
+    for (const c of changes) {
+      const name = STORE_OF[c.entity];
+      if (!name) continue;
+      seen?.[name].add(c.id);
+      if (c.deleted) {
+        if (!pending.has(c.id)) s[name].delete(c.id);
+        continue;
+      }
+      let record = { ...c.fields, id: c.id, version: c.version };
+      const mine = pending.get(c.id);
+      // What this phone changed and has not yet sent stays on top of the server's copy.
+      if (mine) record = Object.assign(record, ...mine, { _pending: mine.length });
+      s[name].put(record);
+    }
+    s.meta.put({ key: "cursor", value: cursor });
+  });
+}
+
+async function dropUnseen(seen) {
+  await tx(Object.keys(seen), "readwrite", async (s) => {
+    for (const [name, ids] of Object.entries(seen)) {
+      for (const r of await req(s[name].getAll())) {
+        if (!ids.has(r.id) && !r._pending && !r._attention) s[name].delete(r.id);
+      }
+    }
+  });
+}
+
+async function pull(h) {
+  let cursor = await getMeta("cursor");
+  let seen = null;
+  let received = 0;
+  for (;;) {
+    const url = `/api/sync/pull?limit=${PAGE}` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : "");
+    const res = await call(url, { headers: h });
+    if (res.status !== 200) throw new SyncError("retry", res.status);
+    const body = await res.json();
+    if (body.resync) {
+      if (seen) throw new SyncError("retry", 200); // a resync inside a resync: try later
+      seen = { participants: new Set(), contacts: new Set(), meetings: new Set(), groups: new Set() };
+      cursor = null;
+      received = 0;
+      continue;
+    }
+    const changes = body.changes || [];
+    await applyPage(changes, body.cursor ?? cursor, seen);
+    received += changes.length;
+    cursor = body.cursor ?? cursor;
+    emit("progress", { received, total: Math.max(body.total_estimate || 0, received), done: !body.has_more });
+    if (!body.has_more) break;
+  }
+  if (seen) await dropUnseen(seen);
+}
+
+let running = null;
+let again = false;
+
+async function runOnce() {
+  const work = async () => {
+    const h = await headers();
+    try {
+      await push(h);
+      await pull(h);
+      await setMeta("last_sync", new Date().toISOString());
+      emit("changed");
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof SyncError && err.kind === "revoked") {
+        await wipeLocal();
+        emit("revoked");
+      }
+      emit("changed");
+      throw err;
+    }
+  };
+  return navigator.locks ? navigator.locks.request("peerlog-sync", work) : work();
+}
+
+// Sync now. Calls made while a run is going are folded into one more run after it, so a save
+// made during a push is never left waiting for the next timer.
+export function syncNow() {
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = (async () => {
+    try {
+      let result;
+      do {
+        again = false;
+        result = await runOnce();
+      } while (again);
+      return result;
+    } finally {
+      running = null;
+    }
+  })();
+  return running;
+}
+
+export const attention = () => all("attention");
+
+export async function wipeLocal() {
+  await wipe();
+  if (globalThis.caches) {
+    for (const key of await caches.keys()) await caches.delete(key);
+  }
+}

@@ -1,0 +1,48 @@
+// Today: who is overdue or due, urgent referrals, and the way to log a contact.
+import { start, el, todayISO, addDays } from "./app.js";
+import { t, fmtDate } from "./i18n.js";
+import { loadAll, summarize, active } from "./model.js";
+
+function row(p, note, cls = "") {
+  return el("li", { class: "card " + cls },
+    el("a", { href: `/participants/view?id=${p.id}`, class: "name", text: p.full_name || p.code }),
+    el("span", { class: "meta", text: note }),
+    el("a", { href: `/contacts/new?participant=${p.id}`, class: "button small", text: t("Log contact") }));
+}
+
+function fill(list, items, emptyText) {
+  list.replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: emptyText })]));
+}
+
+async function render() {
+  const data = await loadAll();
+  const info = summarize(data);
+  const people = data.participants.filter(active);
+  const byId = new Map(data.participants.map((p) => [p.id, p]));
+  const overdue = people.filter((p) => info.get(p.id).overdue);
+  const due = people.filter((p) => !info.get(p.id).overdue && info.get(p.id).dueSoon);
+  const since = addDays(todayISO(), -14);
+  const urgent = data.contacts
+    .filter((c) => c.referral === "urgent" && (c.occurred_at || "") >= since && byId.has(c.participant_id))
+    .sort((a, b) => (b.occurred_at || "").localeCompare(a.occurred_at || ""));
+  fill(document.getElementById("urgent"),
+    urgent.map((c) => row(byId.get(c.participant_id), t("Urgent referral on %(date)s", { date: fmtDate(c.occurred_at) }), "urgent")),
+    t("No urgent referrals."));
+  fill(document.getElementById("overdue"),
+    overdue.map((p) => {
+      const i = info.get(p.id);
+      const note = i.followUpMissed ? t("Follow-up was due %(date)s", { date: fmtDate(i.next) })
+        : i.last ? t("Last contact %(date)s", { date: fmtDate(i.last) }) : t("Never contacted");
+      return row(p, note, "overdue");
+    }),
+    t("Nobody is overdue."));
+  fill(document.getElementById("due"),
+    due.map((p) => row(p, info.get(p.id).dueToday ? t("Due today") : t("Due %(date)s", { date: fmtDate(info.get(p.id).next) }))),
+    t("No follow-ups due this week."));
+  document.getElementById("today-date").textContent = fmtDate(new Date());
+  document.body.dataset.ready = "yes";
+}
+
+await start();
+await render();
+document.addEventListener("peerlog:data", render);
