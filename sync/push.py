@@ -287,7 +287,8 @@ class _Batch:
         self.records: dict[Key, dict[str, Any]] = {}
         self.existing: set[Key] = set()  # in the database before this batch
         self.dirty: dict[Key, None] = {}  # insertion-ordered set
-        self.history: dict[Key, list[tuple[int, dict[str, Any]]]] = {}
+        # Per record: (version, {field: [old, new]}, device that wrote it).
+        self.history: dict[Key, list[tuple[int, dict[str, Any], str]]] = {}
         self.committees: dict[str, str] = {}  # id → community_id
         self.groups: dict[str, dict[str, Any]] = {}
         self.peer_leaders: set[str] = set()
@@ -378,6 +379,7 @@ class _Batch:
         self, fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]]
     ) -> None:
         stale: dict[str, int] = {}
+        entities: set[str] = set()
         for m, _clean, errors in fresh:
             current = self.records.get((m.entity, str(m.id)))
             if current is None or errors or m.base_version <= 0:
@@ -385,19 +387,26 @@ class _Batch:
             if m.base_version < current["version"]:
                 rid = str(m.id)
                 stale[rid] = min(stale.get(rid, m.base_version), m.base_version)
+                entities.add(m.entity)
         if not stale:
             return
         floor = min(stale.values())
-        marks = self.dialect.marks(len(stale) + 1)
+        marks = self.dialect.marks(1 + len(entities) + len(stale))
+        entity_marks = ", ".join(marks[1 : 1 + len(entities)])
+        id_marks = ", ".join(marks[1 + len(entities) :])
+        # Uses the (entity, record_id, version) index. Placeholders in text order (SQLite).
         rows = await self.conn.execute_query_dict(
-            f"SELECT entity, record_id, version, changes FROM mutation WHERE version > {marks[0]} "
-            f"AND record_id IN ({', '.join(marks[1:])}) AND version IS NOT NULL",
-            [floor, *sorted(stale)],
+            "SELECT entity, record_id, version, changes, device_id FROM mutation "
+            f"WHERE version > {marks[0]} AND entity IN ({entity_marks}) "
+            f"AND record_id IN ({id_marks}) AND version IS NOT NULL",
+            [floor, *sorted(entities), *sorted(stale)],
         )
         for row in rows:
             key = (row["entity"], str(row["record_id"]))
             changes = store.decode_json(row["changes"]) or {}
-            self.history.setdefault(key, []).append((int(row["version"]), changes))
+            self.history.setdefault(key, []).append(
+                (int(row["version"]), changes, str(row["device_id"]))
+            )
 
     # --- deciding -------------------------------------------------------------------------------
 
@@ -436,7 +445,16 @@ class _Batch:
             # made the same id, or the log was lost): every field counts as written since.
             changed = dict.fromkeys(validate.RULES[entity])
         else:
-            changed = merge.changed_since(self.history.get(key, []), base_version)
+            # A device's own earlier writes are not news to it: a queue of edits made offline all
+            # carry the same base and must not conflict with each other.
+            changed = merge.changed_since(
+                [
+                    (version, changes)
+                    for version, changes, device in self.history.get(key, [])
+                    if device != self.device_id
+                ],
+                base_version,
+            )
         decision = merge.merge(
             base_version=base_version,
             current_version=current_version,
@@ -466,7 +484,7 @@ class _Batch:
             after["updated_at"] = self.now_text
             self.records[key] = after
             self.dirty[key] = None
-            self.history.setdefault(key, []).append((version, changes))
+            self.history.setdefault(key, []).append((version, changes, self.device_id))
             self.after_change(entity, before if current else None, after)
         outcome = Outcome(
             m,
