@@ -1,0 +1,35 @@
+"""The staff side (SPEC 1 and 6): roster, conflicts, places and participants, CSV import,
+dashboard, exports and the audit log, as server-rendered pages under ``/admin``.
+
+Each module is one feature with thin handlers; figures live in ``server.reports``, CSV in
+``server.exports``, and every change to a synced record goes through ``server.admin.writes``
+to the sync engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.admin import (
+    audit,
+    conflicts,
+    dashboard,
+    exports_page,
+    importer,
+    participants,
+    places,
+    roster,
+    shell,
+)
+
+ROUTES: list[Any] = [
+    *shell.ROUTES,
+    *roster.ROUTES,
+    *dashboard.ROUTES,
+    *conflicts.ROUTES,
+    *importer.ROUTES,  # before participants: /admin/participants/import is not an id
+    *participants.ROUTES,
+    *places.ROUTES,
+    *exports_page.ROUTES,
+    *audit.ROUTES,
+]

@@ -1,0 +1,106 @@
+"""``/admin/dashboard``: the program at a glance, as server-rendered SVG charts with tables."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Template
+
+from server import reports
+from server.admin.common import (
+    STAFF,
+    committee_in_scope,
+    committees_for,
+    communities_for,
+    community_scope,
+    page,
+    parse_date,
+    parse_uuid,
+    today,
+)
+from server.app import settings_of
+from server.auth.session import current_user, roles
+from sync.models import Role, User
+
+
+def bars(rows: list[tuple[str, float]]) -> dict[str, Any]:
+    """Geometry for a horizontal bar chart: one row per bar, label above its bar."""
+    top = max((v for _, v in rows), default=0) or 1
+    row_h, bar_w = 34, 230
+    return {
+        "height": row_h * len(rows) + 4,
+        "rows": [
+            {
+                "label": label,
+                "value": value,
+                "y": i * row_h,
+                "w": round(bar_w * value / top, 1),
+            }
+            for i, (label, value) in enumerate(rows)
+        ],
+    }
+
+
+@get("/admin/dashboard", opt=roles(*STAFF), name="admin-dashboard")
+async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
+    started = time.perf_counter()
+    user = current_user(request)
+    settings = settings_of(request.app.state)
+    q = request.query_params
+    now = today()
+    default = reports.Filters.default(now)
+    community_id = community_scope(user, q.get("community"))
+    committee = await committee_in_scope(user, parse_uuid(q.get("committee")))
+    if committee is not None and community_id is None:
+        community_id = committee.community_id  # type: ignore[attr-defined]
+    leader_id = parse_uuid(q.get("peer_leader"))
+    since = parse_date(q.get("since")) or default.since
+    until = parse_date(q.get("until")) or default.until
+    if until < since:
+        since, until = until, since
+    f = reports.Filters(
+        since=since,
+        until=until,
+        community_id=community_id,
+        committee_id=committee.id if committee else None,
+        peer_leader_id=leader_id,
+    )
+    d = await reports.dashboard(f, today=now, overdue_days=settings.overdue_days)
+
+    communities = await communities_for(user)
+    committees = await committees_for(user, community_id) if community_id else []
+    leaders_q = User.filter(role=Role.PEER_LEADER)
+    if community_id:
+        leaders_q = leaders_q.filter(community_id=community_id)
+    leaders = await leaders_q.order_by("display_name").values("id", "display_name")
+    if committee is not None:
+        by, labels = "peer_leader_id", {r["id"]: r["display_name"] for r in leaders}
+    elif community_id is not None:
+        by, labels = "committee_id", {c.id: c.name for c in committees}
+    else:
+        by, labels = "community_id", {c.id: c.name for c in communities}
+    breakdown = await reports.breakdown(
+        f, by, labels, today=now, overdue_days=settings.overdue_days
+    )
+    return await page(
+        request,
+        "admin/dashboard.html",
+        {
+            "d": d,
+            "f": f,
+            "breakdown": breakdown,
+            "breakdown_by": by,
+            "communities": communities,
+            "committees": committees,
+            "leaders": leaders,
+            "bars": bars,
+            "overdue_days": settings.overdue_days,
+            "server_ms": round((time.perf_counter() - started) * 1000),
+        },
+        section="dashboard",
+    )
+
+
+ROUTES = [dashboard_page]

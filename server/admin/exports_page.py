@@ -1,0 +1,73 @@
+"""``/admin/exports``: the evaluation CSVs, streamed and audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Stream, Template
+
+from server import exports
+from server.admin.common import STAFF, communities_for, community_scope, page, parse_date
+from server.admin.writes import request_id
+from server.auth.session import current_user, get_auth, roles
+from sync.models import Community
+
+
+@get("/admin/exports", opt=roles(*STAFF), name="admin-exports")
+async def exports_page(request: Request[Any, Any, Any]) -> Template:
+    user = current_user(request)
+    return await page(
+        request,
+        "admin/exports.html",
+        {
+            "communities": await communities_for(user),
+            "kinds": exports.KINDS,
+        },
+        section="exports",
+    )
+
+
+@get("/admin/exports/{filename:str}", opt=roles(*STAFF), name="admin-export-csv")
+async def export_csv(request: Request[Any, Any, Any], filename: str) -> Stream:
+    """``/admin/exports/contacts.csv?community=…&since=…&until=…`` (and participants, meetings)."""
+    user = current_user(request)
+    spec = exports.KINDS.get(filename.removesuffix(".csv"))
+    if spec is None:
+        raise NotFoundException("No such export.")
+    q = request.query_params
+    community_id = community_scope(user, q.get("community"))
+    community = await Community.get_or_none(id=community_id) if community_id else None
+    f = exports.ExportFilters(community_id, parse_date(q.get("since")), parse_date(q.get("until")))
+    rid, device = request_id(request), get_auth(request).device_id
+
+    async def done(count: int, complete: bool) -> None:
+        await exports.audit_export(
+            user,
+            spec.name,
+            f,
+            count,
+            complete=complete,
+            source="web",
+            request_id=rid,
+            device_id=device,
+            community_code=community.code if community else None,
+        )
+
+    parts = [spec.name, community.code if community else "all"]
+    if f.since:
+        parts.append(f.since.isoformat())
+    if f.until:
+        parts.append(f.until.isoformat())
+    return Stream(
+        exports.csv_chunks(spec, f, done),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="peerlog-{"-".join(parts)}.csv"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+ROUTES = [exports_page, export_csv]

@@ -1,0 +1,242 @@
+"""``/admin/participants``: list, enrol (consent date required), edit and reassign participants.
+
+Every save is one ``sync.engine.write`` with only the fields the form changed and the version
+the form showed, so an edit made while a phone was offline merges field by field (or opens a
+conflict) exactly like a phone's own edit. Reassigning a peer leader or group is an edit of
+``peer_leader_id`` / ``group_id``; the engine bumps the scopes of the users it concerns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from tortoise.expressions import Q
+
+from server.admin import writes
+from server.admin.common import STAFF, communities_for, community_scope, page, parse_uuid
+from server.admin.conflicts import field_kind, typed_value
+from server.auth.session import current_user, roles
+from sync.models import Committee, Group, Participant, ParticipantStatus, Role, User
+from sync.wire import WRITABLE
+
+PAGE_SIZE = 50
+FORM_FIELDS = WRITABLE["participant"]
+
+
+def _in_scope(user: User) -> Any:
+    query = Participant.all()
+    if user.role != Role.ADMIN:
+        query = query.filter(community_id=user.community_id)  # type: ignore[attr-defined]
+    return query
+
+
+@get("/admin/participants", opt=roles(*STAFF), name="admin-participants")
+async def participants_page(request: Request[Any, Any, Any]) -> Template:
+    user = current_user(request)
+    q = request.query_params
+    query = _in_scope(user)
+    community_id = community_scope(user, q.get("community"))
+    if community_id:
+        query = query.filter(community_id=community_id)
+    committee_id = parse_uuid(q.get("committee"))
+    if committee_id:
+        query = query.filter(committee_id=committee_id)
+    if q.get("status"):
+        query = query.filter(status=q.get("status"))
+    text = (q.get("q") or "").strip()
+    if text:
+        query = query.filter(
+            Q(code__icontains=text) | Q(full_name__icontains=text) | Q(phone__icontains=text)
+        )
+    try:
+        page_no = max(1, int(q.get("page") or 1))
+    except ValueError:
+        page_no = 1
+    total = await query.count()
+    rows = (
+        await query.order_by("code")
+        .offset((page_no - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+        .values(
+            "id",
+            "code",
+            "full_name",
+            "phone",
+            "status",
+            "enrolled_on",
+            committee_name="committee__name",
+            peer_leader_name="peer_leader__display_name",
+            group_name="group__name",
+        )
+    )
+    committees = Committee.all()
+    if community_id:
+        committees = committees.filter(community_id=community_id)
+    return await page(
+        request,
+        "admin/participants.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page_no": page_no,
+            "has_next": page_no * PAGE_SIZE < total,
+            "communities": await communities_for(user),
+            "committees": await committees.order_by("name"),
+            "args": {k: v for k, v in q.items() if k != "page" and v},
+            "community_id": community_id,
+        },
+        section="participants",
+    )
+
+
+async def _choices(user: User, community_id: uuid.UUID | None) -> dict[str, Any]:
+    committees = Committee.all().select_related("community")
+    groups = Group.all()
+    leaders = User.filter(role=Role.PEER_LEADER, is_active=True)
+    if community_id:
+        committees = committees.filter(community_id=community_id)
+        groups = groups.filter(community_id=community_id)
+        leaders = leaders.filter(community_id=community_id)
+    return {
+        "committees": await committees.order_by("community__name", "name"),
+        "groups": await groups.order_by("name"),
+        "leaders": await leaders.order_by("display_name"),
+        "statuses": [s.value for s in ParticipantStatus],
+    }
+
+
+async def _form(
+    request: Request[Any, Any, Any],
+    values: dict[str, Any],
+    record: Participant | None,
+    errors: dict[str, list[str]] | None = None,
+    notice: str | None = None,
+) -> Template:
+    user = current_user(request)
+    community_id = record.community_id if record else community_scope(user, None)  # type: ignore[attr-defined]
+    return await page(
+        request,
+        "admin/participant_form.html",
+        {
+            "v": values,
+            "record": record,
+            "errors": errors or {},
+            "notice": notice,
+            **await _choices(user, community_id),
+        },
+        section="participants",
+        status_code=422 if errors else 200,
+    )
+
+
+def _form_values(p: Participant | None) -> dict[str, Any]:
+    if p is None:
+        return {"status": "active", "enrolled_on": date.today().isoformat()}
+    out: dict[str, Any] = {}
+    for name in FORM_FIELDS:
+        value = getattr(p, name)
+        if isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, list):
+            value = ", ".join(value)
+        elif isinstance(value, uuid.UUID):
+            value = str(value)
+        out[name] = "" if value is None else value
+    return out
+
+
+async def _wire_fields(request: Request[Any, Any, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    form = await request.form()
+    raw = {name: str(form.get(name, "")) for name in FORM_FIELDS}
+    raw["needs_visit"] = "true" if form.get("needs_visit") else "false"
+    wire = {name: typed_value(field_kind("participant", name), raw[name]) for name in FORM_FIELDS}
+    if wire["conditions"] is None:
+        wire["conditions"] = []
+    return wire, raw
+
+
+@get("/admin/participants/new", opt=roles(*STAFF), name="admin-participant-new")
+async def new_participant(request: Request[Any, Any, Any]) -> Template:
+    values = _form_values(None)
+    committee = request.query_params.get("committee")
+    if committee:
+        values["committee_id"] = committee
+    return await _form(request, values, None)
+
+
+@post("/admin/participants", opt=roles(*STAFF), status_code=303)
+async def create_participant(request: Request[Any, Any, Any]) -> Template | Redirect:
+    wire, raw = await _wire_fields(request)
+    wire = {k: v for k, v in wire.items() if v not in (None, [], False) or k == "status"}
+    errors: dict[str, list[str]] = {}
+    if not wire.get("consent_on"):
+        errors["consent_on"] = ["Enrolment needs the date consent was recorded."]
+    if wire.get("code") and await Participant.exists(code=wire["code"]):
+        errors["code"] = ["Another participant already has this code."]
+    if not errors:
+        record_id = uuid.uuid4()
+        try:
+            await writes.write(request, "participant", record_id, wire, base_version=0)
+        except writes.WriteRefused as exc:
+            errors = exc.errors
+        else:
+            return Redirect(f"/admin/participants/{record_id}?saved=1", status_code=303)
+    return await _form(request, raw, None, errors)
+
+
+async def _participant_for(user: User, participant_id: uuid.UUID) -> Participant:
+    p = await _in_scope(user).filter(id=participant_id).first()
+    if p is None:
+        raise NotFoundException("No such participant.")
+    return p
+
+
+@get("/admin/participants/{participant_id:uuid}", opt=roles(*STAFF), name="admin-participant")
+async def edit_participant(request: Request[Any, Any, Any], participant_id: uuid.UUID) -> Template:
+    p = await _participant_for(current_user(request), participant_id)
+    notice = "saved" if request.query_params.get("saved") else None
+    return await _form(request, _form_values(p), p, notice=notice)
+
+
+@post("/admin/participants/{participant_id:uuid}", opt=roles(*STAFF), status_code=303)
+async def save_participant(
+    request: Request[Any, Any, Any], participant_id: uuid.UUID
+) -> Template | Redirect:
+    user = current_user(request)
+    p = await _participant_for(user, participant_id)
+    wire, raw = await _wire_fields(request)
+    form = await request.form()
+    try:
+        base = int(str(form.get("version", "")))
+    except ValueError:
+        base = p.version
+    before = {
+        k: typed_value(field_kind("participant", k), str(v)) for k, v in _form_values(p).items()
+    }
+    if before["conditions"] is None:
+        before["conditions"] = []
+    changed = {k: v for k, v in wire.items() if v != before.get(k)}
+    if changed:
+        try:
+            result = await writes.write(request, "participant", p.id, changed, base_version=base)
+        except writes.WriteRefused as exc:
+            return await _form(request, raw, p, exc.errors)
+        if result.status == "conflict":
+            # Someone changed the same field since this form was opened: nothing is lost, the
+            # conflict queue holds both values.
+            return Redirect(f"/admin/conflicts/{result.conflict_id}", status_code=303)
+    return Redirect(f"/admin/participants/{p.id}?saved=1", status_code=303)
+
+
+ROUTES = [
+    participants_page,
+    new_participant,
+    create_participant,
+    edit_participant,
+    save_participant,
+]

@@ -1,0 +1,169 @@
+"""``/admin/roster``: one residential committee's participants, for volunteers and staff.
+
+Roster fields only (SPEC 1): never a clinical value or a note, whoever looks. A volunteer sees
+their own committee and nothing else; a coordinator any committee of their community.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from server.admin import writes
+from server.admin.common import ROSTER_ROLES, committee_in_scope, page, parse_uuid, today
+from server.app import settings_of
+from server.auth.session import current_user, roles
+from server.reports import is_overdue
+from sync.models import Committee, Participant, Role, User
+
+SORTS = {
+    "address": lambda r: ((r["address"] or "").casefold(), r["full_name"]),
+    "name": lambda r: (r["full_name"].casefold(),),
+    "last_contact": lambda r: (r["last_contact_at"] is not None, r["last_contact_at"] or 0),
+    "follow_up": lambda r: (r["next_follow_up_on"] is None, r["next_follow_up_on"] or 0),
+    "peer_leader": lambda r: ((r["peer_leader_name"] or "").casefold(), r["full_name"]),
+    "status": lambda r: (r["status"], r["full_name"]),
+}
+# Exactly what a roster row carries: adding a field here is a privacy decision (SPEC 1).
+ROSTER_COLUMNS = (
+    "id",
+    "code",
+    "full_name",
+    "address",
+    "phone",
+    "status",
+    "last_contact_at",
+    "next_follow_up_on",
+    "enrolled_on",
+    "needs_visit",
+    "needs_visit_reason",
+    "version",
+)
+
+
+async def _committee_for(
+    user: User, requested: str | None
+) -> tuple[Committee | None, list[Committee]]:
+    if user.role == Role.VOLUNTEER:
+        own = await Committee.get_or_none(id=user.committee_id)  # type: ignore[attr-defined]
+        return own, [own] if own else []
+    query = Committee.all().select_related("community")
+    if user.role != Role.ADMIN:
+        query = query.filter(community_id=user.community_id)  # type: ignore[attr-defined]
+    choices = await query.order_by("community__name", "name")
+    chosen = await committee_in_scope(user, parse_uuid(requested)) if requested else None
+    return chosen or (choices[0] if choices else None), choices
+
+
+async def roster_rows(committee: Committee, overdue_days: int) -> list[dict[str, Any]]:
+    rows = await Participant.filter(committee_id=committee.id).values(
+        *ROSTER_COLUMNS, peer_leader_name="peer_leader__display_name"
+    )
+    day = today()
+    for r in rows:
+        r["overdue"] = r["status"] == "active" and is_overdue(
+            r["last_contact_at"], r["next_follow_up_on"], r["enrolled_on"], day, overdue_days
+        )
+        del r["enrolled_on"]
+    return rows
+
+
+@get("/admin/roster", opt=roles(*ROSTER_ROLES), name="admin-roster")
+async def roster_page(request: Request[Any, Any, Any]) -> Template:
+    user = current_user(request)
+    q = request.query_params
+    committee, choices = await _committee_for(user, q.get("committee"))
+    rows = (
+        await roster_rows(committee, settings_of(request.app.state).overdue_days)
+        if committee
+        else []
+    )
+    total = len(rows)
+    status = q.get("status") or ""
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    flag = q.get("flag") or ""
+    if flag == "overdue":
+        rows = [r for r in rows if r["overdue"]]
+    elif flag == "needs_visit":
+        rows = [r for r in rows if r["needs_visit"]]
+    text = (q.get("q") or "").strip().casefold()
+    if text:
+        rows = [
+            r
+            for r in rows
+            if text in r["full_name"].casefold()
+            or text in (r["address"] or "").casefold()
+            or text in (r["phone"] or "")
+            or text in r["code"].casefold()
+        ]
+    sort = str(q.get("sort") or "")
+    sort = sort if sort in SORTS else "address"
+    rows.sort(key=SORTS[sort])
+    community = await committee.community if committee else None
+    return await page(
+        request,
+        "admin/roster.html",
+        {
+            "committee": committee,
+            "community": community,
+            "choices": choices,
+            "rows": rows,
+            "total": total,
+            "sort": sort,
+            "status": status,
+            "flag": flag,
+            "text": q.get("q") or "",
+            "printed_on": today(),
+            "can_mark": user.role in (Role.VOLUNTEER, Role.COORDINATOR, Role.ADMIN),
+        },
+        section="roster",
+    )
+
+
+@post("/admin/roster/{participant_id:uuid}/needs-visit", opt=roles(*ROSTER_ROLES), status_code=303)
+async def mark_needs_visit(
+    request: Request[Any, Any, Any],
+    participant_id: uuid.UUID,
+    data: dict[str, str] = Body(media_type=RequestEncodingType.URL_ENCODED),
+) -> Redirect:
+    """Mark (or clear) "needs visit" through the sync engine, like a phone would."""
+    user = current_user(request)
+    p = await Participant.get_or_none(id=participant_id)
+    if p is None or not _may_see(user, p):
+        raise NotFoundException("No such participant.")
+    needs = data.get("needs_visit") == "1"
+    reason = (data.get("reason") or "").strip()[:200] or None
+    await writes.write(
+        request,
+        "participant",
+        p.id,
+        {"needs_visit": needs, "needs_visit_reason": reason if needs else None},
+        base_version=_int(data.get("version")) or p.version,
+    )
+    back = f"/admin/roster?committee={p.committee_id}"  # type: ignore[attr-defined]
+    return Redirect(back, status_code=303)
+
+
+def _may_see(user: User, p: Participant) -> bool:
+    if user.role == Role.ADMIN:
+        return True
+    if user.role == Role.VOLUNTEER:
+        return bool(p.committee_id == user.committee_id)  # type: ignore[attr-defined]
+    return bool(p.community_id == user.community_id)  # type: ignore[attr-defined]
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+ROUTES = [roster_page, mark_needs_visit]
