@@ -74,36 +74,17 @@ def read_filter(actor: Actor, entity: str, mark: Any) -> tuple[str, list[Any]] |
         if entity != "participant" or actor.committee_id is None:
             return None
         return f"committee_id = {mark(1)[0]}", [actor.committee_id]
-    # peer leader
+    # Peer leader. Placeholders are taken in the order they appear in the text (SQLite's "?").
     groups = sorted(actor.group_ids)
-    in_groups = ""
-    if groups:
-        in_groups = f"group_id IN ({', '.join(mark(len(groups)))})"
-    if entity == "participant":
+    if entity in ("participant", "group_meeting"):
         cond = f"peer_leader_id = {mark(1)[0]}"
-        return (
-            (f"({cond} OR {in_groups})", [actor.user_id, *groups])
-            if groups
-            else (
-                cond,
-                [actor.user_id],
-            )
-        )
+        if not groups:
+            return cond, [actor.user_id]
+        in_groups = f"group_id IN ({', '.join(mark(len(groups)))})"
+        return f"({cond} OR {in_groups})", [actor.user_id, *groups]
     if entity == "contact":
         return f"peer_leader_id = {mark(1)[0]}", [actor.user_id]
-    if entity == "group_meeting":
-        cond = f"peer_leader_id = {mark(1)[0]}"
-        return (
-            (f"({cond} OR {in_groups})", [actor.user_id, *groups])
-            if groups
-            else (
-                cond,
-                [actor.user_id],
-            )
-        )
-    if entity == "group":
-        if not groups:
-            return None
+    if entity == "group" and groups:
         return f"id IN ({', '.join(mark(len(groups)))})", groups
     return None
 
