@@ -56,9 +56,30 @@ __all__ = [
     "write",
 ]
 
-# Query values carry names, phones and readings: Tortoise logs every statement with its values
-# at DEBUG. Nothing may log health data, whatever level an operator turns on.
-logging.getLogger("tortoise.db_client").setLevel(logging.INFO)
+
+class _NoQueryValues(logging.Filter):
+    """Query values carry names, phones and readings. At DEBUG, Tortoise logs every statement
+    with its values and aiosqlite each call with its arguments: keep the statement, drop the
+    values, whatever level an operator turns on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name == "aiosqlite" and args:
+            record.args = tuple("[arguments not logged]" for _ in args)
+        elif (
+            record.name.startswith("tortoise")
+            and record.msg == "%s: %s"
+            and isinstance(args, tuple)
+            and len(args) == 2
+        ):
+            record.args = (args[0], "[values not logged]")
+        return True
+
+
+for _name in ("tortoise.db_client", "aiosqlite"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(existing, _NoQueryValues) for existing in _logger.filters):
+        _logger.addFilter(_NoQueryValues())
 
 log = logging.getLogger("peerlog.sync")
 
