@@ -48,3 +48,16 @@ def test_the_language_switch_only_redirects_within_the_site():
     assert i18n._safe_next("/settings") == "/settings"
     assert i18n._safe_next("//evil.example/") == "/"
     assert i18n._safe_next("https://evil.example/") == "/"
+
+
+def test_every_string_of_the_phone_app_has_a_chinese_translation():
+    base = i18n.LOCALE_DIR.parent
+    files = [base / "templates" / "base.html", *base.glob("templates/app/*.html")]
+    files += [p for p in base.glob("static/js/*.js") if p.name not in ("auth.js", "account.js")]
+    used: set[str] = set()
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for pattern in i18n._MSGID_PATTERNS:
+            used.update(pattern.findall(text))
+    assert used, "the scan should find the app's strings"
+    assert sorted(used - set(i18n.catalogue("zh-CN"))) == []

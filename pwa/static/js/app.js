@@ -9,6 +9,9 @@ const PERIOD = 3 * 60 * 1000;
 const $ = (sel) => document.querySelector(sel);
 let timer = null;
 let backoff = 0;
+// navigator.onLine only says a network interface is up; a phone on a dead Wi-Fi is "online" and
+// unreachable. The status bar shows offline when the last call to the server failed too.
+let reachable = true;
 
 export async function start() {
   await loadCatalogue();
@@ -51,9 +54,13 @@ async function currentUser() {
   if (!navigator.onLine) return user;
   try {
     const res = await fetch("/api/auth/me", { headers: apiHeaders(), cache: "no-store" });
+    reachable = true;
     if (res.status === 200) {
       const body = await res.json();
-      const me = body.user && typeof body.user === "object" ? { ...body.user, role: body.user.role || body.role } : body;
+      // `/api/auth/me` answers {user: "<id>", role, display_name, …}.
+      const me = typeof body.user === "object" && body.user
+        ? { ...body.user, role: body.user.role || body.role }
+        : { ...body, id: body.user ?? body.id };
       if (user && user.id !== me.id) {
         // Another person signed in on this phone: the previous person's data must not stay.
         await wipeLocal();
@@ -69,6 +76,7 @@ async function currentUser() {
     }
   } catch {
     // Network trouble: carry on with what the phone knows.
+    reachable = false;
   }
   if (!user) $("#signed-out")?.removeAttribute("hidden");
   return user;
@@ -83,13 +91,16 @@ export async function run() {
   if (!navigator.onLine) return renderStatus();
   try {
     await syncNow();
+    reachable = true;
     backoff = 0;
     schedule(PERIOD);
   } catch (err) {
     if (err.kind === "revoked") return wipeAndLeave({ revoked: true });
     if (err.kind === "signed_out") return goSignIn();
-    // Network or server trouble: keep the queue and try again later, a little later each time.
-    backoff = Math.min(backoff ? backoff * 2 : 2000, 5 * 60 * 1000);
+    // Network or server trouble: keep the queue and try again later, a little later each time
+    // (at most every 30 s without a network answer, so coming back is noticed soon; 5 min for 5xx).
+    reachable = Boolean(err.status);
+    backoff = Math.min(backoff ? backoff * 2 : 2000, reachable ? 5 * 60 * 1000 : 30 * 1000);
     schedule(backoff + Math.random() * 1000);
   } finally {
     $("#sync-progress")?.setAttribute("hidden", "");
@@ -132,8 +143,9 @@ export async function renderStatus() {
   const [waiting, attention, last] = await Promise.all([
     count("outbox"), count("attention"), getMeta("last_sync"),
   ]).catch(() => [0, 0, null]);
-  box.querySelector("[data-s=net]").textContent = navigator.onLine ? t("Online") : t("Offline");
-  box.dataset.online = navigator.onLine ? "yes" : "no";
+  const online = navigator.onLine && reachable;
+  box.querySelector("[data-s=net]").textContent = online ? t("Online") : t("Offline");
+  box.dataset.online = online ? "yes" : "no";
   box.querySelector("[data-s=waiting]").textContent =
     waiting ? t("%(n)s waiting to sync", { n: waiting }) : t("All synced");
   box.dataset.waiting = String(waiting);

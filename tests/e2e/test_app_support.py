@@ -1,0 +1,86 @@
+"""Helpers the phone-app browser tests share (no tests here): a small program to work in,
+signing a phone in, and waiting for the service worker and for sync."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from playwright.async_api import BrowserContext, Page
+
+from server.auth.session import SESSION_COOKIE, create_session
+from sync.models import Group, Participant, Role, User
+from tests import factories
+from tests.conftest import LiveServer
+
+
+@dataclass
+class Program:
+    leader: User
+    group: Group
+    participants: list[Participant] = field(default_factory=list)
+
+
+async def program(n: int = 3) -> Program:
+    """A peer leader leading one group of ``n`` participants assigned to them."""
+    community = await factories.community()
+    committee = await factories.committee(community)
+    leader = await factories.user(Role.PEER_LEADER, community=community)
+    group = await factories.group(community, leader)
+    people = [
+        await factories.participant(committee, leader, group=group, full_name=f"Zhang Wei {i}")
+        for i in range(n)
+    ]
+    return Program(leader, group, people)
+
+
+async def sign_in_with_cookie(context: BrowserContext, server: LiveServer, who: User) -> None:
+    """A session cookie, as the passkey sign-in would leave (for tests not about sign-in)."""
+    token = await create_session(who, server.settings)
+    await context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": token, "url": server.url, "httpOnly": True}]
+    )
+
+
+async def wait_controlled(page: Page) -> None:
+    """Until the service worker is activated and controls the page (safe to go offline)."""
+    await page.wait_for_function(
+        "() => navigator.serviceWorker.controller !== null"
+        " && navigator.serviceWorker.controller.state === 'activated'",
+        timeout=15_000,
+    )
+
+
+async def wait_synced(page: Page, ms: float = 20_000) -> None:
+    await page.wait_for_function(
+        "() => { const s = document.querySelector('#status');"
+        " return s && s.dataset.waiting === '0' && s.dataset.online === 'yes'"
+        " && !s.querySelector('[data-s=last]').textContent.match(/Not synced|尚未同步/); }",
+        timeout=ms,
+    )
+
+
+async def wait_ready(page: Page) -> None:
+    await page.wait_for_selector("body[data-ready=yes]", timeout=15_000)
+
+
+async def waiting(page: Page) -> int:
+    return int(await page.get_attribute("#status", "data-waiting") or "-1")
+
+
+async def idb_count(page: Page, store: str) -> Any:
+    return await page.evaluate(
+        """(store) => new Promise((resolve, reject) => {
+            const r = indexedDB.open("peerlog");
+            r.onsuccess = () => { const q = r.result.transaction(store).objectStore(store).count();
+              q.onsuccess = () => { r.result.close(); resolve(q.result); }; q.onerror = reject; };
+            r.onerror = reject; })""",
+        store,
+    )
+
+
+async def go_online(context: BrowserContext, page: Page) -> None:
+    """Network back. Playwright's offline emulation in this Chromium leaves navigator.onLine
+    true and fires no events, so the test fires the `online` event a phone would get."""
+    await context.set_offline(False)
+    await page.evaluate("() => window.dispatchEvent(new Event('online'))")
