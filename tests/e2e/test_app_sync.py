@@ -1,0 +1,143 @@
+"""Sync under trouble: a server that fails mid-sync or goes away loses and duplicates nothing;
+what the server would not take is shown in "needs attention" with its reasons."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.async_api import BrowserContext, Page, Route
+
+from sync.models import Contact, ContactMode, Participant, Role
+from tests import factories
+from tests.conftest import LiveServer
+from tests.e2e.test_app_support import (
+    go_online,
+    idb_count,
+    program,
+    sign_in_with_cookie,
+    wait_controlled,
+    wait_ready,
+    wait_synced,
+    waiting,
+)
+
+
+async def open_app(context: BrowserContext, page: Page, server: LiveServer, who: object) -> None:
+    context.set_default_timeout(15_000)
+    await sign_in_with_cookie(context, server, who)  # type: ignore[arg-type]
+    await page.goto(f"{server.url}/")
+    await wait_controlled(page)
+    await wait_synced(page)
+
+
+async def log_contact(page: Page, base: str, index: int) -> None:
+    await page.goto(f"{base}/contacts/new")
+    await wait_ready(page)
+    await page.select_option("#participant_id", index=index)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#saved a")
+
+
+async def test_a_push_applied_but_answered_500_is_resent_and_counted_once(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await program(2)
+    await open_app(phone_context, phone, live_server, prog.leader)
+    answered = []
+
+    async def lose_first_answer(route: Route) -> None:
+        # The server applies the batch, but the phone only ever sees a 500.
+        response = await route.fetch()
+        if not answered:
+            answered.append(response.status)
+            await route.fulfill(status=500, body="{}", content_type="application/json")
+        else:
+            await route.fulfill(response=response)
+
+    # On the context, so the request is caught whether the page or the service worker sends it.
+    await phone_context.route("**/api/sync/push", lose_first_answer)
+    await phone_context.set_offline(True)
+    await log_contact(phone, live_server.url, 1)
+    await log_contact(phone, live_server.url, 2)
+    assert await waiting(phone) == 2
+    await go_online(phone_context, phone)
+    await wait_synced(phone)
+    assert answered == [200]
+    assert await Contact.filter(peer_leader=prog.leader).count() == 2
+
+
+async def test_nothing_is_lost_while_the_server_is_down(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await program(2)
+    await open_app(phone_context, phone, live_server, prog.leader)
+    await live_server.stop()
+    await log_contact(phone, live_server.url, 1)
+    await log_contact(phone, live_server.url, 2)
+    await phone.wait_for_selector("#status[data-online=no]")
+    assert await waiting(phone) == 2
+    await live_server.start()
+    await phone.click("#sync-now")
+    await wait_synced(phone)
+    assert await Contact.filter(peer_leader=prog.leader).count() == 2
+    assert await idb_count(phone, "outbox") == 0
+
+
+async def test_conflicting_and_rejected_edits_show_in_needs_attention_with_the_reasons(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await program(1)
+    person = prog.participants[0]
+    await open_app(phone_context, phone, live_server, prog.leader)
+
+    # Offline, the peer leader changes the phone number...
+    await phone_context.set_offline(True)
+    await phone.goto(f"{live_server.url}/participants/view?id={person.id}")
+    await wait_ready(phone)
+    await phone.fill("#phone", "13911112222")
+    await phone.click("#edit button[type=submit]")
+    await phone.wait_for_selector("#saved:not(:empty)")
+    # ...and an older version of the app queues a reading the server refuses.
+    await phone.evaluate(
+        """async (pid) => {
+            const url = performance.getEntriesByType("resource")
+              .map((e) => e.name).find((n) => n.includes("/static/js/outbox.js?v="));
+            const { save } = await import(url);
+            await save("contact", crypto.randomUUID(), {participant_id: pid,
+              occurred_at: new Date().toISOString(), mode: "phone_call", glucose_mmol: 50}, 0);
+        }""",
+        str(person.id),
+    )
+    # Meanwhile the coordinator changes the same number on the server.
+    coordinator = await factories.user(Role.ADMIN)
+    async with httpx.AsyncClient(base_url=live_server.url) as staff:
+        await factories.sign_in(staff, coordinator, live_server.settings)
+        res = await staff.post(
+            "/api/sync/push",
+            json={
+                "device_id": "00000000-0000-4000-8000-000000000001",
+                "mutations": [
+                    {
+                        "mutation_id": 1,
+                        "entity": "participant",
+                        "id": str(person.id),
+                        "base_version": 1,
+                        "fields": {"phone": "13800000000"},
+                    }
+                ],
+            },
+        )
+        assert res.json()["results"][0]["status"] == "applied", res.text
+
+    await go_online(phone_context, phone)
+    await wait_synced(phone)
+    await phone.goto(f"{live_server.url}/attention")
+    await wait_ready(phone)
+    assert await phone.locator("#items [data-status=conflict]").count() == 1
+    rejected = phone.locator("#items [data-status=rejected]")
+    assert await rejected.count() == 1
+    assert "glucose_mmol" in (await rejected.text_content() or "")
+    assert "35" in (await rejected.text_content() or "")
+    assert "需要处理" in (await phone.text_content("#status") or "")
+    # The server kept its value; the conflict waits for an administrator.
+    assert (await Participant.get(id=person.id)).phone == "13800000000"
+    assert await Contact.filter(mode=ContactMode.PHONE_CALL).count() == 0
