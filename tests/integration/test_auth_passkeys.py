@@ -376,8 +376,10 @@ async def test_a_used_invite_is_refused(client: httpx.AsyncClient, settings: Set
     assert response.status_code == 410 and response.json()["error"] == "invite_used"
     assert "already been used" in response.json()["message"]
     assert await audited("invite.refused", reason="used")
-    page = await client.get(f"/invite/{invite.code}")
+    page = await client.get(f"/invite/{invite.code}", headers={"accept-language": "en"})
     assert page.status_code == 410 and "already been used" in page.text
+    chinese = await client.get(f"/invite/{invite.code}")
+    assert "此邀请已被使用" in chinese.text
     assert "coordinator" in page.text
 
 
@@ -486,3 +488,24 @@ async def test_a_second_passkey_can_be_added_renamed_and_one_removed_but_never_t
     # The second passkey signs in.
     response = await client.post("/api/auth/login", json=second.get(await login_options(client)))
     assert response.status_code == 200, response.text
+
+
+async def test_the_sign_in_page_speaks_chinese_by_default_and_english_on_request(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/signin")
+    assert "用通行密钥登录" in page.text and "我有邀请码" in page.text
+    english = await client.get("/signin", headers={"accept-language": "en"})
+    assert "Sign in with my passkey" in english.text
+    assert '<script type="module" src="/static/js/auth.js' in page.text
+    assert (
+        "<script>" not in page.text and " style=" not in page.text and " onclick" not in page.text
+    )
+
+
+async def test_an_anonymous_api_call_still_hands_out_the_csrf_cookie(
+    client: httpx.AsyncClient,
+) -> None:
+    """auth.js relies on this when the sign-in page came from the service worker's cache."""
+    response = await client.get("/api/auth/me")
+    assert response.status_code == 401 and "csrftoken" in response.cookies
