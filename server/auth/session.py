@@ -197,8 +197,17 @@ class SessionMiddleware(ASGIMiddleware):
                 ):
                     await _send_json(send, 403, _REVOKED_BODY)
                     return
+                if device is not None and auth.user is not None:
+                    await _touch_device(device)
         scope.setdefault("state", {})["auth"] = auth
         await next_app(scope, receive, send)
+
+
+async def _touch_device(device: Device) -> None:
+    # "Last seen" on the devices page; at most one write a minute per phone.
+    at = now()
+    if device.last_seen_at is None or at - device.last_seen_at > timedelta(minutes=1):
+        await Device.filter(id=device.id).update(last_seen_at=at)
 
 
 async def access_guard(

@@ -134,3 +134,14 @@ async def test_signing_in_on_a_device_of_someone_else_is_refused_clearly(
         raise AssertionError("a device id must stay with its owner")
     fresh = await bind_device(other, uuid.uuid4(), "Mozilla/5.0 (iPhone) Safari/605")
     assert fresh is not None and fresh.label == "iPhone · Safari"
+
+
+async def test_a_signed_in_device_is_marked_as_seen(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    user = await factories.user(Role.PEER_LEADER)
+    device = await factories.device(user)
+    await factories.sign_in(client, user, settings, device_id=device.id)
+    assert (await client.get("/api/auth/me")).status_code == 200
+    seen = (await Device.get(id=device.id)).last_seen_at
+    assert seen is not None and datetime.now(UTC) - seen < timedelta(minutes=1)
