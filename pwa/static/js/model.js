@@ -7,12 +7,14 @@ import { todayISO, addDays } from "./app.js";
 export const overdueDays = () =>
   Number(document.querySelector("[data-overdue-days]")?.dataset.overdueDays) || 30;
 
+const collator = new Intl.Collator(document.documentElement.lang || "zh-CN");
+
 export async function loadAll() {
   const [participants, contacts, meetings, groups] = await Promise.all(
     ["participants", "contacts", "meetings", "groups"].map((s) => all(s)),
   );
   return {
-    participants: participants.sort((a, b) => (a.full_name || "").localeCompare(b.full_name || "")),
+    participants: participants.sort((a, b) => collator.compare(a.full_name || "", b.full_name || "")),
     contacts: contacts.filter((c) => !c.voided),
     meetings: meetings.filter((m) => !m.voided),
     groups,
@@ -25,6 +27,7 @@ const day = (iso) => (iso ? String(iso).slice(0, 10) : null);
 export function summarize({ participants, contacts, meetings }, today = todayISO()) {
   const info = new Map(participants.map((p) => [p.id, {
     last: day(p.last_contact_on || p.last_contact_at), next: day(p.next_follow_up_on), lastAt: null,
+    enrolled: day(p.enrolled_on),
   }]));
   for (const c of contacts) {
     const i = info.get(c.participant_id);
@@ -44,9 +47,8 @@ export function summarize({ participants, contacts, meetings }, today = todayISO
   }
   const staleBefore = addDays(today, -overdueDays());
   const soon = addDays(today, 7);
-  for (const [id, i] of info) {
-    const p = participants.find((x) => x.id === id);
-    const since = i.last || day(p?.enrolled_on);
+  for (const i of info.values()) {
+    const since = i.last || i.enrolled;
     i.followUpMissed = Boolean(i.next && i.next < today && (!i.last || i.last <= i.next));
     i.stale = !since || since < staleBefore;
     i.overdue = i.followUpMissed || i.stale;

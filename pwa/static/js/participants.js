@@ -40,6 +40,8 @@ async function load() {
   render();
 }
 
+const wanted = new URLSearchParams(location.search).get("filter");
+if (wanted && form.querySelector(`[name=filter][value="${CSS.escape(wanted)}"]`)) form.filter.value = wanted;
 form.addEventListener("input", render);
 form.addEventListener("submit", (e) => { e.preventDefault(); render(); });
 await start();

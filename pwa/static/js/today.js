@@ -10,8 +10,16 @@ function row(p, note, cls = "") {
     el("a", { href: `/contacts/new?participant=${p.id}`, class: "button small", text: t("Log contact") }));
 }
 
-function fill(list, items, emptyText) {
-  list.replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: emptyText })]));
+const SHOW = 30;
+
+// A long list is cut short: Today is for what to do next, the full list is one tap away.
+function fill(list, items, emptyText, filter, total) {
+  const shown = items.slice(0, SHOW);
+  if (total > SHOW) {
+    shown.push(el("li", { class: "more" }, el("a", { href: `/participants?filter=${filter}`, class: "button wide",
+      text: t("See all %(n)s", { n: total }) })));
+  }
+  list.replaceChildren(...(shown.length ? shown : [el("li", { class: "empty", text: emptyText })]));
 }
 
 async function render() {
@@ -26,21 +34,22 @@ async function render() {
     .filter((c) => c.referral === "urgent" && (c.occurred_at || "") >= since && byId.has(c.participant_id))
     .sort((a, b) => (b.occurred_at || "").localeCompare(a.occurred_at || ""));
   fill(document.getElementById("urgent"),
-    urgent.map((c) => row(byId.get(c.participant_id), t("Urgent referral on %(date)s", { date: fmtDate(c.occurred_at) }), "urgent")),
-    t("No urgent referrals."));
+    urgent.slice(0, SHOW + 1).map((c) => row(byId.get(c.participant_id), t("Urgent referral on %(date)s", { date: fmtDate(c.occurred_at) }), "urgent")),
+    t("No urgent referrals."), "all", urgent.length);
   fill(document.getElementById("overdue"),
-    overdue.map((p) => {
+    overdue.slice(0, SHOW + 1).map((p) => {
       const i = info.get(p.id);
       const note = i.followUpMissed ? t("Follow-up was due %(date)s", { date: fmtDate(i.next) })
         : i.last ? t("Last contact %(date)s", { date: fmtDate(i.last) }) : t("Never contacted");
       return row(p, note, "overdue");
     }),
-    t("Nobody is overdue."));
+    t("Nobody is overdue."), "overdue", overdue.length);
   fill(document.getElementById("due"),
-    due.map((p) => row(p, info.get(p.id).dueToday ? t("Due today") : t("Due %(date)s", { date: fmtDate(info.get(p.id).next) }))),
-    t("No follow-ups due this week."));
+    due.slice(0, SHOW + 1).map((p) => row(p, info.get(p.id).dueToday ? t("Due today") : t("Due %(date)s", { date: fmtDate(info.get(p.id).next) }))),
+    t("No follow-ups due this week."), "due", due.length);
   document.getElementById("today-date").textContent = fmtDate(new Date());
   document.body.dataset.ready = "yes";
+  performance.mark("peerlog:today-ready");
 }
 
 await start();

@@ -1,0 +1,252 @@
+"""Phone app figures: download size, offline start, save latency, outbox drain, first pull.
+
+Run: ``.venv/bin/python bench/bench_pwa.py [--records 10000] [--drain 1000]``. It starts its
+own server on a temporary SQLite database and drives Debian's Chromium (phone viewport).
+Prints figures for the ``## Phone app`` section of BENCHMARKS.md; it is not a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.async_api import Page, async_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from server.auth.session import SESSION_COOKIE, create_session
+from server.settings import Settings
+from sync import db as sync_db
+from sync.models import Role
+from tests import factories
+from tests.conftest import LiveServer, free_port
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
+
+READY = "body[data-ready=yes]"
+PROGRESS_PROBE = """
+window.__progress = [];
+new MutationObserver(() => {
+  const bar = document.getElementById("sync-progress");
+  if (bar && !bar.hidden) window.__progress.push(Number(bar.value));
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ["value", "hidden"]});
+"""
+
+
+async def seed_scope(server: LiveServer, n: int) -> Any:
+    """A peer leader with ``n`` participants, written through the push API by an admin."""
+    community = await factories.community()
+    committee = await factories.committee(community)
+    leader = await factories.user(Role.PEER_LEADER, community=community)
+    admin = await factories.user(Role.ADMIN)
+    device = str(uuid.uuid4())
+    async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+        await factories.sign_in(client, admin, server.settings)
+        client.headers["x-peerlog-device"] = device
+        next_id = 1
+        for start in range(0, n, 500):
+            mutations = []
+            for i in range(start, min(n, start + 500)):
+                fields = {
+                    "code": f"B{i:06d}",
+                    "full_name": f"Participant {i}",
+                    "phone": f"139{i:08d}",
+                    "committee_id": str(committee.id),
+                    "peer_leader_id": str(leader.id),
+                    "status": "active",
+                    "enrolled_on": "2026-05-01",
+                    "consent_on": "2026-05-01",
+                }
+                mutations.append(
+                    {
+                        "mutation_id": next_id,
+                        "entity": "participant",
+                        "id": str(uuid.uuid4()),
+                        "base_version": 0,
+                        "fields": fields,
+                    }
+                )
+                next_id += 1
+            res = await client.post(
+                "/api/sync/push", json={"device_id": device, "mutations": mutations}
+            )
+            res.raise_for_status()
+    return leader
+
+
+async def signed_in_page(browser: Any, server: LiveServer, who: Any) -> tuple[Any, Page]:
+    context = await browser.new_context(**PHONE, locale="zh-CN")
+    token = await create_session(who, server.settings)
+    await context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": server.url}])
+    context.set_default_timeout(120_000)
+    page = await context.new_page()
+    return context, page
+
+
+async def wait_synced(page: Page) -> None:
+    await page.wait_for_function(
+        "() => { const s = document.querySelector('#status'); return s && s.dataset.waiting === '0'"
+        " && !/尚未同步|Not synced/.test(s.querySelector('[data-s=last]').textContent); }",
+        timeout=300_000,
+    )
+
+
+async def outbox_count(page: Page) -> int:
+    return int(
+        await page.evaluate(
+            """() => new Promise((ok) => { const r = indexedDB.open("peerlog");
+            r.onsuccess = () => { const q = r.result.transaction("outbox").objectStore("outbox")
+            .count(); q.onsuccess = () => { r.result.close(); ok(q.result); }; }; })"""
+        )
+    )
+
+
+def kb(n: int) -> str:
+    return f"{n / 1024:.1f} KB"
+
+
+async def first_screen_sizes(page: Page, base: str) -> None:
+    urls = await page.evaluate(
+        "() => [location.href, ...performance.getEntriesByType('resource').map(e => e.name)]"
+    )
+    total = 0
+    print("\nFirst screen (Today), gzip -9 per file (icons excluded):")
+    async with httpx.AsyncClient() as client:
+        for url in dict.fromkeys(urls):
+            if "/api/" in url or "/icons/" in url or not url.startswith(base):
+                continue
+            body = (await client.get(url)).content
+            size = len(gzip.compress(body, 9))
+            total += size
+            print(f"  {url.removeprefix(base):60s} {len(body):7d} B raw  {kb(size):>9s}")
+    print(f"  total compressed: {kb(total)}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--drain", type=int, default=1_000)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="peerlog-bench-"))
+    url = f"sqlite://{tmp / 'bench.sqlite3'}"
+    await sync_db.migrate(url)
+    await sync_db.init(url)
+    port = free_port()
+    settings = Settings(
+        data_dir=tmp / "data",
+        database_url=url,
+        secret_key="bench",
+        origin=f"http://localhost:{port}",
+        log_level="WARNING",
+    )
+    server = LiveServer(settings, port)
+    await server.start()
+    try:
+        t0 = time.perf_counter()
+        leader = await seed_scope(server, args.records)
+        print(f"seeded {args.records} participants in {time.perf_counter() - t0:.1f} s")
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            context, page = await signed_in_page(browser, server, leader)
+            await page.add_init_script(PROGRESS_PROBE)
+
+            # First pull of the whole scope into IndexedDB, from navigation to "synced".
+            t0 = time.perf_counter()
+            await page.goto(f"{server.url}/")
+            await wait_synced(page)
+            pull_s = time.perf_counter() - t0
+            progress = await page.evaluate("() => window.__progress")
+            count = await page.evaluate(
+                """() => new Promise((ok) => { const r = indexedDB.open("peerlog");
+                r.onsuccess = () => { const q = r.result.transaction("participants")
+                .objectStore("participants").count(); q.onsuccess = () => ok(q.result); }; })"""
+            )
+            print(
+                f"\nFirst pull: {count} records into IndexedDB in {pull_s:.2f} s "
+                f"(page load to synced); progress bar values seen: {len(progress)}, "
+                f"e.g. {sorted(set(progress))[:3]} … {sorted(set(progress))[-2:]}"
+            )
+            await first_screen_sizes(page, server.url)
+
+            # Offline start: service worker serves the shell, Today reads IndexedDB.
+            await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            await context.set_offline(True)
+            starts = []
+            for _ in range(5):
+                await page.goto(f"{server.url}/")
+                await page.wait_for_selector(READY)
+                starts.append(
+                    await page.evaluate(
+                        "() => performance.getEntriesByName('peerlog:today-ready')[0].startTime"
+                    )
+                )
+            print(
+                f"\nOffline start to usable Today ({args.records} participants on the phone):"
+                f" median {statistics.median(starts):.0f} ms, worst {max(starts):.0f} ms"
+                " (navigation start to the Today list drawn)"
+            )
+
+            # Saving a contact: one strict-durability transaction (record + outbox).
+            await page.goto(f"{server.url}/contacts/new")
+            await page.wait_for_selector(READY)
+            times = await page.evaluate(
+                """async (n) => {
+                const url = performance.getEntriesByType("resource").map((e) => e.name)
+                  .find((u) => u.includes("/static/js/outbox.js?v="));
+                const { save, isoNow } = await import(url);
+                const pid = (await new Promise((ok) => { const r = indexedDB.open("peerlog");
+                  r.onsuccess = () => { const q = r.result.transaction("participants")
+                  .objectStore("participants").getAllKeys(null, 1);
+                  q.onsuccess = () => ok(q.result[0]); }; }));
+                const out = [];
+                for (let i = 0; i < n; i++) {
+                  const t = performance.now();
+                  await save("contact", crypto.randomUUID(), {participant_id: pid,
+                    occurred_at: isoNow(), mode: "phone_call", functions: ["being_there"],
+                    topics: [], referral: "none"}, 0);
+                  out.push(performance.now() - t);
+                }
+                return out;
+            }""",
+                args.drain,
+            )
+            times.sort()
+            p95 = times[int(len(times) * 0.95) - 1]
+            print(
+                f"\nSaving a contact ({len(times)} saves): median {statistics.median(times):.2f}"
+                f" ms, p95 {p95:.2f} ms"
+            )
+
+            # Draining the queued mutations to the local server.
+            queued = await outbox_count(page)
+            assert queued == len(times), queued
+            await context.set_offline(False)
+            t0 = time.perf_counter()
+            await page.evaluate("() => window.dispatchEvent(new Event('online'))")
+            await page.click("#sync-now")
+            # Polled from here: wait_for_function does not wait for a promise's value.
+            while await outbox_count(page):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            drain_s = time.perf_counter() - t0
+            print(
+                f"\nDraining {queued} queued mutations (until the outbox is empty): {drain_s:.2f} s"
+            )
+            await browser.close()
+    finally:
+        await server.stop()
+        await sync_db.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
