@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from server.settings import Settings, SettingsError
@@ -57,27 +58,60 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    await _migrate(settings)
     try:
-        await db.migrate(settings.database_url)
         await db.init(settings.database_url)
-    except (OSError, ConnectionError) as exc:
-        raise UserError(
-            f"cannot open the database at {_redacted(settings.database_url)}: {exc.__class__.__name__}"
-        ) from None
     except Exception as exc:
-        if (
-            "asyncpg" in type(exc).__module__
-            or "sqlite" in str(type(exc)).lower()
-            or "Tortoise" in type(exc).__name__
-        ):
-            raise UserError(
-                f"cannot open the database at {_redacted(settings.database_url)}: {exc}"
-            ) from None
-        raise
+        raise _database_error(settings, exc) from None
     try:
         return await work()
     finally:
         await db.close()
+
+
+async def _migrate(settings: Settings) -> None:
+    if settings.is_sqlite:
+        _sqlite_folder(settings)
+    try:
+        await db.migrate(settings.database_url)
+    except Exception as exc:
+        raise _database_error(settings, exc) from None
+
+
+def _sqlite_folder(settings: Settings) -> None:
+    # aiosqlite never answers (the command hangs) when the file's folder is missing or
+    # unwritable, so make sure of it here.
+    path = Path(settings.database_url[len("sqlite://") :])
+    if str(path) == ":memory:":
+        return
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UserError(
+            f"cannot open the database at {settings.database_url}: {path.parent} is not a folder"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot open the database at {settings.database_url}: cannot create its folder ({exc.strerror})"
+        ) from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"cannot open the database at {settings.database_url}: permission denied")
+
+
+def _database_error(settings: Settings, exc: Exception) -> Exception:
+    """A failure to reach or open the database becomes one clear line; anything else (a bug)
+    keeps its traceback."""
+    kind = f"{type(exc).__module__}.{type(exc).__name__}"
+    if isinstance(exc, OSError | ConnectionError | TimeoutError) or any(
+        name in kind for name in ("asyncpg", "sqlite3", "tortoise.exceptions")
+    ):
+        # The driver's message says what went wrong (refused, no such database, password);
+        # the URL is shown without its credentials.
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return UserError(
+            f"cannot open the database at {_redacted(settings.database_url)}: {detail}"
+        )
+    return exc
 
 
 def _redacted(url: str) -> str:
@@ -136,23 +170,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other command-line tools do
+        # (and point stdout at /dev/null so the interpreter's final flush does not complain).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the data folder {settings.data_dir} (PEERLOG_DATA_DIR): {exc.strerror}"
+        ) from None
     if args.command == "serve":
         return _serve(args, settings)
     if args.command == "migrate":
-
-        async def _migrate() -> None:
-            try:
-                await db.migrate(settings.database_url)
-            except (OSError, ConnectionError) as exc:
-                raise UserError(
-                    f"cannot open the database at {_redacted(settings.database_url)}: {exc.__class__.__name__}"
-                ) from None
-
-        asyncio.run(_migrate())
+        asyncio.run(_migrate(settings))
         print("database is up to date")
         return 0
     if args.command == "create-user":
@@ -211,15 +246,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "several workers need PostgreSQL (PEERLOG_DATABASE_URL=postgres://…): SQLite is one process"
         )
 
-    async def _migrate() -> None:
-        try:
-            await db.migrate(settings.database_url)
-        except (OSError, ConnectionError) as exc:
-            raise UserError(
-                f"cannot open the database at {_redacted(settings.database_url)}: {exc.__class__.__name__}"
-            ) from None
-
-    asyncio.run(_migrate())
+    asyncio.run(_migrate(settings))
     os.environ["PEERLOG_DATA_DIR"] = str(settings.data_dir)
     print(f"Peerlog on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}")
     uvicorn.run(
