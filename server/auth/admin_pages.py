@@ -20,6 +20,7 @@ from markupsafe import Markup
 from server.auth.devices import deactivate_user, revoke_device
 from server.auth.invites import create_invite, invite_link, revoke_invite
 from server.auth.session import STAFF, current_user, roles
+from server.i18n import language_of, translate
 from server.settings import Settings
 from sync.models import Committee, Community, Credential, Device, Invite, Role, User
 
@@ -30,7 +31,7 @@ NOTICES = {
     "invite_created": "A new invite was made. Earlier unused invites for this user no longer work.",
     "invite_revoked": "The invite was withdrawn.",
     "deactivated": "The account was switched off: its sessions ended and its devices will wipe their data.",
-    "device_revoked": "The device was signed out: its sessions ended and it will wipe its data.",
+    "device_revoked": "The device was signed out: its sessions ended, passkeys used only on it were removed, and it will wipe its data.",
 }
 
 
@@ -64,9 +65,9 @@ async def _managed_user(me: User, user_id: uuid.UUID) -> User:
     return user
 
 
-def _qr(link: str) -> Markup:
+def _qr(link: str, title: str) -> Markup:
     # Inline SVG: no script, no inline style, so the strict CSP allows it.
-    svg = segno.make(link, error="m").svg_inline(scale=5, omitsize=True, title="QR code")
+    svg = segno.make(link, error="m").svg_inline(scale=6, title=title)
     return Markup(svg)
 
 
@@ -184,7 +185,9 @@ async def user_detail_page(request: Req, user_id: uuid.UUID) -> Template:
             "user": user,
             "invite": invite,
             "link": link,
-            "qr": _qr(link) if link else None,
+            "qr": _qr(link, translate(language_of(request), "QR code of the invite link"))
+            if link
+            else None,
             "passkeys": await Credential.filter(user=user).order_by("created_at"),
             "devices": await Device.filter(user=user).order_by("-last_seen_at"),
         },

@@ -15,7 +15,7 @@ from litestar.exceptions import HTTPException
 
 from server.auth import audit
 from server.auth.session import end_sessions
-from sync.models import Device, Invite, User
+from sync.models import AuditEvent, Credential, Device, Invite, User
 
 
 class DeviceInUse(HTTPException):
@@ -92,6 +92,7 @@ async def revoke_device(
     now = datetime.now(UTC)
     await Device.filter(id=device.id, revoked_at=None).update(revoked_at=now, revoked_by_id=by.id)
     ended = await end_sessions(device_id=device.id)
+    removed = await _remove_passkeys_only_used_on(device, by, connection)
     await audit.record(
         "device.revoked",
         actor=by,
@@ -100,7 +101,52 @@ async def revoke_device(
         record_id=str(device.id),
         user_id=str(device.user_id),  # type: ignore[attr-defined]
         sessions_ended=ended,
+        passkeys_removed=removed,
     )
+
+
+_PASSKEY_USE = ("signin.success", "passkey.added")
+
+
+async def _remove_passkeys_only_used_on(
+    device: Device, by: User, connection: ASGIConnection[Any, Any, Any, Any] | None
+) -> int:
+    """A lost phone keeps its passkey: without this, whoever unlocks it could simply sign in
+    again as a new device. Passkeys used on no other live device are removed with it; a synced
+    passkey the person also uses elsewhere stays (they can remove it on their account page)."""
+    used_here = set(
+        await AuditEvent.filter(action__in=_PASSKEY_USE, device_id=device.id).values_list(
+            "record_id", flat=True
+        )
+    )
+    removed = 0
+    for credential_id in used_here:
+        elsewhere = (
+            await AuditEvent.filter(action__in=_PASSKEY_USE, record_id=credential_id)
+            .exclude(device_id=device.id)
+            .values_list("device_id", flat=True)
+        )
+        live = [d for d in elsewhere if d is not None]
+        if live and await Device.filter(id__in=live, revoked_at=None).exists():
+            continue
+        if await Credential.filter(id=_uuid(credential_id), user_id=device.user_id).delete():  # type: ignore[attr-defined]
+            removed += 1
+            await audit.record(
+                "passkey.removed",
+                actor=by,
+                connection=connection,
+                entity="credential",
+                record_id=str(credential_id),
+                reason="device_revoked",
+            )
+    return removed
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 async def deactivate_user(

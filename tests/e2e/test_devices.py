@@ -1,12 +1,15 @@
-"""An administrator signs a lost phone out: its next request is refused and its session is gone."""
+"""An administrator signs a lost phone out: its next request is refused, its session is gone, and
+the passkey that lived only on it no longer signs in."""
 
 from __future__ import annotations
+
+import re
 
 from playwright.async_api import Browser, Page, expect
 
 from server.auth.invites import create_invite
 from server.auth.session import SESSION_COOKIE, create_session
-from sync.models import AuditEvent, Device, Role, Session
+from sync.models import AuditEvent, Credential, Device, Role, Session
 from tests import factories
 from tests.conftest import LiveServer
 from tests.e2e.conftest import add_virtual_authenticator
@@ -52,9 +55,17 @@ async def test_a_revoked_device_is_refused_and_signed_out(
     status, body = await phone.evaluate(CALL_AS_THE_APP, "/api/auth/me")
     assert status == 403 and body["error"] == "device_revoked"
 
-    # Signing in again on that phone starts over as a new device (the old id stays revoked).
+    # The passkey used only on that phone went with it: whoever holds the phone cannot sign in
+    # again, not even as a "new device". A new invite enrols the phone afresh.
     await phone.goto(f"{live_server.url}/signin")
     await phone.locator("#passkey-signin").click()
+    await expect(phone.locator("#auth-status")).to_have_text(
+        re.compile("通行密钥未登记|not known here")
+    )
+    assert not await Credential.filter(user=user).exists()
+    invite = await create_invite(user, live_server.settings)
+    await phone.goto(f"{live_server.url}/invite/{invite.code}")
+    await phone.locator("#passkey-create").click()
     await phone.wait_for_url(f"{live_server.url}/")
     new_id = await phone.evaluate("localStorage.getItem('peerlog.device_id')")
     assert new_id and new_id != device_id

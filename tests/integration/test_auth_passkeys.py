@@ -509,3 +509,41 @@ async def test_an_anonymous_api_call_still_hands_out_the_csrf_cookie(
     """auth.js relies on this when the sign-in page came from the service worker's cache."""
     response = await client.get("/api/auth/me")
     assert response.status_code == 401 and "csrftoken" in response.cookies
+
+
+async def test_revoking_a_lost_phone_removes_the_passkey_used_only_there(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    from server.auth.devices import revoke_device
+
+    admin = await factories.user(Role.ADMIN)
+    lost_phone = uuid.uuid4()
+    user, authenticator = await enrol(client, settings, device_id=lost_phone)
+    await revoke_device(await Device.get(id=lost_phone), admin)
+    assert not await Credential.filter(user=user).exists()
+    assert await audited("passkey.removed", reason="device_revoked")
+    # Whoever holds the phone cannot come back as a "new device".
+    response = await client.post(
+        "/api/auth/login",
+        json=authenticator.get(await login_options(client)),
+        headers={"x-peerlog-device": str(uuid.uuid4())},
+    )
+    assert response.status_code == 400 and response.json()["error"] == "unknown_passkey"
+
+
+async def test_revoking_one_device_keeps_a_synced_passkey_used_on_another(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    from server.auth.devices import revoke_device
+
+    admin = await factories.user(Role.ADMIN)
+    phone, tablet = uuid.uuid4(), uuid.uuid4()
+    user, authenticator = await enrol(client, settings, device_id=phone)
+    again = await client.post(
+        "/api/auth/login",
+        json=authenticator.get(await login_options(client)),
+        headers={"x-peerlog-device": str(tablet)},
+    )
+    assert again.status_code == 200, again.text
+    await revoke_device(await Device.get(id=phone), admin)
+    assert await Credential.filter(user=user).count() == 1
