@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from tortoise.expressions import Q
-from tortoise.functions import Count
+from tortoise.expressions import Q, RawSQL, Subquery
+from tortoise.functions import Count, Sum
 
 from sync.models import (
     Contact,
@@ -123,7 +123,12 @@ def _contact_q(f: Filters, since: date, until: date) -> Q:
     if f.community_id:
         q &= Q(community_id=f.community_id)
     if f.committee_id:
-        q &= Q(participant__committee_id=f.committee_id)
+        # A subquery, not a join: Tortoise groups an aggregate over a join by every column.
+        q &= Q(
+            participant_id__in=Subquery(
+                Participant.filter(committee_id=f.committee_id).values("id")
+            )
+        )
     if f.peer_leader_id:
         q &= Q(peer_leader_id=f.peer_leader_id)
     return q
@@ -237,10 +242,18 @@ async def dashboard(f: Filters, *, today: date, overdue_days: int) -> Dashboard:
     )
     d.referrals = [(r.value, int(referrals.get(r.value, 0))) for r in Referral]
 
-    counts: Counter[str] = Counter()
-    for functions in await Contact.filter(cq).values_list("functions", flat=True):
-        counts.update(set(functions or ()))
-    d.functions = [(k.value, counts.get(k.value, 0)) for k in KeyFunction]
+    # One pass in SQL: the JSON list's text holds each function as a quoted word, on SQLite
+    # (TEXT) and PostgreSQL (jsonb cast to text) alike. Function names are our own enum values,
+    # never user input, so they are safe inside the statement.
+    sums = {
+        k.value: Sum(
+            RawSQL(f'CASE WHEN CAST("functions" AS TEXT) LIKE \'%"{k.value}"%\' THEN 1 ELSE 0 END')  # type: ignore[arg-type]
+        )
+        for k in KeyFunction
+    }
+    counted = await Contact.filter(cq).annotate(**sums).values(*sums)
+    first = counted[0] if counted else {}
+    d.functions = [(k.value, int(first.get(k.value) or 0)) for k in KeyFunction]
 
     d.urgent = await (
         Contact.filter(cq & Q(referral=Referral.URGENT.value))

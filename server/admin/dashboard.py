@@ -28,7 +28,7 @@ from sync.models import Role, User
 def bars(rows: list[tuple[str, float]]) -> dict[str, Any]:
     """Geometry for a horizontal bar chart: one row per bar, label above its bar."""
     top = max((v for _, v in rows), default=0) or 1
-    row_h, bar_w = 34, 230
+    row_h, bar_w = 40, 220
     return {
         "height": row_h * len(rows) + 4,
         "rows": [
