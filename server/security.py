@@ -60,3 +60,12 @@ async def security_headers(message: Message, scope: Scope) -> None:
         headers[name] = value
     if not is_cacheable(scope):
         headers["cache-control"] = "no-store"
+    if _https(scope):
+        # Once on HTTPS, always: the phone never again tries plain HTTP, where it could be stripped.
+        headers["strict-transport-security"] = "max-age=31536000"
+
+
+def _https(scope: Scope) -> bool:
+    app = scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    return str(getattr(settings, "origin", "")).startswith("https://")

@@ -126,6 +126,7 @@ async def test_the_session_cookie_on_localhost_is_httponly_lax_and_not_secure(
     assert cookie["path"] == "/"
     assert int(cookie["max-age"]) == settings.session_absolute_minutes * 60
     assert not cookie["secure"]  # plain-HTTP localhost development only
+    assert "strict-transport-security" not in response.headers
     assert_security_headers(response)
     assert response.headers["cache-control"] == "no-store"
     signed_out = await client.post("/api/auth/logout", json={})
@@ -156,3 +157,4 @@ async def test_on_an_https_origin_every_cookie_is_secure(
     csrf = _cookie(first, "csrftoken")["csrftoken"]
     assert csrf["secure"] is True and csrf["samesite"].lower() == "lax"
     assert not csrf["httponly"]  # the JS reads it to send x-csrftoken
+    assert first.headers["strict-transport-security"] == "max-age=31536000"
