@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.middleware import ASGIMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -20,7 +20,13 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from server import assets, errors, i18n, security
-from server.auth.session import SessionMiddleware, SignInRequired, access_guard, signin_redirect
+from server.auth.session import (
+    SessionMiddleware,
+    SignInRequired,
+    access_guard,
+    forbidden,
+    signin_redirect,
+)
 from server.settings import Settings
 from sync import db
 
@@ -102,6 +108,7 @@ def create_app(
         template_config=template_config,
         exception_handlers={
             SignInRequired: signin_redirect,
+            PermissionDeniedException: forbidden,
             HTTPException: errors.http_error,
             Exception: errors.server_error,
         },

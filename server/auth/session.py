@@ -279,3 +279,23 @@ def signin_redirect(request: Any, exc: SignInRequired) -> Any:
         query = request.scope.get("query_string", b"").decode("latin-1")
         target += "?next=" + quote(path + (f"?{query}" if query else ""), safe="")
     return Redirect(target, status_code=303, headers={"cache-control": "no-store"})
+
+
+CSRF_FAILED = "CSRF token verification failed"
+
+
+def forbidden(request: Any, exc: PermissionDeniedException) -> Any:
+    """Exception handler: a person opening a page gets a readable page, the API its JSON 403."""
+    from server import errors
+
+    if not is_page(request):
+        return errors.http_error(request, exc)
+    from server.i18n import render
+
+    reason = "csrf" if exc.detail == CSRF_FAILED else "role"
+    return render(
+        request,
+        "auth/forbidden.html",
+        {"reason": reason, "signed_in": get_auth(request).user is not None},
+        status_code=403,
+    )
