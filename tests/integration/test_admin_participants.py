@@ -1,0 +1,172 @@
+"""Participants and places from the staff pages: enrolment needs consent, edits and
+reassignments go through the engine (versions, conflicts, resync), groups reach the phones."""
+
+from __future__ import annotations
+
+import httpx
+
+from server.settings import Settings
+from sync.models import AuditEvent, Conflict, Group, Mutation, Participant, Role, User
+from tests import factories
+
+FORM = {
+    "code": "SH-0100",
+    "full_name": "陈美玲",
+    "sex": "female",
+    "birth_year": "1958",
+    "phone": "13912345678",
+    "address": "7号楼 301",
+    "enrolled_on": "2026-06-01",
+    "status": "active",
+    "conditions": "t2d, hypertension",
+    "hba1c_baseline": "8.8",
+    "hba1c_baseline_on": "2026-06-01",
+}
+
+
+async def world(client: httpx.AsyncClient, settings: Settings) -> dict[str, object]:
+    community = await factories.community()
+    committee = await factories.committee(community)
+    leaders = [await factories.user(Role.PEER_LEADER, community=community) for _ in range(2)]
+    coordinator = await factories.user(Role.COORDINATOR, community=community)
+    await factories.sign_in(client, coordinator, settings)
+    return {
+        "community": community,
+        "committee": committee,
+        "leaders": leaders,
+        "coordinator": coordinator,
+    }
+
+
+async def test_enrolment_needs_a_consent_date(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    form = {
+        **FORM,
+        "committee_id": str(w["committee"].id),
+        "peer_leader_id": str(w["leaders"][0].id),
+    }  # type: ignore[attr-defined]
+    refused = await client.post("/admin/participants", data=form)
+    assert refused.status_code == 422 and not await Participant.exists(code="SH-0100")
+    response = await client.post("/admin/participants", data={**form, "consent_on": "2026-05-30"})
+    assert response.status_code == 303
+    p = await Participant.get(code="SH-0100")
+    assert (p.full_name, p.conditions, p.hba1c_baseline, p.birth_year) == (
+        "陈美玲",
+        ["t2d", "hypertension"],
+        8.8,
+        1958,
+    )
+    assert p.version == 1 and p.seq > 0
+    assert await Mutation.filter(record_id=p.id, user_id=w["coordinator"].id).exists()  # type: ignore[attr-defined]
+    assert "SH-0100" in (await client.get("/admin/participants?q=陈美")).text
+
+
+async def test_reassigning_a_peer_leader_moves_the_participant_between_phones(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    old, new = w["leaders"]  # type: ignore[misc]
+    p = await factories.participant(w["committee"], old)  # type: ignore[arg-type]
+    tokens = {u.id: u.scope_token for u in await User.filter(id__in=[old.id, new.id])}
+    page = (await client.get(f"/admin/participants/{p.id}")).text
+    assert p.code in page
+    form = {name: "" for name in FORM}
+    form.update(
+        code=p.code,
+        full_name=p.full_name,
+        phone=p.phone or "",
+        committee_id=str(p.committee_id),  # type: ignore[attr-defined]
+        enrolled_on="2026-05-01",
+        consent_on="2026-05-01",
+        status="active",
+        peer_leader_id=str(new.id),
+        version=str(p.version),
+    )
+    response = await client.post(f"/admin/participants/{p.id}", data=form)
+    assert response.status_code == 303, response.text
+    after = await Participant.get(id=p.id)
+    assert after.peer_leader_id == new.id and after.version == p.version + 1  # type: ignore[attr-defined]
+    # Only the changed field was sent: nothing else in the mutation.
+    log = await Mutation.filter(record_id=p.id).order_by("-id").first()
+    assert log is not None and set(log.changes) >= {"peer_leader_id"}
+    # The old leader's phone must drop the participant (a resync); the new leader's next pull
+    # simply carries it, since its change-sequence number is new.
+    bumped = {u.id: u.scope_token for u in await User.filter(id__in=[old.id, new.id])}
+    assert bumped[old.id] > tokens[old.id]
+    from sync import engine
+
+    page_ = await engine.pull(await User.get(id=new.id), None)
+    assert any(c.id == str(p.id) for c in page_.changes)  # type: ignore[union-attr]
+
+
+async def test_a_stale_edit_opens_a_conflict_instead_of_overwriting(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    p = await factories.participant(w["committee"], w["leaders"][0], phone="1")  # type: ignore[arg-type, index]
+    from sync import engine
+
+    await engine.write(w["leaders"][0], "participant", p.id, {"phone": "2"}, base_version=1)  # type: ignore[index]
+    form = {name: "" for name in FORM}
+    form.update(
+        code=p.code,
+        full_name=p.full_name,
+        phone="3",
+        committee_id=str(p.committee_id),  # type: ignore[attr-defined]
+        peer_leader_id=str(w["leaders"][0].id),  # type: ignore[index]
+        enrolled_on="2026-05-01",
+        consent_on="2026-05-01",
+        status="active",
+        version="1",  # the form was opened before the leader's edit
+    )
+    response = await client.post(f"/admin/participants/{p.id}", data=form)
+    assert response.status_code == 303 and "/admin/conflicts/" in response.headers["location"]
+    conflict = await Conflict.get(record_id=p.id)
+    assert conflict.fields_json["phone"] == {"base": "1", "server": "2", "device": "3"}
+    assert (await Participant.get(id=p.id)).phone == "2"
+
+
+async def test_a_group_leader_change_reaches_phones_and_is_audited(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    old, new = w["leaders"]  # type: ignore[misc]
+    community = w["community"]
+    response = await client.post(
+        "/admin/places/groups",
+        data={
+            "community_id": str(community.id),
+            "name": "Morning walkers",
+            "leader_id": str(old.id),
+        },  # type: ignore[attr-defined]
+    )
+    assert response.status_code == 303
+    group = await Group.get(name="Morning walkers")
+    assert group.leader_id == old.id and group.version == 1 and group.seq > 0  # type: ignore[attr-defined]
+    before = {u.id: u.scope_token for u in await User.filter(id__in=[old.id, new.id])}
+    await client.post(
+        f"/admin/places/groups/{group.id}",
+        data={"name": "Morning walkers", "leader_id": str(new.id), "co_leader_id": ""},
+    )
+    after = await Group.get(id=group.id)
+    assert after.leader_id == new.id and after.version == 2 and after.seq > group.seq  # type: ignore[attr-defined]
+    tokens = {u.id: u.scope_token for u in await User.filter(id__in=[old.id, new.id])}
+    assert tokens[old.id] > before[old.id] and tokens[new.id] > before[new.id]
+    assert await AuditEvent.filter(action="group.update", record_id=str(group.id)).exists()
+
+
+async def test_a_coordinator_manages_only_their_own_places(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await world(client, settings)
+    elsewhere = await factories.community()
+    response = await client.post(
+        "/admin/places/committees",
+        data={"community_id": str(elsewhere.id), "name": "Not mine", "code": "NM-1"},
+    )
+    assert response.status_code == 404
+    assert (
+        await client.post("/admin/places/communities", data={"name": "X", "code": "X"})
+    ).status_code == 403
