@@ -67,13 +67,15 @@ export function passkeysSupported() {
 }
 
 // A device id belongs to one person for good: after a revocation (or on a browser someone else
-// used) start again as a new device, once.
+// used) start again as a new device, once. A new device's mutation ids start again at 1 (the
+// sync engine refuses a first push that skips ahead), as app.js does after a revocation.
 async function asFreshDeviceIfRefused(ceremony) {
   try {
     return await ceremony();
   } catch (err) {
     if (err instanceof AuthError && ["device_revoked", "device_in_use"].includes(err.code)) {
       localStorage.removeItem("peerlog.device_id");
+      localStorage.removeItem("peerlog.next_mutation_id");
       return ceremony();
     }
     throw err;
