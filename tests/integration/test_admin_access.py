@@ -161,3 +161,20 @@ async def test_the_audit_log_has_no_way_to_change_it(app: Litestar, db: str) -> 
         if route.path.startswith("/admin/audit"):
             assert not (set(route.methods) & unsafe), route.path  # type: ignore[attr-defined]
     assert await AuditEvent.all().count() == 0
+
+
+async def test_every_staff_page_speaks_both_languages(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    world = await make_world()
+    await as_role(client, world, "admin", settings)
+    pages = [p for p, codes in PAGES.items() if codes[-1] == 200 and not p.endswith(".csv")]
+    for lang, expected in (("zh-CN", "审计日志"), ("en", "Audit log")):
+        client.cookies.set("lang", lang)
+        for path in pages:
+            html = (await client.get(path)).text
+            assert f'<html lang="{lang}"' in html, (path, lang)
+            assert expected in html, (path, lang)  # the navigation, translated
+    client.cookies.set("lang", "zh-CN")
+    html = (await client.get("/admin/dashboard")).text
+    assert "每名参与者每月联系次数" in html and "Contacts per participant per month" not in html
