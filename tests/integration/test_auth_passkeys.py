@@ -49,9 +49,10 @@ class SoftAuthenticator:
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
     )
     user_handle: bytes = b""
+    user_verified: bool = True
 
     def _flags(self, *, attested: bool) -> int:
-        flags = 0x01 | 0x04  # user present, user verified
+        flags = 0x01 | (0x04 if self.user_verified else 0)  # user present, user verified
         if self.backup_eligible:
             flags |= 0x08
         if self.backed_up:
@@ -547,3 +548,50 @@ async def test_revoking_one_device_keeps_a_synced_passkey_used_on_another(
     assert again.status_code == 200, again.text
     await revoke_device(await Device.get(id=phone), admin)
     assert await Credential.filter(user=user).count() == 1
+
+
+async def test_registration_for_another_rp_id_is_refused(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await csrf(client)
+    _, invite = await invited(settings)
+    authenticator = SoftAuthenticator(settings.rp_id, settings.origin)
+    options = (await client.post(f"/api/auth/invites/{invite.code}/options", json={})).json()
+    response = await client.post(
+        f"/api/auth/invites/{invite.code}/register",
+        json=authenticator.create(options, rp_id="evil.example"),
+    )
+    assert response.status_code == 400 and response.json()["error"] == "wrong_rp_id"
+    assert await audited("signin.failure", reason="wrong_rp_id")
+
+
+async def test_a_passkey_without_user_verification_is_refused(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Presence alone (a tap) is not enough: the phone's screen lock must confirm the person."""
+    _, authenticator = await enrol(client, settings)
+    authenticator.user_verified = False
+    response = await client.post(
+        "/api/auth/login", json=authenticator.get(await login_options(client))
+    )
+    assert response.status_code == 400 and response.json()["error"] == "not_verified"
+    assert await audited("signin.failure", reason="not_verified")
+
+
+async def test_rate_limits_are_shared_by_every_server_process(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    import dataclasses
+
+    from server.app import create_app
+
+    strict = dataclasses.replace(settings, rate_limit_per_minute=2)
+    apps = [create_app(strict, manage_database=False) for _ in range(2)]
+    statuses = []
+    for n in range(3):
+        transport = httpx.ASGITransport(app=apps[n % 2])
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost:8000") as c:
+            await c.get("/signin")
+            c.headers["x-csrftoken"] = c.cookies["csrftoken"]
+            statuses.append((await c.post("/api/auth/login/options", json={})).status_code)
+    assert statuses == [200, 200, 429]
