@@ -10,7 +10,8 @@ those ≥ 8 %, as in the published program: 9.09 % → 8.50 %).
 Everything is synthetic: names, phone numbers and addresses are drawn from lists, never real people.
 
 The same seed and the same ``today`` give identical rows, ids and timestamps included (ids come
-from the seeded generator; contacts expanded from a group meeting get ``uuid5(meeting, participant)``).
+from the seeded generator; the contacts a group meeting expands into get the ids the sync engine
+derives for them).
 The six months end on ``today`` so the demo always looks current: follow-ups due, a few overdue.
 
 This module writes rows directly with bulk inserts instead of going through the sync engine (SPEC
@@ -50,6 +51,7 @@ from sync.models import (
     Role,
     User,
 )
+from sync.push import MEETING_CONTACT_NS
 from sync.sequence import allocate
 
 DEFAULT_SEED = 2026
@@ -62,28 +64,28 @@ DEMO_USERS = ("admin", "coordinator", "peer", "volunteer")
 
 # --- vocabularies (stored values are these lower-case codes) ------------------------------------
 
+# Codes as the participant form and CSV import suggest them ("t2d, hypertension").
+TYPE_2_DIABETES = "t2d"
 CONDITIONS_OFTEN = (
     ("hypertension", 0.62),
     ("dyslipidaemia", 0.38),
     ("overweight", 0.30),
     ("coronary_heart_disease", 0.12),
-    ("diabetic_retinopathy", 0.07),
-    ("diabetic_neuropathy", 0.08),
-    ("chronic_kidney_disease", 0.06),
+    ("retinopathy", 0.07),
+    ("neuropathy", 0.08),
+    ("kidney_disease", 0.06),
 )
-TYPE_2_DIABETES = "type_2_diabetes"
 
+# The topics the contact form offers (pwa/templates/app/macros.html).
 TOPICS = (
     ("diet", 30),
     ("physical_activity", 18),
     ("medication", 16),
     ("glucose_monitoring", 15),
     ("stress", 7),
-    ("sleep", 4),
     ("foot_care", 5),
-    ("hypoglycaemia", 3),
-    ("clinic_visits", 6),
-    ("smoking_alcohol", 2),
+    ("sleep", 4),
+    ("smoking", 2),
 )
 
 # Individual contacts (group meetings come from the meetings themselves), weighted like the
@@ -135,7 +137,6 @@ FUNCTIONS_BY_MODE: dict[ContactMode, tuple[tuple[KeyFunction, int], ...]] = {
     ContactMode.CLINIC_ACCOMPANIMENT: ((F.LINKAGE_TO_CARE, 9), (F.BEING_THERE, 2)),
     ContactMode.SHOPPING_OR_COOKING: ((F.DAILY_MANAGEMENT, 6), (F.SOCIAL_EMOTIONAL, 2)),
 }
-MEETING_FUNCTIONS = [F.DAILY_MANAGEMENT.value, F.SOCIAL_EMOTIONAL.value, F.ONGOING_SUPPORT.value]
 
 ROUTINE_REFERRALS = (
     ("血糖控制不理想，建议到社区卫生服务中心复诊调整用药", "chc_doctor"),
@@ -169,16 +170,16 @@ CONTACT_NOTES = (
 VOID_REASONS = ("重复记录", "记错了参与者", "日期记错了")
 
 MEETING_TOPICS = (
-    ("饮食控制与食物交换份", ["diet"]),
-    ("如何正确自我监测血糖", ["glucose_monitoring"]),
-    ("低血糖的识别与处理", ["hypoglycaemia", "glucose_monitoring"]),
-    ("糖尿病足的预防与日常护理", ["foot_care"]),
-    ("适合老年人的运动：八段锦与健步走", ["physical_activity"]),
-    ("按时服药与胰岛素注射", ["medication"]),
-    ("情绪与压力：和糖尿病好好相处", ["stress"]),
-    ("节假日饮食怎么安排", ["diet"]),
-    ("读懂化验单：糖化血红蛋白是什么", ["glucose_monitoring", "clinic_visits"]),
-    ("睡眠与血糖", ["sleep"]),
+    "饮食控制与食物交换份",
+    "如何正确自我监测血糖",
+    "低血糖的识别与处理",
+    "糖尿病足的预防与日常护理",
+    "适合老年人的运动：八段锦与健步走",
+    "按时服药与胰岛素注射",
+    "情绪与压力：和糖尿病好好相处",
+    "节假日饮食怎么安排",
+    "读懂化验单：糖化血红蛋白是什么",
+    "睡眠与血糖",
 )
 
 PARTICIPANT_NOTES = (
@@ -208,274 +209,46 @@ COMMUNITIES = (
     ("石门二路", "SME"),
     ("殷行", "YX"),
 )
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 # Word lists, space-separated so they stay compact.
-NEIGHBOURHOODS = tuple(
-    [
-        "春晖",
-        "梅园",
-        "兰苑",
-        "桂林",
-        "松柏",
-        "华阳",
-        "白玉",
-        "金杨",
-        "康乐",
-        "和平",
-        "友谊",
-        "幸福",
-        "光明",
-        "德惠",
-        "安顺",
-        "永和",
-        "锦秋",
-        "明珠",
-        "翠竹",
-        "景云",
-        "长乐",
-        "建设",
-        "工农",
-        "曙光",
-        "朝阳",
-        "丰收",
-        "南新",
-        "北新",
-        "东风",
-        "凌云",
-        "宜山",
-        "漕溪",
-        "古美",
-        "龙华",
-        "天钥",
-        "徐虹",
-        "鹤庆",
-        "虹梅",
-        "平凉",
-        "控江",
-        "延吉",
-        "长白",
-        "定海",
-        "国和",
-        "政立",
-        "三门",
-        "广中",
-        "曲阳",
-        "玉田",
-        "欧阳",
-        "嘉兴",
-        "江浦",
-        "鞍山",
-        "同济",
-        "四平",
-        "辽源",
-        "阜新",
-        "民星",
-        "开鲁",
-        "市光",
-        "嫩江",
-        "兰花",
-        "紫薇",
-        "芙蓉",
-        "海棠",
-        "银杏",
-        "香樟",
-        "枫桥",
-        "柳营",
-        "杨柳",
-    ]
+NEIGHBOURHOODS = _words(
+    "春晖 梅园 兰苑 桂林 松柏 华阳 白玉 金杨 康乐 和平 友谊 幸福 光明 德惠 安顺 永和 锦秋 明珠 "
+    "翠竹 景云 长乐 建设 工农 曙光 朝阳 丰收 南新 北新 东风 凌云 宜山 漕溪 古美 龙华 天钥 徐虹 "
+    "鹤庆 虹梅 平凉 控江 延吉 长白 定海 国和 政立 三门 广中 曲阳 玉田 欧阳 嘉兴 江浦 鞍山 同济 "
+    "四平 辽源 阜新 民星 开鲁 市光 嫩江 兰花 紫薇 芙蓉 海棠 银杏 香樟 枫桥 柳营 杨柳"
 )
-ESTATE_SUFFIXES = tuple(["新村", "一村", "二村", "三村", "苑", "小区", "坊", "花园"])
-ROADS = tuple(
-    [
-        "大渡河路",
-        "云岭东路",
-        "金沙江路",
-        "枣阳路",
-        "兰溪路",
-        "梅岭北路",
-        "杏山路",
-        "武宁路",
-        "凉城路",
-        "车站北路",
-        "水电路",
-        "江川路",
-        "沧源路",
-        "剑川路",
-        "田林路",
-        "钦州路",
-        "宜山路",
-        "桂林路",
-        "零陵路",
-        "东安路",
-        "医学院路",
-        "国权路",
-        "政通路",
-        "邯郸路",
-        "淞沪路",
-        "长宁路",
-        "安化路",
-        "番禺路",
-        "淮海西路",
-        "定西路",
-        "斜土路",
-        "瑞金南路",
-        "制造局路",
-        "陕西北路",
-        "威海路",
-        "延平路",
-        "殷行路",
-        "国和路",
-        "开鲁路",
-        "民京路",
-        "控江路",
-        "鞍山路",
-        "四平路",
-        "延吉中路",
-        "平凉路",
-        "临平路",
-        "广中路",
-        "曲阳路",
-    ]
+ESTATE_SUFFIXES = _words("新村 一村 二村 三村 苑 小区 坊 花园")
+ROADS = _words(
+    "大渡河路 云岭东路 金沙江路 枣阳路 兰溪路 梅岭北路 杏山路 武宁路 凉城路 车站北路 水电路 "
+    "江川路 沧源路 剑川路 田林路 钦州路 宜山路 桂林路 零陵路 东安路 医学院路 国权路 政通路 "
+    "邯郸路 淞沪路 长宁路 安化路 番禺路 淮海西路 定西路 斜土路 瑞金南路 制造局路 陕西北路 "
+    "威海路 延平路 殷行路 国和路 开鲁路 民京路 控江路 鞍山路 四平路 延吉中路 平凉路 临平路 "
+    "广中路 曲阳路"
 )
 # Surnames common in Shanghai, with rough weights.
 SURNAMES = tuple(
     (entry[0], int(entry[1:]))
-    for entry in [
-        "王9",
-        "张8",
-        "陈8",
-        "李7",
-        "徐6",
-        "朱6",
-        "沈5",
-        "周5",
-        "顾5",
-        "陆5",
-        "吴5",
-        "钱3",
-        "金3",
-        "孙4",
-        "曹3",
-        "杨4",
-        "黄4",
-        "刘4",
-        "胡3",
-        "蒋2",
-        "姚2",
-        "范2",
-        "施2",
-        "唐2",
-        "许2",
-        "俞2",
-        "潘2",
-        "郑2",
-        "汪2",
-        "冯1",
-        "丁1",
-        "严1",
-        "马1",
-        "赵2",
-        "倪1",
-        "叶1",
-        "郭1",
-        "何1",
-        "费1",
-        "邵1",
-    ]
+    for entry in _words(
+        "王9 张8 陈8 李7 徐6 朱6 沈5 周5 顾5 陆5 吴5 钱3 金3 孙4 曹3 杨4 黄4 刘4 胡3 蒋2 姚2 "
+        "范2 施2 唐2 许2 俞2 潘2 郑2 汪2 冯1 丁1 严1 马1 赵2 倪1 叶1 郭1 何1 费1 邵1"
+    )
 )
 # Given names typical of people born in the 1940s–1970s.
-GIVEN_FEMALE = tuple(
-    [
-        "秀英",
-        "桂英",
-        "玉兰",
-        "凤英",
-        "美华",
-        "丽华",
-        "秀珍",
-        "雅芳",
-        "惠芳",
-        "国英",
-        "金凤",
-        "月娥",
-        "彩娣",
-        "根娣",
-        "宝娣",
-        "静芳",
-        "佩华",
-        "敏",
-        "琴",
-        "慧珍",
-        "雪芳",
-        "梅",
-        "萍",
-        "红",
-        "建英",
-        "爱华",
-        "丽娟",
-        "素珍",
-        "莉",
-        "玉珍",
-    ]
+GIVEN_FEMALE = _words(
+    "秀英 桂英 玉兰 凤英 美华 丽华 秀珍 雅芳 惠芳 国英 金凤 月娥 彩娣 根娣 宝娣 静芳 佩华 敏 琴 "
+    "慧珍 雪芳 梅 萍 红 建英 爱华 丽娟 素珍 莉 玉珍"
 )
-GIVEN_MALE = tuple(
-    [
-        "建国",
-        "国强",
-        "伟民",
-        "志明",
-        "德明",
-        "建华",
-        "国良",
-        "根宝",
-        "福根",
-        "永康",
-        "海生",
-        "金龙",
-        "家明",
-        "立新",
-        "卫东",
-        "伟",
-        "勇",
-        "明",
-        "雪根",
-        "荣生",
-        "培德",
-        "正华",
-        "国平",
-        "宝根",
-        "忠",
-        "敏华",
-        "振华",
-        "兴发",
-        "伟国",
-        "文彬",
-    ]
+GIVEN_MALE = _words(
+    "建国 国强 伟民 志明 德明 建华 国良 根宝 福根 永康 海生 金龙 家明 立新 卫东 伟 勇 明 雪根 "
+    "荣生 培德 正华 国平 宝根 忠 敏华 振华 兴发 伟国 文彬"
 )
-MOBILE_PREFIXES = tuple(
-    [
-        "130",
-        "131",
-        "132",
-        "133",
-        "135",
-        "136",
-        "137",
-        "138",
-        "139",
-        "150",
-        "151",
-        "152",
-        "153",
-        "156",
-        "158",
-        "159",
-        "180",
-        "181",
-        "186",
-        "187",
-        "188",
-        "189",
-    ]
+MOBILE_PREFIXES = _words(
+    "130 131 132 133 135 136 137 138 139 150 151 152 153 156 158 159 180 181 186 187 188 189"
 )
 
 T = TypeVar("T")
@@ -772,7 +545,6 @@ class _Gen:
         topics = rng.sample(MEETING_TOPICS, 6)
         places = (f"{committee.name}活动室", f"{community.name}社区卫生服务中心健康教育室")
         hour, minute = rng.choice(((9, 30), (14, 0), (15, 0)))
-        duration = rng.choice((60, 90, 90, 120))
         for month in range(6):
             day = self.start + timedelta(days=month * 30 + rng.randint(5, 24))
             if day >= self.today:
@@ -783,7 +555,7 @@ class _Gen:
                 for p in people
                 if day <= p.active_until and rng.random() < min(0.95, 0.45 + 0.3 * p.engagement)
             ]
-            topic, meeting_topics = topics[month]
+            topic = topics[month]
             meeting = GroupMeeting(
                 id=self.uuid(),
                 group_id=group.id,
@@ -801,18 +573,17 @@ class _Gen:
             meeting.updated_at = meeting.created_at
             self.p.meetings.append(meeting)
             for p in attendees:
+                # Exactly the contact the sync engine makes when a meeting is pushed (same id,
+                # same fields), so editing a demo meeting later updates these contacts.
                 self.p.contacts.append(
                     Contact(
-                        id=uuid.uuid5(meeting.id, str(p.row.id)),
+                        id=uuid.uuid5(MEETING_CONTACT_NS, f"{meeting.id}:{p.row.id}"),
                         participant_id=p.row.id,
                         peer_leader_id=leader.id,
                         community_id=community.id,
                         meeting_id=meeting.id,
                         occurred_at=when,
                         mode=ContactMode.GROUP_MEETING.value,
-                        duration_min=duration,
-                        functions=list(MEETING_FUNCTIONS),
-                        topics=list(meeting_topics),
                         referral=Referral.NONE.value,
                         version=1,
                         created_at=meeting.created_at,
