@@ -61,8 +61,27 @@ for (const button of document.querySelectorAll("[data-device-revoke]")) {
   });
 }
 
+// Signing out wipes this phone's Peerlog data (the app's wipeAndLeave), after a warning when
+// records are still waiting to sync: the same rules as the settings screen.
+async function waitingRecords() {
+  try {
+    const { count } = await import("./db.js");
+    return await count("outbox");
+  } catch {
+    return 0;
+  }
+}
+
 document.getElementById("sign-out")?.addEventListener("click", () => {
   attempt(async () => {
-    if (await signOut()) location.assign("/signin");
+    const waiting = await waitingRecords();
+    if (waiting && !window.confirm(message("confirm_sign_out").replace("%(n)s", waiting))) return;
+    if (!(await signOut())) return;
+    try {
+      const { wipeAndLeave } = await import("./app.js");
+      await wipeAndLeave();
+    } catch {
+      location.assign("/signin");
+    }
   });
 });
