@@ -22,6 +22,7 @@ from tortoise import connections
 from server import demo
 from server.settings import Settings
 from sync import db as sync_db
+from sync import engine
 from sync.models import (
     Committee,
     Community,
@@ -36,6 +37,7 @@ from sync.models import (
     User,
 )
 from sync.push import MEETING_CONTACT_NS
+from sync.wire import PullResponse
 from tests.conftest import POSTGRES_URL, _pg_admin, _with_database
 
 SEED = 7
@@ -321,3 +323,52 @@ async def test_the_demo_fills_an_empty_database_only(filled: Demo, settings: Set
 
     with pytest.raises(UserError, match="already has users"):
         await demo.run(settings, today=TODAY, echo=output.append)
+
+
+# --- the sync engine takes the demo as its own -----------------------------------------------------
+
+
+async def _pull_all(user: User) -> list[Any]:
+    changes: list[Any] = []
+    cursor = None
+    while True:
+        page = await engine.pull(user, cursor, 1000)
+        assert isinstance(page, PullResponse)
+        changes += page.changes
+        cursor = page.cursor
+        if not page.has_more:
+            return changes
+
+
+async def test_pull_finds_every_demo_row_in_each_users_scope(filled: Demo) -> None:
+    admin = await User.get(username="admin")
+    everything = await _pull_all(admin)
+    assert len(everything) == len(filled.program.synced())
+    assert len({(c.entity, str(c.id)) for c in everything}) == len(everything)
+
+    peer = await User.get(username="peer")
+    theirs = await _pull_all(peer)
+    pulled = {str(c.id) for c in theirs if c.entity == "participant"}
+    led = {str(p.id) for p in await Participant.filter(peer_leader_id=peer.id)}
+    assert led and led <= pulled
+    assert any(c.entity == "contact" for c in theirs)
+    assert any(c.entity == "group_meeting" for c in theirs)
+
+
+async def test_editing_a_demo_meeting_updates_the_contacts_it_expanded_into(filled: Demo) -> None:
+    peer = await User.get(username="peer")
+    group = await Group.filter(leader_id=peer.id).first()
+    assert group is not None
+    meeting = await GroupMeeting.filter(group_id=group.id).order_by("-occurred_at").first()
+    assert meeting is not None and len(meeting.attendee_ids) >= 2
+    dropped = meeting.attendee_ids[0]
+    before = await Contact.filter(meeting_id=meeting.id).count()
+
+    result = await engine.write(
+        peer, "group_meeting", meeting.id, {"attendee_ids": meeting.attendee_ids[1:]}, 1
+    )
+
+    assert result.status == "applied", result
+    assert await Contact.filter(meeting_id=meeting.id).count() == before  # no duplicates
+    gone = await Contact.get(meeting_id=meeting.id, participant_id=dropped)
+    assert gone.voided and gone.version == 2
