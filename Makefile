@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PEERLOG_DATA_DIR ?= ./data
+# Invite links are built from the origin: when only the port is changed, follow it.
+ifdef PEERLOG_PORT
+export PEERLOG_ORIGIN ?= http://localhost:$(PEERLOG_PORT)
+endif
 
 .PHONY: help run test lint format bench migrations chromium node-tools clean
 
