@@ -113,27 +113,82 @@ def kb(n: int) -> str:
     return f"{n / 1024:.1f} KB"
 
 
-async def first_screen_sizes(page: Page, base: str) -> None:
-    urls = await page.evaluate(
-        "() => [location.href, ...performance.getEntriesByType('resource').map(e => e.name)]"
-    )
-    total = 0
-    print("\nFirst screen (Today), gzip -9 per file (icons excluded):")
-    async with httpx.AsyncClient() as client:
-        for url in dict.fromkeys(urls):
-            if "/api/" in url or "/icons/" in url or not url.startswith(base):
+async def first_screen_sizes(base: str) -> None:
+    """HTML of Today, every stylesheet, script and module it loads (followed through imports),
+    and the JS catalogue; icons excluded."""
+    import re
+
+    async with httpx.AsyncClient(base_url=base) as client:
+        html = (await client.get("/")).content
+        todo = re.findall(r'(?:href|src|content)="(/(?:static|i18n)/[^"]+)"', html.decode())
+        seen: dict[str, bytes] = {"/": html}
+        while todo:
+            url = todo.pop(0)
+            if url in seen or "/icons/" in url:
                 continue
             body = (await client.get(url)).content
-            size = len(gzip.compress(body, 9))
-            total += size
-            print(f"  {url.removeprefix(base):60s} {len(body):7d} B raw  {kb(size):>9s}")
+            seen[url] = body
+            if ".js" in url:
+                folder = url.rsplit("/", 1)[0]
+                for spec in re.findall(r'from\s*"(\./[^"]+)"', body.decode()):
+                    todo.append(f"{folder}/{spec[2:]}")
+    total = 0
+    print("\nFirst screen (Today), gzip -9 per file (icons excluded):")
+    for url, body in seen.items():
+        size = len(gzip.compress(body, 9))
+        total += size
+        print(f"  {url:60s} {len(body):7d} B raw  {kb(size):>9s}")
     print(f"  total compressed: {kb(total)}")
+
+
+async def installability(page: Page) -> list[Any]:
+    cdp = await page.context.new_cdp_session(page)
+    result = await cdp.send("Page.getInstallabilityErrors")
+    return list(result.get("installabilityErrors", []))
+
+
+def lighthouse(binary: str, url: str, token: str, out: Path) -> None:
+    """Lighthouse's mobile profile on Today, signed in through the session cookie."""
+    import json
+    import os
+    import subprocess
+
+    cmd = [
+        binary,
+        url,
+        "--quiet",
+        "--only-categories=performance,accessibility,best-practices",
+        "--output=json",
+        f"--output-path={out}",
+        "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+        f"--extra-headers={json.dumps({'Cookie': f'{SESSION_COOKIE}={token}'})}",
+    ]
+    env = {**os.environ, "CHROME_PATH": CHROMIUM}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 or not out.exists():
+        print(f"\nLighthouse could not run: {done.stderr.strip()[-400:]}")
+        return
+    report = json.loads(out.read_text())
+    scores = {k: round(v["score"] * 100) for k, v in report["categories"].items()}
+    audits = report["audits"]
+    print(
+        f"\nLighthouse {report['lighthouseVersion']} (mobile, simulated throttling) on /: "
+        + ", ".join(f"{k} {v}" for k, v in scores.items())
+        + f"; FCP {audits['first-contentful-paint']['displayValue']},"
+        f" LCP {audits['largest-contentful-paint']['displayValue']},"
+        f" TBT {audits['total-blocking-time']['displayValue']}"
+    )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--drain", type=int, default=1_000)
+    parser.add_argument(
+        "--lighthouse",
+        default="",
+        help="path to the lighthouse CLI (npm i lighthouse); skipped when not given",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="peerlog-bench-"))
@@ -177,7 +232,17 @@ async def main() -> None:
                 f"(page load to synced); progress bar values seen: {len(progress)}, "
                 f"e.g. {sorted(set(progress))[:3]} … {sorted(set(progress))[-2:]}"
             )
-            await first_screen_sizes(page, server.url)
+            await first_screen_sizes(server.url)
+            # Playwright's contexts are incognito, which alone blocks installing; anything else
+            # (manifest, icons, service worker) would be listed too.
+            errors = [e for e in await installability(page) if e["errorId"] != "in-incognito"]
+            print(f"\nInstallability errors (Chromium, besides incognito): {errors or 'none'}")
+            if args.lighthouse:
+                token = await create_session(leader, server.settings)
+                # In a thread: the server answering Lighthouse runs on this event loop.
+                await asyncio.to_thread(
+                    lighthouse, args.lighthouse, f"{server.url}/", token, tmp / "lighthouse.json"
+                )
 
             # Offline start: service worker serves the shell, Today reads IndexedDB.
             await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
