@@ -441,6 +441,8 @@ class _Gen:
             self.meetings(community, committee, group, leader, people, staff)
             for person in people:
                 self.contacts(community, leader, person)
+            if leader.username == "peer":
+                self.recent_urgent_referral(self.p.contacts[first_contact:])
             self.derive(people, self.p.contacts[first_contact:])
 
     def participant(
@@ -670,6 +672,20 @@ class _Gen:
             )
             slip = rng.choices((0, rng.randint(1, 3), rng.randint(4, 10)), (70, 22, 8))[0]
             day += timedelta(days=gap + slip)
+
+    def recent_urgent_referral(self, contacts: list[Contact]) -> None:
+        """Urgent referrals are rare, so chance alone may leave the demo users none to see: make
+        the demo peer leader's latest contact a phone call with an urgent referral."""
+        own = [c for c in contacts if c.meeting_id is None and not c.voided]  # type: ignore[attr-defined]
+        if not own:
+            return
+        call = max(own, key=lambda c: c.occurred_at)
+        call.mode = ContactMode.PHONE_CALL.value
+        call.duration_min = 15
+        call.referral = Referral.URGENT.value
+        call.referral_reason, call.referral_to, _ = URGENT_REFERRALS[0]
+        call.glucose_mmol = 3.1
+        call.follow_up_on = call.occurred_at.date() + timedelta(days=1)
 
     def derive(self, people: list[_Person], contacts: list[Contact]) -> None:
         """The server-maintained fields: latest non-voided contact and its follow-up date."""

@@ -144,6 +144,11 @@ async def test_the_demo_users_see_the_same_people(filled: Demo) -> None:
     volunteer_committee = users["volunteer"].committee_id  # type: ignore[attr-defined]
     assert await Participant.filter(committee_id=volunteer_committee).count() >= 8
     assert {p.community_id for p in peers_people} == {coordinator_community}  # type: ignore[attr-defined]
+    # An urgent referral this week, for the coordinator's urgent list and the peer's Today screen.
+    week_ago = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=UTC) - timedelta(days=8)
+    assert await Contact.filter(
+        peer_leader_id=users["peer"].id, referral=Referral.URGENT, occurred_at__gte=week_ago
+    ).exists()
 
 
 async def test_it_prints_an_invite_link_for_each_demo_user_and_no_health_data(
