@@ -180,10 +180,78 @@ def lighthouse(binary: str, url: str, token: str, out: Path) -> None:
     )
 
 
+NAMES = ["王秀英", "李桂兰", "张建国", "刘玉珍", "陈志强", "杨淑芬", "赵德明", "黄美华"]
+
+
+async def screenshots(browser: Any, server: LiveServer, folder: Path) -> None:
+    """Today and Log contact in Chinese, with a small made-up caseload (needs a CJK font,
+    e.g. Debian's fonts-wqy-microhei)."""
+    from datetime import date, timedelta
+
+    community = await factories.community(name="长风社区")
+    committee = await factories.committee(community, name="长风一村居委会")
+    leader = await factories.user(Role.PEER_LEADER, community=community, display_name="周阿姨")
+    group = await factories.group(community, leader, name="长风一村糖友小组")
+    people = [
+        await factories.participant(
+            committee, leader, group=group, full_name=name, address=f"{i + 1}号楼{i % 3 + 1}单元"
+        )
+        for i, name in enumerate(NAMES)
+    ]
+    today = date.today()
+    device = str(uuid.uuid4())
+    mutations = []
+    for i, p in enumerate(people[:6]):
+        when = today - timedelta(days=[3, 20, 10, 5, 16, 1][i])
+        fields: dict[str, Any] = {
+            "participant_id": str(p.id),
+            "occurred_at": f"{when.isoformat()}T10:00:00+08:00",
+            "mode": "home_visit",
+            "functions": ["being_there", "daily_management"],
+            "topics": ["diet"],
+            "referral": "urgent" if i == 5 else "none",
+            "follow_up_on": (when + timedelta(days=[14, 14, 10, 5, 14, 7][i])).isoformat(),
+        }
+        if i == 5:
+            fields["glucose_mmol"] = 18.2
+        mutations.append(
+            {
+                "mutation_id": i + 1,
+                "entity": "contact",
+                "id": str(uuid.uuid4()),
+                "base_version": 0,
+                "fields": fields,
+            }
+        )
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        await factories.sign_in(client, leader, server.settings)
+        client.headers["x-peerlog-device"] = device
+        res = await client.post(
+            "/api/sync/push", json={"device_id": device, "mutations": mutations}
+        )
+        res.raise_for_status()
+    context, page = await signed_in_page(browser, server, leader)
+    await page.goto(f"{server.url}/")
+    await wait_synced(page)
+    folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a benchmark script)
+    await page.screenshot(path=str(folder / "today-zh.png"), full_page=True)
+    await page.goto(f"{server.url}/contacts/new?participant={people[6].id}")
+    await page.wait_for_selector(READY)
+    await page.screenshot(path=str(folder / "log-contact-zh.png"))
+    await page.fill("#glucose_mmol", "3.2")
+    await page.check("[name=referral][value=urgent]")
+    await page.locator("#no-advice").scroll_into_view_if_needed()
+    await page.evaluate("() => window.scrollBy(0, -130)")
+    await page.screenshot(path=str(folder / "log-contact-referral-zh.png"))
+    await context.close()
+    print(f"\nScreenshots written to {folder}/")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--drain", type=int, default=1_000)
+    parser.add_argument("--screenshots", default="", help="folder for README screenshots")
     parser.add_argument(
         "--lighthouse",
         default="",
@@ -213,6 +281,8 @@ async def main() -> None:
             browser = await pw.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
             )
+            if args.screenshots:
+                await screenshots(browser, server, Path(args.screenshots))
             context, page = await signed_in_page(browser, server, leader)
             await page.add_init_script(PROGRESS_PROBE)
 
