@@ -38,6 +38,9 @@ async function goSignIn() {
 // made at the next sign-in; the mutation counter survives a sign-out so ids never repeat.
 export async function wipeAndLeave({ revoked = false } = {}) {
   const next = await getMeta("next_mutation_id", 1).catch(() => 1);
+  // The worker goes too, or it would cache pages again as soon as the sign-in page loads;
+  // the next start after sign-in registers it afresh.
+  for (const reg of (await navigator.serviceWorker?.getRegistrations?.()) || []) await reg.unregister();
   await wipeLocal();
   if (revoked) {
     localStorage.removeItem("peerlog.device_id");

@@ -6,8 +6,12 @@ const VERSION = 1;
 export const STORES = ["participants", "contacts", "meetings", "groups", "outbox", "attention", "meta"];
 
 let opening = null;
+// After a wipe (here or in another tab or the service worker), code still running must not
+// quietly create an empty database again; a later start opens it as usual.
+let refuseUntil = 0;
 
 export function open() {
+  if (Date.now() < refuseUntil) return Promise.reject(new DOMException("wiped", "InvalidStateError"));
   if (!opening) {
     opening = new Promise((resolve, reject) => {
       const req = indexedDB.open(NAME, VERSION);
@@ -24,7 +28,11 @@ export function open() {
       req.onsuccess = () => {
         const db = req.result;
         // Another tab upgrading or deleting the database: let go so it is not blocked.
-        db.onversionchange = () => { db.close(); opening = null; };
+        db.onversionchange = (e) => {
+          db.close();
+          opening = null;
+          if (e.newVersion === null) refuseUntil = Date.now() + 5000; // deleted: a wipe
+        };
         resolve(db);
       };
       req.onerror = () => { opening = null; reject(req.error); };
@@ -77,6 +85,7 @@ export const setMeta = (key, value) => put("meta", { key, value });
 
 // Sign-out and a revoked device: everything local goes, including the open connection.
 export async function wipe() {
+  refuseUntil = Date.now() + 5000;
   if (opening) {
     const db = await opening.catch(() => null);
     if (db) db.close();

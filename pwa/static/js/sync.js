@@ -213,8 +213,16 @@ async function pull(h) {
 let running = null;
 let again = false;
 
+// After a sign-out or a revocation there is nothing to sync, and opening the database would
+// create an empty one again.
+async function exists() {
+  if (!indexedDB.databases) return true;
+  return (await indexedDB.databases()).some((d) => d.name === "peerlog");
+}
+
 async function runOnce() {
   const work = async () => {
+    if (!(await exists())) return { ok: false, wiped: true };
     const h = await headers();
     try {
       await push(h);

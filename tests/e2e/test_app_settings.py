@@ -1,0 +1,81 @@
+"""Settings: storage is shown, sign-out warns about unsynced records and wipes the phone, and a
+device an administrator revoked wipes itself on its next contact with the server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from playwright.async_api import BrowserContext, Page
+
+from sync.models import Device, User
+from tests.conftest import LiveServer
+from tests.e2e.test_app_support import (
+    idb_count,
+    program,
+    sign_in_with_cookie,
+    wait_controlled,
+    wait_ready,
+    wait_synced,
+)
+
+LOCAL_DATA = """async () => ({
+  databases: (await indexedDB.databases()).map((d) => d.name),
+  caches: await caches.keys(),
+})"""
+
+
+async def open_app(context: BrowserContext, page: Page, server: LiveServer) -> User:
+    prog = await program(1)
+    context.set_default_timeout(15_000)
+    await sign_in_with_cookie(context, server, prog.leader)
+    await page.goto(f"{server.url}/")
+    await wait_controlled(page)
+    await wait_synced(page)
+    return prog.leader
+
+
+async def test_sign_out_warns_when_records_wait_then_wipes_the_phone(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    await open_app(phone_context, phone, live_server)
+    await phone_context.set_offline(True)
+    await phone.goto(f"{live_server.url}/contacts/new")
+    await wait_ready(phone)
+    await phone.select_option("#participant_id", index=1)
+    await phone.click("button[type=submit]")
+    await phone.wait_for_selector("#saved a")
+
+    await phone.goto(f"{live_server.url}/settings")
+    await wait_ready(phone)
+    assert "MB" in (await phone.text_content("#usage") or "")
+    assert await phone.text_content("#persisted")
+    await phone.click("#signout")
+    await phone.wait_for_selector("#signout-warning:not([hidden])")
+    assert "1" in (await phone.text_content("#signout-warning") or "")
+    assert await idb_count(phone, "outbox") == 1  # nothing gone yet
+
+    await phone_context.set_offline(False)
+    await phone.click("#signout-anyway")
+    await phone.wait_for_url("**/signin**")
+    local = await phone.evaluate(LOCAL_DATA)
+    assert "peerlog" not in local["databases"]
+    assert local["caches"] == []
+
+
+async def test_a_revoked_device_wipes_its_data_and_goes_to_sign_in(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    leader = await open_app(phone_context, phone, live_server)
+    device_id = await phone.evaluate("() => localStorage.getItem('peerlog.device_id')")
+    # (Signed in with a cookie, the phone has no device row yet; the passkey sign-in makes one.)
+    await Device.update_or_create(
+        id=device_id, defaults={"user": leader, "revoked_at": datetime.now(UTC)}
+    )
+
+    await phone.goto(f"{live_server.url}/participants")
+    await phone.wait_for_url("**/signin**")
+    local = await phone.evaluate(LOCAL_DATA)
+    assert "peerlog" not in local["databases"]
+    assert local["caches"] == []
+    # A revoked id is dead: the next sign-in makes a new device.
+    assert await phone.evaluate("() => localStorage.getItem('peerlog.device_id')") != device_id
