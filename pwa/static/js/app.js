@@ -26,7 +26,11 @@ export async function start() {
   window.addEventListener("offline", renderStatus);
   $("#sync-now")?.addEventListener("click", () => { backoff = 0; run(); });
   await renderStatus();
-  if (user) run();
+  if (user) {
+    // Ask once signed in: a browser may grant it silently to an installed or much-used app.
+    navigator.storage?.persist?.().catch(() => {});
+    run();
+  }
   return user;
 }
 
