@@ -141,3 +141,49 @@ async def test_conflicting_and_rejected_edits_show_in_needs_attention_with_the_r
     # The server kept its value; the conflict waits for an administrator.
     assert (await Participant.get(id=person.id)).phone == "13800000000"
     assert await Contact.filter(mode=ContactMode.PHONE_CALL).count() == 0
+
+
+async def test_a_gap_in_mutation_ids_is_resent_from_the_last_acknowledged(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await program(1)
+    await open_app(phone_context, phone, live_server, prog.leader)
+    statuses: list[int] = []
+    phone_context.on(
+        "response", lambda r: statuses.append(r.status) if "/api/sync/push" in r.url else None
+    )
+    # A phone whose counter jumped ahead of what the server has seen (say, restored data).
+    await phone.evaluate("() => localStorage.setItem('peerlog.next_mutation_id', '50')")
+    await log_contact(phone, live_server.url, 1)
+    await wait_synced(phone)
+    assert 409 in statuses and statuses[-1] == 200
+    assert await Contact.filter(peer_leader=prog.leader).count() == 1
+
+
+async def test_resync_refetches_the_scope_and_drops_what_left_it(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await program(2)
+    await open_app(phone_context, phone, live_server, prog.leader)
+    # A participant reassigned away while this phone was not looking.
+    gone = prog.participants[1]
+    other = await factories.user(Role.PEER_LEADER, community_id=gone.community_id)  # type: ignore[attr-defined]
+    await Participant.filter(id=gone.id).update(peer_leader_id=other.id, group_id=None)
+
+    answered: list[bool] = []
+
+    async def resync_once(route: Route) -> None:
+        if not answered:
+            answered.append(True)
+            await route.fulfill(json={"resync": True})
+        else:
+            await route.continue_()
+
+    await phone_context.route("**/api/sync/pull*", resync_once)
+    await phone.click("#sync-now")
+    await wait_synced(phone)
+    for _ in range(100):
+        if await idb_count(phone, "participants") == 1:
+            break
+        await phone.wait_for_timeout(50)
+    assert answered and await idb_count(phone, "participants") == 1
