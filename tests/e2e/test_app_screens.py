@@ -148,3 +148,25 @@ async def test_axe_finds_no_serious_accessibility_problem_on_any_screen(
         assert problems == []
     finally:
         await context.close()
+
+
+async def test_a_volunteer_sees_their_committee_roster_and_no_contact_logging(
+    live_server: LiveServer, phone_context: BrowserContext
+) -> None:
+    from sync.models import Committee, Community, Role
+    from tests import factories
+
+    prog = await chinese_program()
+    committee = await Committee.get(id=prog.participants[0].committee_id)  # type: ignore[attr-defined]
+    community = await Community.get(id=committee.community_id)  # type: ignore[attr-defined]
+    volunteer = await factories.user(Role.VOLUNTEER, community=community, committee=committee)
+    page = await open_signed_in(phone_context, live_server, Program(volunteer, prog.group))
+    await page.goto(f"{live_server.url}/roster")
+    await wait_ready(page)
+    rows = page.locator("#roster tbody tr")
+    assert await rows.count() == 2
+    assert "张伟0" in (await rows.first.text_content() or "")
+    assert await page.locator("#nav-roster").is_visible()
+    await page.goto(f"{live_server.url}/")
+    await wait_ready(page)
+    assert not await page.locator("a[href='/contacts/new']").first.is_visible()

@@ -17,6 +17,8 @@ export async function start() {
   await loadCatalogue();
   registerWorker();
   const user = await currentUser();
+  // Volunteers keep the roster and contact details; logging contacts is for peer leaders.
+  if (user?.role) document.body.dataset.role = user.role;
   const staff = $("#nav-admin");
   if (staff && user && (user.role === "coordinator" || user.role === "admin")) staff.hidden = false;
   const roster = $("#nav-roster");

@@ -32,10 +32,13 @@ async function render() {
     field(t("Birth year"), p.birth_year), field(t("Status"), p.status ? LABELS.statuses[p.status] || p.status : null),
     field(t("HbA1c"), p.hba1c != null ? `${fmtNumber(p.hba1c)} % (${fmtDate(p.hba1c_on)})` : null),
     field(t("Blood pressure"), p.bp_systolic ? `${p.bp_systolic}/${p.bp_diastolic} mmHg` : null),
-    field(t("Notes"), p.notes)));
+    field(t("Notes"), p.notes),
+    p.needs_visit ? field(t("Needs a visit"), p.needs_visit_reason || "✓") : null));
   if (p._pending) box.append(el("p", { class: "tag", text: t("Waiting to sync") }));
   form.phone.value = p.phone || "";
   form.address.value = p.address || "";
+  form.needs_visit.checked = Boolean(p.needs_visit);
+  form.needs_visit_reason.value = p.needs_visit_reason || "";
   const contacts = (await all("contacts")).filter((c) => c.participant_id === id && !c.voided);
   const meetings = (await all("meetings")).filter((m) => (m.attendee_ids || []).includes(id) && !m.voided);
   const events = [
@@ -60,6 +63,9 @@ form.addEventListener("submit", async (e) => {
   const address = form.address.value.trim();
   if (phone !== (p.phone || "")) fields.phone = phone || null;
   if (address !== (p.address || "")) fields.address = address || null;
+  if (form.needs_visit.checked !== Boolean(p.needs_visit)) fields.needs_visit = form.needs_visit.checked;
+  const reason = form.needs_visit_reason.value.trim();
+  if (reason !== (p.needs_visit_reason || "")) fields.needs_visit_reason = reason || null;
   if (!Object.keys(fields).length) return;
   await save("participant", id, fields, p.version || 0);
   document.getElementById("saved").textContent = t("Saved on this phone. Waiting to sync.");

@@ -7,7 +7,7 @@ function row(p, note, cls = "") {
   return el("li", { class: "card " + cls },
     el("a", { href: `/participants/view?id=${p.id}`, class: "name", text: p.full_name || p.code }),
     el("span", { class: "meta", text: note }),
-    el("a", { href: `/contacts/new?participant=${p.id}`, class: "button small", text: t("Log contact") }));
+    el("a", { href: `/contacts/new?participant=${p.id}`, class: "button small not-volunteer", text: t("Log contact") }));
 }
 
 const SHOW = 30;
