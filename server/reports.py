@@ -27,7 +27,6 @@ Days are UTC days; contacts are stored in UTC.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -149,13 +148,18 @@ def _meeting_q(f: Filters) -> Q:
     return q
 
 
-def _reach_q(f: Filters) -> Q:
-    window = Filters(f.since, f.until, f.community_id, f.committee_id)
-    q = _contact_q(window, f.until - timedelta(days=REACH_DAYS - 1), f.until)
-    q &= Q(participant__status=ParticipantStatus.ACTIVE.value)
-    if f.peer_leader_id:
-        q &= Q(participant__peer_leader_id=f.peer_leader_id)
-    return q
+@dataclass
+class BreakdownRow:
+    key: uuid.UUID | None
+    label: str
+    active: int = 0
+    reached: int = 0
+    overdue: int = 0
+    contacts: int = 0
+
+    @property
+    def reach(self) -> float | None:
+        return self.reached / self.active if self.active else None
 
 
 @dataclass
@@ -179,6 +183,7 @@ class Dashboard:
     hba1c_baseline_mean: float | None = None
     hba1c_latest_mean: float | None = None
     hba1c_change_mean: float | None = None
+    breakdown: list[BreakdownRow] = field(default_factory=list)
 
     @property
     def reach(self) -> float | None:
@@ -189,20 +194,59 @@ class Dashboard:
         return self.attendances / self.meetings if self.meetings else None
 
 
-async def dashboard(f: Filters, *, today: date, overdue_days: int) -> Dashboard:
-    """Every dashboard figure for these filters."""
+async def dashboard(
+    f: Filters,
+    *,
+    today: date,
+    overdue_days: int,
+    by: str | None = None,
+    labels: dict[uuid.UUID, str] | None = None,
+) -> Dashboard:
+    """Every dashboard figure for these filters; with ``by`` (the participant column
+    ``community_id``, ``committee_id`` or ``peer_leader_id``) also a breakdown table."""
+    assert by in (None, "community_id", "committee_id", "peer_leader_id")
     d = Dashboard(filters=f, today=today)
-    pq = _participant_q(f)
+    labels = labels or {}
+    rows_by: dict[Any, BreakdownRow] = {}
 
-    rows = await Participant.filter(pq).values_list(
-        "status", "last_contact_at", "next_follow_up_on", "enrolled_on", "hba1c_baseline", "hba1c"
+    def row(key: Any) -> BreakdownRow:
+        if key not in rows_by:
+            rows_by[key] = BreakdownRow(key, labels.get(key, "—") if key else "—")
+        return rows_by[key]
+
+    # Reach: the 30 days ending on the range's last day, among today's active participants in
+    # scope, whoever contacted them. No join: the contact's own community narrows the scan, and
+    # the participant filters apply below, in the one pass over the participants.
+    window = _contact_q(
+        Filters(f.since, f.until, f.community_id), f.until - timedelta(days=REACH_DAYS - 1), f.until
+    )
+    contacted = set(
+        await Contact.filter(window).distinct().values_list("participant_id", flat=True)
+    )
+
+    rows = await Participant.filter(_participant_q(f)).values_list(
+        "id",
+        by or "community_id",
+        "status",
+        "last_contact_at",
+        "next_follow_up_on",
+        "enrolled_on",
+        "hba1c_baseline",
+        "hba1c",
     )
     baseline, latest = [], []
-    for status, last, follow_up, enrolled, base, hba1c in rows:
+    for pid, key, status, last, follow_up, enrolled, base, hba1c in rows:
+        r = row(key) if by else None
         if status == ParticipantStatus.ACTIVE.value:
             d.active += 1
-            if is_overdue(last, follow_up, enrolled, today, overdue_days):
-                d.overdue += 1
+            overdue = is_overdue(last, follow_up, enrolled, today, overdue_days)
+            d.overdue += overdue
+            reached = pid in contacted
+            d.reached += reached
+            if r is not None:
+                r.active += 1
+                r.overdue += overdue
+                r.reached += reached
             if follow_up is not None and follow_up < today:
                 last_day = last.astimezone(UTC).date() if last else None
                 if last_day is None or last_day < follow_up:
@@ -215,12 +259,6 @@ async def dashboard(f: Filters, *, today: date, overdue_days: int) -> Dashboard:
         d.hba1c_baseline_mean = sum(baseline) / len(baseline)
         d.hba1c_latest_mean = sum(latest) / len(latest)
         d.hba1c_change_mean = d.hba1c_latest_mean - d.hba1c_baseline_mean
-
-    # Reach: the 30 days ending on the range's last day, among today's active participants in
-    # scope, whoever contacted them.
-    reach_q = _reach_q(f)
-    reached = await Contact.filter(reach_q).distinct().values_list("participant_id", flat=True)
-    d.reached = len(set(reached))
 
     cq = _contact_q(f, f.since, f.until)
     for month in months_between(f.since, f.until):
@@ -277,60 +315,21 @@ async def dashboard(f: Filters, *, today: date, overdue_days: int) -> Dashboard:
         d.attendances += len(ids or ())
         seen.update(str(i) for i in ids or ())
     d.attendees = len(seen)
+
+    if by:
+        # Contacts per row: by the contact's community, its author, or its participant's
+        # committee (a join, grouped by that one column).
+        column = {
+            "community_id": "community_id",
+            "peer_leader_id": "peer_leader_id",
+            "committee_id": "participant__committee_id",
+        }[by]
+        for key, n in (
+            await Contact.filter(cq)
+            .annotate(n=Count("id"))
+            .group_by(column)
+            .values_list(column, "n")
+        ):
+            row(key).contacts = int(n)
+        d.breakdown = sorted(rows_by.values(), key=lambda r: r.label)
     return d
-
-
-@dataclass
-class BreakdownRow:
-    key: uuid.UUID | None
-    label: str
-    active: int = 0
-    reached: int = 0
-    overdue: int = 0
-    contacts: int = 0
-
-    @property
-    def reach(self) -> float | None:
-        return self.reached / self.active if self.active else None
-
-
-async def breakdown(
-    f: Filters, by: str, labels: dict[uuid.UUID, str], *, today: date, overdue_days: int
-) -> list[BreakdownRow]:
-    """Reach, overdue and contacts per community, committee or peer leader (``by`` is the
-    participant column: ``community_id``, ``committee_id`` or ``peer_leader_id``)."""
-    assert by in ("community_id", "committee_id", "peer_leader_id")
-    out: dict[uuid.UUID | None, BreakdownRow] = {}
-
-    def row(key: uuid.UUID | None) -> BreakdownRow:
-        if key not in out:
-            out[key] = BreakdownRow(key, labels.get(key, "—") if key else "—")
-        return out[key]
-
-    for key, status, last, follow_up, enrolled in await Participant.filter(
-        _participant_q(f)
-    ).values_list(by, "status", "last_contact_at", "next_follow_up_on", "enrolled_on"):
-        r = row(key)
-        if status == ParticipantStatus.ACTIVE.value:
-            r.active += 1
-            r.overdue += is_overdue(last, follow_up, enrolled, today, overdue_days)
-
-    reach_q = _reach_q(f)
-    pairs = (
-        await Contact.filter(reach_q).distinct().values_list("participant_id", f"participant__{by}")
-    )
-    reached: Counter[uuid.UUID | None] = Counter(key for _, key in set(pairs))
-    for key, n in reached.items():
-        row(key).reached = n
-
-    contact_by = "community_id" if by == "community_id" else f"participant__{by}"
-    if by == "peer_leader_id":
-        contact_by = "peer_leader_id"  # who logged the contact
-    for key, n in (
-        await Contact.filter(_contact_q(f, f.since, f.until))
-        .annotate(n=Count("id"))
-        .group_by(contact_by)
-        .values_list(contact_by, "n")
-    ):
-        row(key).contacts = int(n)
-    return sorted(out.values(), key=lambda r: r.label)

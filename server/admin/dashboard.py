@@ -67,8 +67,6 @@ async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
         committee_id=committee.id if committee else None,
         peer_leader_id=leader_id,
     )
-    d = await reports.dashboard(f, today=now, overdue_days=settings.overdue_days)
-
     communities = await communities_for(user)
     committees = await committees_for(user, community_id) if community_id else []
     leaders_q = User.filter(role=Role.PEER_LEADER)
@@ -81,8 +79,8 @@ async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
         by, labels = "committee_id", {c.id: c.name for c in committees}
     else:
         by, labels = "community_id", {c.id: c.name for c in communities}
-    breakdown = await reports.breakdown(
-        f, by, labels, today=now, overdue_days=settings.overdue_days
+    d = await reports.dashboard(
+        f, today=now, overdue_days=settings.overdue_days, by=by, labels=labels
     )
     return await page(
         request,
@@ -90,7 +88,7 @@ async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
         {
             "d": d,
             "f": f,
-            "breakdown": breakdown,
+            "breakdown": d.breakdown,
             "breakdown_by": by,
             "communities": communities,
             "committees": committees,

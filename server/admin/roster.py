@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
@@ -140,13 +140,17 @@ async def mark_needs_visit(
         raise NotFoundException("No such participant.")
     needs = data.get("needs_visit") == "1"
     reason = (data.get("reason") or "").strip()[:200] or None
-    await writes.write(
-        request,
-        "participant",
-        p.id,
-        {"needs_visit": needs, "needs_visit_reason": reason if needs else None},
-        base_version=_int(data.get("version")) or p.version,
-    )
+    try:
+        await writes.write(
+            request,
+            "participant",
+            p.id,
+            {"needs_visit": needs, "needs_visit_reason": reason if needs else None},
+            base_version=_int(data.get("version")) or p.version,
+        )
+    except writes.WriteRefused as exc:
+        # Field names and rules only: the engine's messages never quote a value.
+        raise ClientException(status_code=422, detail=str(exc)) from None
     back = f"/admin/roster?committee={p.committee_id}"  # type: ignore[attr-defined]
     return Redirect(back, status_code=303)
 
