@@ -50,7 +50,8 @@ async function render() {
       el("span", { class: "name", text: `${fmtDateTime(e.at)} · ${e.text}` }),
       e.c.follow_up_on ? el("span", { class: "meta", text: t("Follow-up %(date)s", { date: fmtDate(e.c.follow_up_on) }) }) : null,
       e.c.referral === "urgent" ? el("span", { class: "tag warn", text: t("Urgent referral") }) : null,
-      e.c._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null))
+      e.c._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null,
+      e.c._attention ? el("a", { class: "tag warn", href: "/attention", text: t("Needs attention") }) : null))
     : [el("li", { class: "empty", text: t("No contacts yet.") })]));
   document.body.dataset.ready = "yes";
 }
