@@ -48,9 +48,15 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/api/")) return;
   if (url.pathname.startsWith("/lang/")) {
     event.respondWith((async () => {
-      const res = await fetch(event.request);
-      await refreshShells().catch(() => null);
-      return res;
+      try {
+        const res = await fetch(event.request);
+        await refreshShells().catch(() => null);
+        return res;
+      } catch {
+        // Offline: the switch needs the server (the shells are rendered there); stay put.
+        const next = url.searchParams.get("next") || "/";
+        return Response.redirect(next.startsWith("/") && !next.startsWith("//") ? next : "/", 303);
+      }
     })());
     return;
   }
