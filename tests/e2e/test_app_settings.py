@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext, Page, expect
 
 from sync.models import Device, User
 from tests.conftest import LiveServer
@@ -79,3 +79,18 @@ async def test_a_revoked_device_wipes_its_data_and_goes_to_sign_in(
     assert local["caches"] == []
     # A revoked id is dead: the next sign-in makes a new device.
     assert await phone.evaluate("() => localStorage.getItem('peerlog.device_id')") != device_id
+
+
+async def test_another_person_signing_in_on_the_phone_never_sees_the_first_ones_data(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    await open_app(phone_context, phone, live_server)
+    assert await idb_count(phone, "participants") == 1
+    second = await program(2)
+    await phone_context.clear_cookies()
+    await sign_in_with_cookie(phone_context, live_server, second.leader)
+    await phone.goto(f"{live_server.url}/participants")
+    await wait_synced(phone)
+    await expect(phone.locator("#list .name")).to_have_count(2)
+    names = await phone.locator("#list .name").all_text_contents()
+    assert sorted(names) == sorted(p.full_name for p in second.participants)

@@ -72,7 +72,7 @@ async function currentUser() {
         : { ...body, id: body.user ?? body.id };
       if (user && user.id !== me.id) {
         // Another person signed in on this phone: the previous person's data must not stay.
-        await wipeLocal();
+        await wipeLocal({ fresh: true });
       }
       await setMeta("user", me);
       user = me;

@@ -84,8 +84,9 @@ export async function getMeta(key, fallback = null) {
 export const setMeta = (key, value) => put("meta", { key, value });
 
 // Sign-out and a revoked device: everything local goes, including the open connection.
-export async function wipe() {
-  refuseUntil = Date.now() + 5000;
+// `fresh`: another person signed in here, and this page goes on with an empty database.
+export async function wipe({ fresh = false } = {}) {
+  refuseUntil = fresh ? 0 : Date.now() + 5000;
   if (opening) {
     const db = await opening.catch(() => null);
     if (db) db.close();

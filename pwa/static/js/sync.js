@@ -266,8 +266,8 @@ export function syncNow() {
 
 export const attention = () => all("attention");
 
-export async function wipeLocal() {
-  await wipe();
+export async function wipeLocal(options) {
+  await wipe(options);
   if (globalThis.caches) {
     for (const key of await caches.keys()) await caches.delete(key);
   }
