@@ -205,10 +205,24 @@ def rejected_csv(header: list[str], rejected: Iterable[tuple[int, dict[str, str]
 # --- pages -----------------------------------------------------------------------------------
 
 
+KEEP_SECONDS = 24 * 3600
+
+
 def _folder(request: Request[Any, Any, Any]) -> Path:
     folder = settings_of(request.app.state).data_dir / "imports"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _sweep(folder: Path) -> None:
+    """Uploaded files hold names and phones: none outlives a day, confirmed or not."""
+    cutoff = time.time() - KEEP_SECONDS
+    for path in folder.glob("*.csv"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass
 
 
 def _path(request: Request[Any, Any, Any], token: str, suffix: str) -> Path:
@@ -255,6 +269,7 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
     checked = check_rows(text, await lookups(current_user(request)), datetime.now(UTC))
     if checked.error:
         return await _page(request, stage="upload", error=checked.error)
+    _sweep(_folder(request))
     token = secrets.token_urlsafe(18)
     _path(request, token, ".csv").write_text(text, encoding="utf-8")
     _path(request, token, ".rejected.csv").write_bytes(

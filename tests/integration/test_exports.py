@@ -187,3 +187,61 @@ async def test_the_command_line_names_a_bad_community(db: str) -> None:
         assert "NOPE" in str(exc)
     else:
         raise AssertionError("a bad community code must be a user error")
+
+
+async def test_peerlog_export_on_the_command_line(settings: Settings, tmp_path: Path) -> None:
+    """``peerlog export`` as a person types it: to a file with -o, or to standard output."""
+    import asyncio
+    import os
+    import sys
+
+    await make_records()
+    env = {
+        **os.environ,
+        "PEERLOG_DATABASE_URL": settings.database_url,
+        "PEERLOG_DATA_DIR": str(tmp_path),
+    }
+    out = tmp_path / "meetings.csv"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        "export",
+        "meetings",
+        "--community",
+        "SH-XH",
+        "-o",
+        str(out),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert len(parse(out.read_bytes())) == 1 and b"wrote 1 meetings" in err
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        "export",
+        "contacts",
+        "--since",
+        "2026-13-01",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, err = await proc.communicate()
+    assert proc.returncode == 2 and b"YYYY-MM-DD" in err and b"Traceback" not in err
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        "export",
+        "participants",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, err = await proc.communicate()
+    assert proc.returncode == 0 and len(parse(stdout)) == 4

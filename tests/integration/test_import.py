@@ -24,6 +24,7 @@ async def setup(client: httpx.AsyncClient, settings: Settings) -> dict[str, obje
     await factories.participant(committee, code="OLD-1", phone="13900000001")
     coordinator = await factories.user(Role.COORDINATOR, community=community)
     await factories.sign_in(client, coordinator, settings)
+    client.cookies.set("lang", "en")  # the assertions below read the English page
     return {"committee": committee, "other": other, "leader": leader, "coordinator": coordinator}
 
 
