@@ -3,6 +3,7 @@ or sent twice when the network comes back."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import BrowserContext, Page
 
 from server.auth.invites import create_invite
@@ -13,6 +14,7 @@ from tests.e2e.test_app_support import (
     go_online,
     idb_count,
     program,
+    sign_in_with_cookie,
     wait_controlled,
     wait_ready,
     wait_synced,
@@ -81,4 +83,33 @@ async def test_contacts_logged_offline_survive_a_restart_and_reach_the_server_ex
     assert "已全部同步" in status and "上次同步" in status
     logged = Contact.filter(peer_leader=prog.leader).exclude(mode=ContactMode.GROUP_MEETING)
     assert await logged.count() == 3
+    assert await GroupMeeting.filter(group=prog.group).count() == 1
+
+
+@pytest.mark.xfail(
+    reason="sync engine: a push holding a new contact and then a new group meeting inserts the "
+    "meeting's expanded contacts before the meeting row (FOREIGN KEY constraint failed, 500); "
+    "the phone keeps both queued and retries",
+    strict=False,
+)
+async def test_contacts_then_a_meeting_logged_offline_reach_the_server(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await program(2)
+    phone_context.set_default_timeout(15_000)
+    await sign_in_with_cookie(phone_context, live_server, prog.leader)
+    await phone.goto(f"{live_server.url}/")
+    await wait_controlled(phone)
+    await wait_synced(phone)
+    await phone_context.set_offline(True)
+    await log_contact(phone, live_server.url, 1)
+    await phone.goto(f"{live_server.url}/meetings/new")
+    await wait_ready(phone)
+    await phone.select_option("#group_id", str(prog.group.id))
+    for box in await phone.query_selector_all("[name=attendee_ids]"):
+        await box.check()
+    await phone.click("button[type=submit]")
+    await phone.wait_for_selector("#saved:not(:empty)")
+    await go_online(phone_context, phone)
+    await wait_synced(phone, ms=4_000)
     assert await GroupMeeting.filter(group=prog.group).count() == 1
