@@ -15,9 +15,11 @@ Shape of a batch (each step a constant number of statements, whatever the batch 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +41,21 @@ MEETING_CONTACT_NS = uuid.UUID("5b0f3c52-0a43-4a3e-9d5e-3f5a1f0c7e21")
 
 REMOVED_FROM_MEETING = "removed from the meeting's attendance"
 MEETING_VOIDED = "the group meeting was voided"
+
+
+# What a contact or a meeting needs of the participants it refers to (scope, community) and
+# what it may change on them: far less to read and write than the whole profile.
+PARTICIPANT_REF_COLUMNS = (
+    "id",
+    "community_id",
+    "committee_id",
+    "group_id",
+    "peer_leader_id",
+    "last_contact_at",
+    "next_follow_up_on",
+    "version",
+)
+DERIVED_COLUMNS = ("last_contact_at", "next_follow_up_on", "version", "seq", "updated_at")
 
 
 class DeviceForbidden(PermissionError):
@@ -117,6 +134,55 @@ async def push(
     """Apply one batch. ``assign_ids`` numbers the mutations after the device's last (server-side
     writers); ``current_base`` treats a negative ``base_version`` as "the current version"."""
     now = now or datetime.now(UTC)
+    with _gc_paused():
+        return await _push(
+            actor,
+            device_id,
+            mutations,
+            request_id,
+            device_label,
+            assign_ids,
+            current_base,
+            force_version,
+            after_write,
+            now,
+        )
+
+
+_gc_holders = 0
+_gc_was_enabled = True
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A batch makes tens of thousands of short-lived objects; Python's cyclic collector would
+    walk the whole heap (app, ORM, templates) several times per batch for nothing. Nothing in a
+    batch makes reference cycles, so the collector rests until the last batch in flight ends."""
+    global _gc_holders, _gc_was_enabled
+    _gc_holders += 1
+    if _gc_holders == 1:
+        _gc_was_enabled = gc.isenabled()
+        gc.disable()
+    try:
+        yield
+    finally:
+        _gc_holders -= 1
+        if _gc_holders == 0 and _gc_was_enabled:
+            gc.enable()
+
+
+async def _push(
+    actor: Actor,
+    device_id: uuid.UUID,
+    mutations: list[MutationIn],
+    request_id: str | None,
+    device_label: str | None,
+    assign_ids: bool,
+    current_base: bool,
+    force_version: bool,
+    after_write: AfterWrite | None,
+    now: datetime,
+) -> PushResponse:
     prechecked = [_precheck(m, now) for m in mutations]
     dialect = store.Dialect(db.dialect())
     async with in_transaction() as conn:
@@ -286,6 +352,7 @@ class _Batch:
         self.current_base = current_base
         self.records: dict[Key, dict[str, Any]] = {}
         self.existing: set[Key] = set()  # in the database before this batch
+        self.partial: set[Key] = set()  # read with PARTICIPANT_REF_COLUMNS only
         self.dirty: dict[Key, None] = {}  # insertion-ordered set
         # Per record: (version, {field: [old, new]}, device that wrote it).
         self.history: dict[Key, list[tuple[int, dict[str, Any], str]]] = {}
@@ -303,15 +370,19 @@ class _Batch:
 
     # --- loading --------------------------------------------------------------------------------
 
-    async def _load(self, entity: str, ids: set[str]) -> None:
+    async def _load(self, entity: str, ids: set[str], columns: tuple[str, ...] = ()) -> None:
+        """Read records by id. With ``columns``, only those: the record is then *partial* and
+        may only be written through the narrow derived-fields update."""
         ids = {i for i in ids if (entity, i) not in self.records}
         if not ids:
             return
         table = store.TABLE[entity]
-        for row in await store.fetch_by_ids(self.conn, self.dialect, table, ids):
+        for row in await store.fetch_by_ids(self.conn, self.dialect, table, ids, columns or None):
             key = (entity, row["id"])
             self.records[key] = row
             self.existing.add(key)
+            if columns:
+                self.partial.add(key)
 
     async def load(
         self, fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]]
@@ -348,7 +419,7 @@ class _Batch:
                 ):
                     if clean.get(name):
                         into.add(clean[name])
-        await self._load("participant", participants)
+        await self._load("participant", participants, PARTICIPANT_REF_COLUMNS)
         if meetings:
             existing_meetings = [i for i in meetings if ("group_meeting", i) in self.existing]
             for row in await store.fetch_by_ids(
@@ -646,6 +717,18 @@ class _Batch:
                 best = latest.get(r["participant_id"])
                 if best is None or r["occurred_at"] > best[0]:
                     latest[r["participant_id"]] = (r["occurred_at"], r["follow_up_on"])
+        # Participants with only new contacts: the newest of those against what they have.
+        newest: dict[str, tuple[str, str | None]] = {}
+        for key in self.dirty:
+            if key[0] != "contact":
+                continue
+            c = self.records[key]
+            pid = c["participant_id"]
+            if c["voided"] or pid in self.contact_recompute:
+                continue
+            best = newest.get(pid)
+            if best is None or c["occurred_at"] > best[0]:
+                newest[pid] = (c["occurred_at"], c["follow_up_on"])
         for pid in self.contact_touched:
             participant = self.records.get(("participant", pid))
             if participant is None:
@@ -653,21 +736,13 @@ class _Batch:
             if pid in self.contact_recompute:
                 at, follow_up = latest.get(pid, (None, None))
             else:
-                # Only new contacts: the newest of them against what the participant has.
                 at, follow_up = (
                     participant.get("last_contact_at"),
                     participant.get("next_follow_up_on"),
                 )
-                for key in self.dirty:
-                    if key[0] != "contact":
-                        continue
-                    c = self.records[key]
-                    if (
-                        c["participant_id"] == pid
-                        and not c["voided"]
-                        and (at is None or c["occurred_at"] > at)
-                    ):
-                        at, follow_up = c["occurred_at"], c["follow_up_on"]
+                candidate = newest.get(pid)
+                if candidate is not None and (at is None or candidate[0] > at):
+                    at, follow_up = candidate
             if (at, follow_up) != (
                 participant.get("last_contact_at"),
                 participant.get("next_follow_up_on"),
@@ -692,15 +767,20 @@ class _Batch:
             first = await sequence.allocate(conn, len(self.dirty))
             inserts: dict[str, list[dict[str, Any]]] = {}
             updates: dict[str, list[dict[str, Any]]] = {}
+            derived: list[dict[str, Any]] = []
             for offset, key in enumerate(self.dirty):
                 record = self.records[key]
                 record["seq"] = first + offset
+                if key in self.partial:
+                    derived.append(record)
+                    continue
                 target = updates if key in self.existing else inserts
                 target.setdefault(store.TABLE[key[0]], []).append(record)
             for table, rows in inserts.items():
                 await store.insert_many(conn, dialect, table, rows, now)
             for table, rows in updates.items():
                 await store.update_many(conn, dialect, table, rows)
+            await store.update_many(conn, dialect, "participant", derived, DERIVED_COLUMNS)
         await self._write_log(outcomes)
         await self._write_conflicts(outcomes)
         await self._bump_scope_tokens()

@@ -238,12 +238,21 @@ async def insert_many(
 
 
 async def update_many(
-    conn: BaseDBAsyncClient, dialect: Dialect, table: str, rows: list[dict[str, Any]]
+    conn: BaseDBAsyncClient,
+    dialect: Dialect,
+    table: str,
+    rows: list[dict[str, Any]],
+    columns: Sequence[str] = (),
 ) -> None:
-    """Rewrite full rows by id: one statement shape, so one ``executemany``."""
+    """Rewrite rows by id (every column, or only ``columns``): one statement shape, so one
+    ``executemany``."""
     if not rows:
         return
-    kinds = {name: kind for name, kind in COLUMNS[table].items() if name != "id"}
+    kinds = {
+        name: kind
+        for name, kind in COLUMNS[table].items()
+        if name != "id" and (not columns or name in columns)
+    }
     marks = dialect.marks(len(kinds) + 1)
     sets = ", ".join(f"{name} = {mark}" for name, mark in zip(kinds, marks, strict=False))
     sql = f"UPDATE {table} SET {sets} WHERE id = {marks[-1]}"

@@ -1,0 +1,462 @@
+"""Sync engine benchmark: prints figures, asserts nothing about speed.
+
+    .venv/bin/python bench/bench_sync.py                       # SQLite
+    .venv/bin/python bench/bench_sync.py --postgres postgres://postgres@127.0.0.1:5432/postgres
+    (PEERLOG_TEST_POSTGRES_URL is used when --postgres is not given; --no-postgres skips it)
+
+For each backend, against one uvicorn server process on 127.0.0.1 (a subprocess, so the client
+does not share its CPU):
+
+1. push ingest: batches of 500 new contacts over HTTP, one batch at a time, vs a raw batched
+   ``executemany`` insert of the same kind of rows into the same database in the same run;
+2. pull of a 10,000-record scope (a peer leader's 2,000 participants and 8,000 contacts),
+   pages of 1,000: total time over HTTP, the engine's own time in-process, gzipped bytes/record;
+3. 200 devices at once, each pushing 20 contacts and pulling, 5 rounds: errors, lost rows,
+   'database is locked', throughput and p95 latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import msgspec
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from server.auth.session import SESSION_COOKIE, create_session  # noqa: E402
+from server.settings import Settings  # noqa: E402
+from sync import db, engine, sequence, store  # noqa: E402
+from sync.models import Committee, Community, Contact, Device, Role, User  # noqa: E402
+
+SECRET = "bench-secret"
+BATCH = 500
+encode = msgspec.json.Encoder().encode
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://localhost:{self.port}"
+        self.log = data_dir / "server.log"
+        env = {
+            **os.environ,
+            "PEERLOG_DATABASE_URL": url,
+            "PEERLOG_DATA_DIR": str(data_dir),
+            "PEERLOG_SECRET_KEY": SECRET,
+            "PEERLOG_ORIGIN": self.base,
+            "PEERLOG_LOG_LEVEL": "WARNING",
+        }
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "server.asgi:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+
+    async def wait(self) -> None:
+        async with httpx.AsyncClient() as c:
+            for _ in range(300):
+                try:
+                    if (await c.get(self.base + "/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise RuntimeError("server did not start: " + self.log.read_text()[-2000:])
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return self.log.read_text()
+
+
+async def client_for(
+    server: Server, user: User, settings: Settings, limit: int = 10
+) -> httpx.AsyncClient:
+    token = await create_session(user, settings)
+    c = httpx.AsyncClient(
+        base_url=server.base,
+        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        timeout=120,
+    )
+    c.cookies.set(SESSION_COOKIE, token)
+    await c.get("/healthz")
+    c.headers["x-csrftoken"] = c.cookies.get("csrftoken") or ""
+    c.headers["content-type"] = "application/json"
+    return c
+
+
+def contact_fields(pid: str, n: int) -> dict[str, Any]:
+    at = datetime(2026, 11, 1, 8, 0, tzinfo=UTC) + timedelta(minutes=n % 20000)
+    return {
+        "participant_id": pid,
+        "occurred_at": at.isoformat(),
+        "mode": "home_visit",
+        "duration_min": 20,
+        "functions": ["being_there", "daily_management"],
+        "topics": ["diet"],
+        "referral": "none",
+        "glucose_mmol": 7.2,
+        "follow_up_on": "2026-12-20",
+        "note": "talked about meals",
+    }
+
+
+async def seed_people(leader: User, committee: Committee, count: int) -> list[str]:
+    """Participants straight into the table (with sequence numbers), for speed."""
+    dialect = store.Dialect(db.dialect())
+    now = datetime.now(UTC)
+    from tortoise.transactions import in_transaction
+
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    async with in_transaction() as conn:
+        first = await sequence.allocate(conn, count)
+        rows = []
+        for i, pid in enumerate(ids):
+            row = store.blank("participant")
+            row.update(
+                id=pid,
+                code=f"B{uuid.uuid4().hex[:10]}",
+                full_name=f"Bench {i}",
+                phone="13900000000",
+                community_id=str(committee.community_id),
+                committee_id=str(committee.id),  # type: ignore[attr-defined]
+                peer_leader_id=str(leader.id),
+                enrolled_on="2026-05-01",
+                consent_on="2026-05-01",
+                version=1,
+                seq=first + i,
+                updated_at=now.isoformat(),
+            )
+            rows.append(row)
+        await store.insert_many(conn, dialect, "participant", rows, now)
+    return ids
+
+
+async def raw_contacts(leader: User, community_id: str, people: list[str], total: int) -> float:
+    """The baseline: the same kind of contact rows, batched ``executemany``, one transaction per
+    500 (like one push), with sequence numbers. Returns rows/second."""
+    from tortoise.transactions import in_transaction
+
+    dialect = store.Dialect(db.dialect())
+    now = datetime.now(UTC)
+    start = time.perf_counter()
+    for b in range(total // BATCH):
+        async with in_transaction() as conn:
+            first = await sequence.allocate(conn, BATCH)
+            rows = []
+            for i in range(BATCH):
+                n = b * BATCH + i
+                row = store.blank("contact")
+                fields = contact_fields(people[n % len(people)], n)
+                fields["occurred_at"] = (
+                    datetime.fromisoformat(fields["occurred_at"]).astimezone(UTC).isoformat()
+                )
+                row.update(fields)
+                row.update(
+                    id=str(uuid.uuid4()),
+                    peer_leader_id=str(leader.id),
+                    community_id=community_id,
+                    version=1,
+                    seq=first + i,
+                    updated_at=now.isoformat(),
+                )
+                rows.append(row)
+            await store.insert_many(conn, dialect, "contact", rows, now)
+    return total / (time.perf_counter() - start)
+
+
+async def bench_backend(
+    url: str, label: str, batches: int, devices: int, rounds: int
+) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="peerlog-bench-"))
+    settings = Settings(data_dir=data_dir, database_url=url, secret_key=SECRET)
+    await db.migrate(url)
+    await db.init(url)
+    out: dict[str, Any] = {"backend": label}
+    server = Server(url, data_dir)
+    try:
+        community = await Community.create(name="Bench", code=f"BC{uuid.uuid4().hex[:6]}")
+        committee = await Committee.create(
+            name="Bench RC", code=f"BR{uuid.uuid4().hex[:6]}", community=community
+        )
+        leader = await User.create(
+            username=f"bench{uuid.uuid4().hex[:6]}",
+            display_name="Bench",
+            role=Role.PEER_LEADER,
+            community=community,
+        )
+        people = await seed_people(leader, committee, 500)
+        await server.wait()
+
+        # 1. push ingest
+        c = await client_for(server, leader, settings)
+        device = uuid.uuid4()
+        bodies = []
+        for b in range(batches):
+            mutations = [
+                {
+                    "mutation_id": b * BATCH + i + 1,
+                    "entity": "contact",
+                    "id": str(uuid.uuid4()),
+                    "base_version": 0,
+                    "fields": contact_fields(people[i % len(people)], b * BATCH + i),
+                }
+                for i in range(BATCH)
+            ]
+            bodies.append(
+                encode({"device_id": str(device), "schema_version": 1, "mutations": mutations})
+            )
+        # One warm-up batch of a second device, outside the timing.
+        warm = msgspec.json.decode(bodies[0])
+        warm["device_id"] = str(uuid.uuid4())
+        for m in warm["mutations"]:
+            m["id"] = str(uuid.uuid4())
+        assert (await c.post("/api/sync/push", content=encode(warm))).status_code == 200
+        start = time.perf_counter()
+        for body in bodies:
+            r = await c.post("/api/sync/push", content=body)
+            assert r.status_code == 200, r.text[:300]
+        elapsed = time.perf_counter() - start
+        await c.aclose()
+        n = batches * BATCH
+        out["push_rate"] = n / elapsed
+        out["push_ms_per_batch"] = elapsed / batches * 1000
+        out["raw_rate"] = await raw_contacts(leader, str(community.id), people, n)
+        out["ratio"] = out["push_rate"] / out["raw_rate"]
+        print(
+            f"[{label}] push ingest over HTTP: {n} contacts in {batches} batches of {BATCH}: "
+            f"{out['push_rate']:,.0f} mutations/s ({out['push_ms_per_batch']:.0f} ms/batch)"
+        )
+        print(
+            f"[{label}] raw batched insert of the same rows: {out['raw_rate']:,.0f} rows/s; "
+            f"ratio {out['ratio']:.2f}"
+        )
+
+        # 2. pull of a 10,000-record scope
+        big = await User.create(
+            username=f"big{uuid.uuid4().hex[:6]}",
+            display_name="Big",
+            role=Role.PEER_LEADER,
+            community=community,
+        )
+        big_people = await seed_people(big, committee, 2000)
+        await raw_contacts(big, str(community.id), big_people, 8000)
+        c = await client_for(server, big, settings)
+        cursor, records, raw_bytes, gz_bytes = None, 0, 0, 0
+        start = time.perf_counter()
+        while True:
+            params: dict[str, Any] = {"limit": 1000}
+            if cursor:
+                params["cursor"] = cursor
+            r = await c.get("/api/sync/pull", params=params)
+            assert r.status_code == 200, r.text[:300]
+            raw_bytes += len(r.content)
+            gz_bytes += len(gzip.compress(r.content))
+            body = r.json()
+            records += len(body["changes"])
+            cursor = body["cursor"]
+            if not body["has_more"]:
+                break
+        http_total = time.perf_counter() - start
+        await c.aclose()
+        start = time.perf_counter()
+        cursor, in_process = None, 0
+        while True:
+            page = await engine.pull(big, cursor, 1000)
+            assert isinstance(page, engine.PullResponse)
+            encode(page)
+            in_process += len(page.changes)
+            cursor = page.cursor
+            if not page.has_more:
+                break
+        engine_total = time.perf_counter() - start
+        out.update(
+            pull_records=records,
+            pull_http_s=http_total,
+            pull_engine_s=engine_total,
+            pull_bytes=raw_bytes / records,
+            pull_gz_bytes=gz_bytes / records,
+        )
+        print(
+            f"[{label}] pull of a {records:,}-record scope in pages of 1,000: {http_total:.2f} s over HTTP "
+            f"(engine alone {engine_total:.2f} s); {raw_bytes / records:.0f} bytes/record, "
+            f"{gz_bytes / records:.0f} gzipped"
+        )
+
+        # 3. many devices at once
+        leaders = []
+        for i in range(devices // 4):
+            u = await User.create(
+                username=f"dev{uuid.uuid4().hex[:8]}",
+                display_name=f"D{i}",
+                role=Role.PEER_LEADER,
+                community=community,
+            )
+            leaders.append((u, await seed_people(u, committee, 4)))
+        clients = []
+        for u, pids in leaders:
+            shared = await client_for(server, u, settings, limit=8)
+            for _ in range(4):
+                clients.append((shared, uuid.uuid4(), pids))
+        latencies: list[float] = []
+        errors: list[str] = []
+
+        async def phone(c: httpx.AsyncClient, device_id: uuid.UUID, pids: list[str]) -> None:
+            cursor: str | None = None
+            for rnd in range(rounds):
+                mutations = [
+                    {
+                        "mutation_id": rnd * 20 + i + 1,
+                        "entity": "contact",
+                        "id": str(uuid.uuid4()),
+                        "fields": contact_fields(pids[i % len(pids)], i),
+                    }
+                    for i in range(20)
+                ]
+                t = time.perf_counter()
+                r = await c.post(
+                    "/api/sync/push",
+                    content=encode({"device_id": str(device_id), "mutations": mutations}),
+                )
+                latencies.append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    errors.append(f"push {r.status_code} {r.text[:120]}")
+                params: dict[str, Any] = {"limit": 500}
+                while True:
+                    if cursor:
+                        params["cursor"] = cursor
+                    t = time.perf_counter()
+                    r = await c.get("/api/sync/pull", params=params)
+                    latencies.append(time.perf_counter() - t)
+                    if r.status_code != 200:
+                        errors.append(f"pull {r.status_code} {r.text[:120]}")
+                        break
+                    body = r.json()
+                    cursor = body["cursor"]
+                    if not body["has_more"]:
+                        break
+
+        start = time.perf_counter()
+        await asyncio.gather(*(phone(c, d, p) for c, d, p in clients))
+        elapsed = time.perf_counter() - start
+        for shared in {id(c): c for c, _, _ in clients}.values():
+            await shared.aclose()
+        expected = devices * rounds * 20
+        device_ids = [d for _, d, _ in clients]
+        stored = await Contact.filter(peer_leader_id__in=[u.id for u, _ in leaders]).count()
+        acked = sum(d.last_mutation_id for d in await Device.filter(id__in=device_ids))
+        log_text = server.log.read_text()
+        locked = log_text.count("database is locked") + sum("locked" in e for e in errors)
+        p95 = statistics.quantiles(latencies, n=20)[18] * 1000
+        out.update(
+            devices=devices,
+            requests=len(latencies),
+            errors=len(errors),
+            lost=expected - stored,
+            acked=acked,
+            locked=locked,
+            rps=len(latencies) / elapsed,
+            mps=expected / elapsed,
+            p95_ms=p95,
+            elapsed=elapsed,
+        )
+        print(
+            f"[{label}] {devices} devices x {rounds} rounds (push 20 + pull) at once: {len(latencies)} requests "
+            f"in {elapsed:.1f} s = {len(latencies) / elapsed:,.0f} req/s, {expected / elapsed:,.0f} mutations/s, "
+            f"p95 {p95:.0f} ms; errors {len(errors)}, lost {expected - stored}, "
+            f"acknowledged {acked}/{expected}, 'database is locked' {locked}"
+        )
+        if errors:
+            print("   first errors:", errors[:3])
+    finally:
+        server.stop()
+        await db.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--postgres", default=os.environ.get("PEERLOG_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--batches", type=int, default=40, help="push batches of 500 (default 40 = 20,000)"
+    )
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    if not args.no_sqlite:
+        folder = Path(tempfile.mkdtemp(prefix="peerlog-bench-db-"))
+        try:
+            await bench_backend(
+                f"sqlite://{folder / 'bench.sqlite3'}",
+                "sqlite",
+                args.batches,
+                args.devices,
+                args.rounds,
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    if args.postgres and not args.no_postgres:
+        import asyncpg
+
+        admin = args.postgres.replace("postgres://", "postgresql://", 1)
+        name = f"peerlog_bench_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        parts = urlsplit(args.postgres)
+        url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+        try:
+            await bench_backend(url, "postgres", args.batches, args.devices, args.rounds)
+        finally:
+            conn = await asyncpg.connect(admin)
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
