@@ -206,7 +206,7 @@ async def raw_contacts(leader: User, community_id: str, people: list[str], total
 
 
 async def bench_backend(
-    url: str, label: str, batches: int, devices: int, rounds: int
+    url: str, label: str, batches: int, devices: int, rounds: int, caseload: int
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="peerlog-bench-"))
     settings = Settings(data_dir=data_dir, database_url=url, secret_key=SECRET)
@@ -225,7 +225,7 @@ async def bench_backend(
             role=Role.PEER_LEADER,
             community=community,
         )
-        people = await seed_people(leader, committee, 500)
+        people = await seed_people(leader, committee, caseload)
         await server.wait()
 
         # 1. push ingest
@@ -264,7 +264,7 @@ async def bench_backend(
         out["raw_rate"] = await raw_contacts(leader, str(community.id), people, n)
         out["ratio"] = out["push_rate"] / out["raw_rate"]
         print(
-            f"[{label}] push ingest over HTTP: {n} contacts in {batches} batches of {BATCH}: "
+            f"[{label}] push ingest over HTTP: {n} contacts for {caseload} participants in {batches} batches of {BATCH}: "
             f"{out['push_rate']:,.0f} mutations/s ({out['push_ms_per_batch']:.0f} ms/batch)"
         )
         print(
@@ -427,6 +427,13 @@ async def main() -> None:
     )
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--caseload",
+        type=int,
+        default=50,
+        help="participants the pushing peer leader's contacts are spread over (each touched "
+        "participant gets its last-contact date updated in the same batch); default 50",
+    )
     args = parser.parse_args()
     if not args.no_sqlite:
         folder = Path(tempfile.mkdtemp(prefix="peerlog-bench-db-"))
@@ -437,6 +444,7 @@ async def main() -> None:
                 args.batches,
                 args.devices,
                 args.rounds,
+                args.caseload,
             )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -451,7 +459,9 @@ async def main() -> None:
         parts = urlsplit(args.postgres)
         url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
         try:
-            await bench_backend(url, "postgres", args.batches, args.devices, args.rounds)
+            await bench_backend(
+                url, "postgres", args.batches, args.devices, args.rounds, args.caseload
+            )
         finally:
             conn = await asyncpg.connect(admin)
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

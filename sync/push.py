@@ -149,26 +149,21 @@ async def push(
         )
 
 
-_gc_holders = 0
-_gc_was_enabled = True
+_gc_frozen = False
 
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """A batch makes tens of thousands of short-lived objects; Python's cyclic collector would
-    walk the whole heap (app, ORM, templates) several times per batch for nothing. Nothing in a
-    batch makes reference cycles, so the collector rests until the last batch in flight ends."""
-    global _gc_holders, _gc_was_enabled
-    _gc_holders += 1
-    if _gc_holders == 1:
-        _gc_was_enabled = gc.isenabled()
-        gc.disable()
-    try:
-        yield
-    finally:
-        _gc_holders -= 1
-        if _gc_holders == 0 and _gc_was_enabled:
-            gc.enable()
+    """A batch makes tens of thousands of short-lived objects, so Python's cyclic collector runs
+    several times per batch, and each full collection walked the whole heap (app, ORM, templates)
+    for nothing. Freezing what exists at the first push (``gc.freeze``) takes those long-lived
+    objects out of every later collection; the collector keeps running for what is new."""
+    global _gc_frozen
+    if not _gc_frozen:
+        _gc_frozen = True
+        gc.collect()
+        gc.freeze()
+    yield
 
 
 async def _push(
