@@ -209,7 +209,7 @@ async def bench_backend(
     url: str, label: str, batches: int, devices: int, rounds: int, caseload: int
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="peerlog-bench-"))
-    settings = Settings(data_dir=data_dir, database_url=url, secret_key=SECRET)
+    settings = Settings(data_dir=data_dir, database_url=url, secret_key=SECRET, log_level="WARNING")
     await db.migrate(url)
     await db.init(url)
     out: dict[str, Any] = {"backend": label}
@@ -261,11 +261,39 @@ async def bench_backend(
         n = batches * BATCH
         out["push_rate"] = n / elapsed
         out["push_ms_per_batch"] = elapsed / batches * 1000
+        # The same batches through the same app in this process (httpx over ASGI): no socket,
+        # no uvicorn, no client competing for the CPU with the server.
+        from server.app import create_app
+
+        app = create_app(settings, manage_database=False)
+        asgi = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=server.base)
+        asgi.cookies.set(SESSION_COOKIE, await create_session(leader, settings))
+        await asgi.get("/healthz")
+        asgi.headers["x-csrftoken"] = asgi.cookies.get("csrftoken") or ""
+        asgi.headers["content-type"] = "application/json"
+        other = str(uuid.uuid4())
+        renamed = []
+        for body in bodies:
+            decoded = msgspec.json.decode(body)
+            decoded["device_id"] = other
+            for m in decoded["mutations"]:
+                m["id"] = str(uuid.uuid4())
+            renamed.append(encode(decoded))
+        start = time.perf_counter()
+        for body in renamed:
+            r = await asgi.post("/api/sync/push", content=body)
+            assert r.status_code == 200, r.text[:300]
+        out["asgi_rate"] = n / (time.perf_counter() - start)
+        await asgi.aclose()
         out["raw_rate"] = await raw_contacts(leader, str(community.id), people, n)
         out["ratio"] = out["push_rate"] / out["raw_rate"]
         print(
             f"[{label}] push ingest over HTTP: {n} contacts for {caseload} participants in {batches} batches of {BATCH}: "
             f"{out['push_rate']:,.0f} mutations/s ({out['push_ms_per_batch']:.0f} ms/batch)"
+        )
+        print(
+            f"[{label}] the same batches in-process (httpx over ASGI, no socket): "
+            f"{out['asgi_rate']:,.0f} mutations/s; ratio to raw {out['asgi_rate'] / out['raw_rate']:.2f}"
         )
         print(
             f"[{label}] raw batched insert of the same rows: {out['raw_rate']:,.0f} rows/s; "
