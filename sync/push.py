@@ -354,6 +354,9 @@ class _Batch:
         self.committees: dict[str, str] = {}  # id → community_id
         self.groups: dict[str, dict[str, Any]] = {}
         self.peer_leaders: set[str] = set()
+        # Participant code → id, for the codes this batch writes (the column is unique: a
+        # clash must reject one mutation, not fail the whole batch's transaction).
+        self.codes: dict[str, str] = {}
         self.contact_touched: set[str] = set()  # participants whose contacts changed
         self.contact_recompute: set[str] = set()  # … by an edit, not only a new contact
         self.scope_losers: dict[str, set[str]] = {
@@ -393,6 +396,7 @@ class _Batch:
         committees: set[str] = set()
         groups: set[str] = set()
         users: set[str] = set()
+        codes: set[str] = set()
         meetings: set[str] = set()
         for m, clean, _errors in fresh:
             current = self.records.get((m.entity, str(m.id)))
@@ -414,7 +418,14 @@ class _Batch:
                 ):
                     if clean.get(name):
                         into.add(clean[name])
+                if clean.get("code"):
+                    codes.add(clean["code"])
         await self._load("participant", participants, PARTICIPANT_REF_COLUMNS)
+        if codes:
+            for row in await store.fetch_by_ids(
+                self.conn, self.dialect, "participant", codes, ["id", "code"], key="code"
+            ):
+                self.codes[row["code"]] = str(row["id"])
         if meetings:
             existing_meetings = [i for i in meetings if ("group_meeting", i) in self.existing]
             for row in await store.fetch_by_ids(
@@ -536,6 +547,11 @@ class _Batch:
         if errors:
             return Outcome(m, "rejected", errors=errors, base_version=base_version)
 
+        if entity == "participant" and "code" in decision.write:
+            # Claimed now, so a later mutation in this batch cannot take it too.
+            if before.get("code") and self.codes.get(before["code"]) == rid:
+                del self.codes[before["code"]]
+            self.codes[after["code"]] = rid
         changes = {
             name: [before.get(name), value]
             for name, value in decision.write.items()
@@ -588,6 +604,10 @@ class _Batch:
                     errors["group_id"] = ["must be a group of the participant's community"]
             if written.get("peer_leader_id") and after["peer_leader_id"] not in self.peer_leaders:
                 errors["peer_leader_id"] = ["must be a peer leader's user id"]
+            if "code" in written:
+                holder = self.codes.get(after["code"])
+                if holder is not None and holder != after["id"]:
+                    errors["code"] = ["is already used by another participant"]
         elif entity == "contact":
             participant = self.records.get(("participant", after.get("participant_id") or ""))
             if participant is None or not scope.participant_visible(actor, participant):

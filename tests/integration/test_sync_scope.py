@@ -325,3 +325,26 @@ async def test_a_group_meeting_counts_as_a_contact_for_each_attendee_and_follows
         client, device, [mutation(4, "contact", dropped.id, {"note": "x"}, base_version=2)]
     )
     assert forbidden.json()["results"][0]["status"] == "rejected"
+
+
+async def test_a_duplicate_participant_code_rejects_that_mutation_only(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    p = await program()
+    committee_id = str(p.mine.committee_id)  # type: ignore[attr-defined]
+
+    def new(code: str) -> dict[str, Any]:
+        return {"code": code, "full_name": "New person", "committee_id": committee_id}
+
+    await f.sign_in(client, p.coordinator, settings)
+    first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    batch = [
+        mutation(1, "participant", first, new("DUP-1")),
+        mutation(2, "participant", second, new("DUP-1")),  # taken earlier in this batch
+        mutation(3, "participant", third, new(p.mine.code)),  # taken in the database
+        mutation(4, "participant", uuid.uuid4(), new("FREE-1")),
+    ]
+    body = (await push(client, uuid.uuid4(), batch)).json()
+    assert [r["status"] for r in body["results"]] == ["applied", "rejected", "rejected", "applied"]
+    assert body["results"][1]["errors"] == {"code": ["is already used by another participant"]}
+    assert await Participant.filter(code="DUP-1").count() == 1
