@@ -804,11 +804,23 @@ class _Batch:
         if not outcomes:
             return
         conn, dialect, now = self.conn, self.dialect, self.now
-        marks = dialect.marks(11)
-        await conn.execute_many(
-            "INSERT INTO mutation (device_id, mutation_id, user_id, entity, record_id, "
-            "base_version, version, status, changes, result, received_at) "
-            f"VALUES ({', '.join(marks)})",
+        await store.bulk_insert(
+            conn,
+            dialect,
+            "mutation",
+            (
+                "device_id",
+                "mutation_id",
+                "user_id",
+                "entity",
+                "record_id",
+                "base_version",
+                "version",
+                "status",
+                "changes",
+                "result",
+                "received_at",
+            ),
             [
                 [
                     self.device_id,
@@ -827,10 +839,20 @@ class _Batch:
             ],
         )
         # The audit trail: ids, action, status and field names; never a value.
-        marks = dialect.marks(8)
-        await conn.execute_many(
-            "INSERT INTO audit_event (at, actor_id, device_id, action, entity, record_id, "
-            f"request_id, detail) VALUES ({', '.join(marks)})",
+        await store.bulk_insert(
+            conn,
+            dialect,
+            "audit_event",
+            (
+                "at",
+                "actor_id",
+                "device_id",
+                "action",
+                "entity",
+                "record_id",
+                "request_id",
+                "detail",
+            ),
             [
                 [
                     now,

@@ -234,6 +234,28 @@ async def insert_many(
     values = [
         [dialect.to_db(kind, row.get(name)) for name, kind in kinds.items()] + [now] for row in rows
     ]
+    await bulk_insert(conn, dialect, table, names, values, sql)
+
+
+async def bulk_insert(
+    conn: BaseDBAsyncClient,
+    dialect: Dialect,
+    table: str,
+    names: Sequence[str],
+    values: list[list[Any]],
+    sql: str | None = None,
+) -> None:
+    """Insert many rows of database values: ``COPY`` on PostgreSQL, ``executemany`` otherwise."""
+    if not values:
+        return
+    raw = getattr(conn, "_connection", None) if dialect.postgres else None
+    if raw is not None and hasattr(raw, "copy_records_to_table") and len(values) > 20:
+        # COPY is several times faster than a prepared INSERT per row, and runs in the same
+        # transaction (``conn`` is the transaction's connection).
+        await raw.copy_records_to_table(table, records=values, columns=list(names))
+        return
+    if sql is None:
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(dialect.marks(len(names)))})"
     await conn.execute_many(sql, values)
 
 
