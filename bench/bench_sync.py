@@ -261,8 +261,8 @@ async def bench_backend(
         n = batches * BATCH
         out["push_rate"] = n / elapsed
         out["push_ms_per_batch"] = elapsed / batches * 1000
-        # The same batches through the same app in this process (httpx over ASGI): no socket,
-        # no uvicorn, no client competing for the CPU with the server.
+        # The same batches through the same app in this process (httpx over ASGI): no socket and
+        # no uvicorn, but the client's work shares this one process with the server's.
         from server.app import create_app
 
         app = create_app(settings, manage_database=False)
