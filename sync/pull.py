@@ -49,6 +49,7 @@ async def pull(
     async with in_transaction() as conn:
         high = await sequence.current(conn)
         candidates: list[tuple[int, str, dict[str, Any]]] = []
+        scans: list[tuple[str, str, str, str, list[Any]]] = []
         total = 0
         for entity in PULLED:
             fields = scope.readable_fields(actor, entity)
@@ -58,10 +59,11 @@ async def pull(
                 continue
             where, params = condition
             table = store.TABLE[entity]
+            columns = ", ".join(["id", "version", "seq", "updated_at", *fields])
             base = f"FROM {table} WHERE seq > $1 AND seq <= $2 AND {where}"
             if not dialect.postgres:
                 base = base.replace("$1", "?").replace("$2", "?")
-            columns = ", ".join(["id", "version", "seq", "updated_at", *fields])
+            scans.append((entity, table, columns, where, params))
             rows = await conn.execute_query_dict(
                 f"SELECT {columns} {base} ORDER BY seq LIMIT {limit + 1}", [after, high, *params]
             )
@@ -75,9 +77,21 @@ async def pull(
                     f"SELECT COUNT(*) AS n {base}", [after, high, *params]
                 )
                 total += int(counted[0]["n"])
-    candidates.sort(key=lambda c: c[0])
-    page = candidates[:limit]
-    has_more = len(candidates) > limit
+        candidates.sort(key=lambda c: c[0])
+        page = candidates[:limit]
+        has_more = len(candidates) > limit
+        if has_more and candidates[limit][0] == page[-1][0]:
+            # Rows sharing one sequence number (written outside the engine, e.g. seq 0 from
+            # before the counter) must not straddle two pages: the cursor is a number, so the
+            # page ends after all of them, even if that makes it longer than ``limit``.
+            tie = page[-1][0]
+            page = [c for c in candidates if c[0] < tie]
+            for entity, table, columns, where, params in scans:
+                sql = f"SELECT {columns} FROM {table} WHERE seq = $1 AND seq <= $2 AND {where}"
+                if not dialect.postgres:
+                    sql = sql.replace("$1", "?").replace("$2", "?")
+                for raw in await conn.execute_query_dict(sql, [tie, high, *params]):
+                    page.append((tie, entity, dialect.row(table, raw)))
     next_seq = page[-1][0] if has_more else max(high, after)
     changes = [
         Change(

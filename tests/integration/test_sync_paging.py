@@ -207,3 +207,16 @@ async def test_a_full_sync_run_logs_no_name_phone_clinical_value_or_note(
     details = " ".join(str(e.detail) for e in await AuditEvent.all())
     for secret in SECRETS.values():
         assert secret not in details
+
+
+async def test_rows_sharing_one_sequence_number_are_never_split_across_pages(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    # Rows made outside the engine keep seq 0 (the model default): seven of them, pages of 2.
+    leader = await f.user(Role.PEER_LEADER)
+    committee = await f.committee(await leader.community)
+    people = {str((await f.participant(committee, peer_leader=leader)).id) for _ in range(7)}
+    await f.sign_in(client, leader, settings)
+    changes, _ = await pull_all(client, limit=2)
+    assert [c["id"] for c in changes if c["entity"] == "participant"].count(next(iter(people))) == 1
+    assert {c["id"] for c in changes if c["entity"] == "participant"} == people
