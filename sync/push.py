@@ -55,6 +55,7 @@ PARTICIPANT_REF_COLUMNS = (
     "next_follow_up_on",
     "version",
 )
+INSERT_ORDER = ("participant", "group_meeting", "contact")
 DERIVED_COLUMNS = ("last_contact_at", "next_follow_up_on", "version", "seq", "updated_at")
 
 
@@ -791,8 +792,10 @@ class _Batch:
                     continue
                 target = updates if key in self.existing else inserts
                 target.setdefault(store.TABLE[key[0]], []).append(record)
-            for table, rows in inserts.items():
-                await store.insert_many(conn, dialect, table, rows, now)
+            # Parents first: a contact may refer to a participant or (expanded from a meeting)
+            # a meeting made in this same batch, and foreign keys are checked per statement.
+            for table in INSERT_ORDER:
+                await store.insert_many(conn, dialect, table, inserts.get(table, []), now)
             for table, rows in updates.items():
                 await store.update_many(conn, dialect, table, rows)
             await store.update_many(conn, dialect, "participant", derived, DERIVED_COLUMNS)

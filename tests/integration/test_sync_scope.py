@@ -348,3 +348,38 @@ async def test_a_duplicate_participant_code_rejects_that_mutation_only(
     assert [r["status"] for r in body["results"]] == ["applied", "rejected", "rejected", "applied"]
     assert body["results"][1]["errors"] == {"code": ["is already used by another participant"]}
     assert await Participant.filter(code="DUP-1").count() == 1
+
+
+async def test_a_batch_with_a_contact_then_a_meeting_then_a_new_participant_contact_is_written(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    # Rows go in parent-first order whatever the batch order: foreign keys hold per statement.
+    p = await program()
+    await f.sign_in(client, p.coordinator, settings)
+    new_person = uuid.uuid4()
+    meeting = uuid.uuid4()
+    batch = [
+        mutation(1, "contact", uuid.uuid4(), contact_fields(p.mine.id)),
+        mutation(
+            2,
+            "group_meeting",
+            meeting,
+            {
+                "group_id": str(p.group.id),
+                "occurred_at": "2026-11-20T15:00:00+08:00",
+                "attendee_ids": [str(p.mine.id)],
+            },
+        ),
+        mutation(
+            3,
+            "participant",
+            new_person,
+            {"code": "ORDER-1", "full_name": "New", "committee_id": str(p.mine.committee_id)},  # type: ignore[attr-defined]
+        ),
+        mutation(4, "contact", uuid.uuid4(), contact_fields(new_person)),
+    ]
+    response = await push(client, uuid.uuid4(), batch)
+    assert response.status_code == 200, response.text
+    assert [r["status"] for r in response.json()["results"]] == ["applied"] * 4
+    assert await Contact.filter(meeting_id=meeting).count() == 1
+    assert await Contact.filter(participant_id=new_person).count() == 1
