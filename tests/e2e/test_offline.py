@@ -3,7 +3,6 @@ or sent twice when the network comes back."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.async_api import BrowserContext, Page
 
 from server.auth.invites import create_invite
@@ -52,9 +51,8 @@ async def test_contacts_logged_offline_survive_a_restart_and_reach_the_server_ex
     await wait_ready(phone)
     assert await phone.text_content("#status [data-s=net]") == "离线"
 
-    # The meeting is logged first: a push batch holding a new contact and then a new meeting
-    # currently fails on the server (IntegrityError in the meeting expansion; reported to the
-    # sync engine). The app itself keeps both safely queued either way.
+    # The meeting first here; the next test logs contacts before a meeting, the order that once
+    # broke a foreign key in the push.
     await phone.goto(f"{live_server.url}/meetings/new")
     await wait_ready(phone)
     await phone.select_option("#group_id", str(prog.group.id))
@@ -86,12 +84,6 @@ async def test_contacts_logged_offline_survive_a_restart_and_reach_the_server_ex
     assert await GroupMeeting.filter(group=prog.group).count() == 1
 
 
-@pytest.mark.xfail(
-    reason="sync engine: a push holding a new contact and then a new group meeting inserts the "
-    "meeting's expanded contacts before the meeting row (FOREIGN KEY constraint failed, 500); "
-    "the phone keeps both queued and retries",
-    strict=False,
-)
 async def test_contacts_then_a_meeting_logged_offline_reach_the_server(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
