@@ -21,6 +21,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "pwa" / "static"
 _IMPORT = re.compile(
@@ -141,7 +142,7 @@ def respond(request: Request[Any, Any, Any], asset: Asset, cache_control: str) -
     include_in_schema=False,
     sync_to_thread=False,
 )
-def serve_static(request: Request[Any, Any, Any], path: str) -> Response[bytes]:
+def serve_static(request: Request[Any, Any, Any], path: FromPath[str]) -> Response[bytes]:
     asset = assets().get(path.lstrip("/"))
     if asset is None:
         raise NotFoundException("No such file.")

@@ -51,6 +51,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from litestar import Request, Response, get
 from litestar.datastructures import Cookie
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 LANGUAGES = ("zh-CN", "en")
@@ -268,7 +269,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @get("/lang/{code:str}", opt={"public": True}, include_in_schema=False)
-async def switch_language(code: str, next: str | None = None) -> Response[Any]:
+async def switch_language(code: FromPath[str], next: str | None = None) -> Response[Any]:
     """Remember the chosen language in the ``lang`` cookie and go back to ``next``."""
     lang = normalize(code) or DEFAULT_LANGUAGE
     return Redirect(
@@ -281,7 +282,7 @@ async def switch_language(code: str, next: str | None = None) -> Response[Any]:
 
 
 @get("/i18n/{name:str}", opt={"public": True, "cacheable": True}, include_in_schema=False)
-async def catalogue_for_js(name: str) -> Response[bytes]:
+async def catalogue_for_js(name: FromPath[str]) -> Response[bytes]:
     """The merged catalogue as ``{msgid: translation}`` JSON for strings built in JS."""
     lang = normalize(name.removesuffix(".json")) or DEFAULT_LANGUAGE
     return Response(

@@ -13,6 +13,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from tortoise import connections
 from tortoise.expressions import Q
@@ -208,12 +209,16 @@ async def _detail(
 
 
 @get("/admin/conflicts/{conflict_id:uuid}", opt=roles(*STAFF), name="admin-conflict")
-async def conflict_page(request: Request[Any, Any, Any], conflict_id: uuid.UUID) -> Template:
+async def conflict_page(
+    request: Request[Any, Any, Any], conflict_id: FromPath[uuid.UUID]
+) -> Template:
     return await _detail(request, await _conflict_for(current_user(request), conflict_id))
 
 
 @post("/admin/conflicts/{conflict_id:uuid}/resolve", opt=roles(*STAFF), status_code=303)
-async def resolve(request: Request[Any, Any, Any], conflict_id: uuid.UUID) -> Template | Redirect:
+async def resolve(
+    request: Request[Any, Any, Any], conflict_id: FromPath[uuid.UUID]
+) -> Template | Redirect:
     user = current_user(request)
     conflict = await _conflict_for(user, conflict_id)
     form = await request.form()
@@ -242,7 +247,7 @@ async def resolve(request: Request[Any, Any, Any], conflict_id: uuid.UUID) -> Te
 
 
 @post("/admin/conflicts/{conflict_id:uuid}/dismiss", opt=roles(*STAFF), status_code=303)
-async def dismiss(request: Request[Any, Any, Any], conflict_id: uuid.UUID) -> Redirect:
+async def dismiss(request: Request[Any, Any, Any], conflict_id: FromPath[uuid.UUID]) -> Redirect:
     user = current_user(request)
     conflict = await _conflict_for(user, conflict_id)
     engine = writes.engine()

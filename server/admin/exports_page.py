@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Stream, Template
 
 from server import exports
@@ -30,7 +31,7 @@ async def exports_page(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/admin/exports/{filename:str}", opt=roles(*STAFF), name="admin-export-csv")
-async def export_csv(request: Request[Any, Any, Any], filename: str) -> Stream:
+async def export_csv(request: Request[Any, Any, Any], filename: FromPath[str]) -> Stream:
     """``/admin/exports/contacts.csv?community=…&since=…&until=…`` (and participants, meetings)."""
     user = current_user(request)
     spec = exports.KINDS.get(filename.removesuffix(".csv"))

@@ -25,6 +25,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Response, Template
 
 from server.admin import writes
@@ -287,7 +288,7 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
 
 
 @post("/admin/participants/import/{token:str}/confirm", opt=roles(*STAFF), status_code=200)
-async def confirm(request: Request[Any, Any, Any], token: str) -> Template:
+async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
     user = current_user(request)
     source = _path(request, token, ".csv")
     if not source.exists():
@@ -349,7 +350,7 @@ def _status(result: Any) -> str:
 
 
 @get("/admin/participants/import/{token:str}/rejected.csv", opt=roles(*STAFF))
-async def rejected_file(request: Request[Any, Any, Any], token: str) -> Response[bytes]:
+async def rejected_file(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[bytes]:
     path = _path(request, token, ".rejected.csv")
     if not path.exists():
         raise NotFoundException("No such import.")

@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from tortoise.expressions import Q
 
@@ -197,7 +198,9 @@ async def _participant_for(user: User, participant_id: uuid.UUID) -> Participant
 
 
 @get("/admin/participants/{participant_id:uuid}", opt=roles(*STAFF), name="admin-participant")
-async def edit_participant(request: Request[Any, Any, Any], participant_id: uuid.UUID) -> Template:
+async def edit_participant(
+    request: Request[Any, Any, Any], participant_id: FromPath[uuid.UUID]
+) -> Template:
     p = await _participant_for(current_user(request), participant_id)
     notice = "saved" if request.query_params.get("saved") else None
     return await _form(request, _form_values(p), p, notice=notice)
@@ -205,7 +208,7 @@ async def edit_participant(request: Request[Any, Any, Any], participant_id: uuid
 
 @post("/admin/participants/{participant_id:uuid}", opt=roles(*STAFF), status_code=303)
 async def save_participant(
-    request: Request[Any, Any, Any], participant_id: uuid.UUID
+    request: Request[Any, Any, Any], participant_id: FromPath[uuid.UUID]
 ) -> Template | Redirect:
     user = current_user(request)
     p = await _participant_for(user, participant_id)

@@ -10,9 +10,8 @@ import uuid
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.params import Body
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from server.admin import writes
@@ -130,8 +129,8 @@ async def roster_page(request: Request[Any, Any, Any]) -> Template:
 @post("/admin/roster/{participant_id:uuid}/needs-visit", opt=roles(*ROSTER_ROLES), status_code=303)
 async def mark_needs_visit(
     request: Request[Any, Any, Any],
-    participant_id: uuid.UUID,
-    data: dict[str, str] = Body(media_type=RequestEncodingType.URL_ENCODED),
+    participant_id: FromPath[uuid.UUID],
+    data: URLEncodedBody[dict[str, str]],
 ) -> Redirect:
     """Mark (or clear) "needs visit" through the sync engine, like a phone would."""
     user = current_user(request)

@@ -14,6 +14,7 @@ from typing import Any
 import segno
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
@@ -173,7 +174,7 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 
 @get("/admin/users/{user_id:uuid}", opt=roles(*STAFF), include_in_schema=False)
-async def user_detail_page(request: Req, user_id: uuid.UUID) -> Template:
+async def user_detail_page(request: Req, user_id: FromPath[uuid.UUID]) -> Template:
     me = current_user(request)
     user = await _managed_user(me, user_id)
     invite = await _live_invite(user)

@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
@@ -108,7 +109,7 @@ async def _usable_invite(request: Req, code: str) -> Any:
 
 
 @post("/api/auth/invites/{code:str}/options", opt=public(), status_code=HTTP_200_OK)
-async def invite_options(request: Req, code: str) -> dict[str, Any]:
+async def invite_options(request: Req, code: FromPath[str]) -> dict[str, Any]:
     invite = await _usable_invite(request, code)
     return await passkeys.registration_options(
         invite.user, _settings(request), Purpose.REGISTER, invite=invite
@@ -116,7 +117,7 @@ async def invite_options(request: Req, code: str) -> dict[str, Any]:
 
 
 @post("/api/auth/invites/{code:str}/register", opt=public(), status_code=HTTP_200_OK)
-async def invite_register(request: Req, code: str, data: Any) -> Response[Any]:
+async def invite_register(request: Req, code: FromPath[str], data: JSONBody[Any]) -> Response[Any]:
     invite = await _usable_invite(request, code)
     user: User = invite.user
     name = device_label(request.headers.get("user-agent", ""))
@@ -162,7 +163,7 @@ async def login_options(request: Req) -> dict[str, Any]:
 
 
 @post("/api/auth/login", opt=public(), status_code=HTTP_200_OK)
-async def login(request: Req, data: Any) -> Response[Any]:
+async def login(request: Req, data: JSONBody[Any]) -> Response[Any]:
     await _limit(request, "signin")
     credential, refused = await passkeys.authenticate(_json_object(data), _settings(request))
     if refused is not None:
@@ -252,7 +253,7 @@ async def add_passkey_options(request: Req) -> dict[str, Any]:
 
 
 @post("/api/auth/passkeys", opt=roles(*ALL_ROLES), status_code=201)
-async def add_passkey(request: Req, data: Any) -> dict[str, Any]:
+async def add_passkey(request: Req, data: JSONBody[Any]) -> dict[str, Any]:
     """Body: ``{"name": "...", "credential": <PublicKeyCredential.toJSON()>}``."""
     body = _json_object(data)
     user = current_user(request)
@@ -277,7 +278,9 @@ async def add_passkey(request: Req, data: Any) -> dict[str, Any]:
 
 
 @patch("/api/auth/passkeys/{passkey_id:uuid}", opt=roles(*ALL_ROLES))
-async def rename_passkey(request: Req, passkey_id: uuid.UUID, data: Any) -> dict[str, Any]:
+async def rename_passkey(
+    request: Req, passkey_id: FromPath[uuid.UUID], data: JSONBody[Any]
+) -> dict[str, Any]:
     found = await _own_passkey(request, passkey_id)
     found.name = _name(_json_object(data))
     await Credential.filter(id=found.id).update(name=found.name)
@@ -285,7 +288,7 @@ async def rename_passkey(request: Req, passkey_id: uuid.UUID, data: Any) -> dict
 
 
 @delete("/api/auth/passkeys/{passkey_id:uuid}", opt=roles(*ALL_ROLES), status_code=HTTP_200_OK)
-async def remove_passkey(request: Req, passkey_id: uuid.UUID) -> dict[str, Any]:
+async def remove_passkey(request: Req, passkey_id: FromPath[uuid.UUID]) -> dict[str, Any]:
     user = current_user(request)
     found = await _own_passkey(request, passkey_id)
     if await Credential.filter(user_id=user.id).count() <= 1:
@@ -325,7 +328,7 @@ async def list_devices(request: Req) -> dict[str, Any]:
 
 
 @post("/api/auth/devices/{device_id:uuid}/revoke", opt=roles(*ALL_ROLES), status_code=HTTP_200_OK)
-async def revoke_own_device(request: Req, device_id: uuid.UUID) -> dict[str, Any]:
+async def revoke_own_device(request: Req, device_id: FromPath[uuid.UUID]) -> dict[str, Any]:
     """A user signs out (and wipes) one of their own devices, e.g. a lost phone."""
     user = current_user(request)
     device = await Device.get_or_none(id=device_id, user_id=user.id)
@@ -361,7 +364,7 @@ async def invite_by_code(request: Req) -> Redirect:
 
 
 @get("/invite/{code:str}", opt=public(), include_in_schema=False)
-async def invite_page(request: Req, code: str) -> Template:
+async def invite_page(request: Req, code: FromPath[str]) -> Template:
     await _limit(request, "invite")
     invite, problem = await find_invite(code)
     if problem is not None:
