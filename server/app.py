@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, PermissionDeniedException
@@ -105,6 +106,8 @@ def create_app(
         guards=[access_guard],
         middleware=[RequestIdMiddleware(), SessionMiddleware(settings), *extra_middleware],
         csrf_config=csrf,
+        # Pages and pull pages travel gzipped; static files carry their own precompressed copies.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude="^/static/"),
         template_config=template_config,
         exception_handlers={
             SignInRequired: signin_redirect,
