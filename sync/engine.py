@@ -5,6 +5,7 @@ command line, the pull, and conflict resolution.
     response = await engine.push(user, push_request)             # phones (POST /api/sync/push)
     page = await engine.pull(user, cursor, limit)                  # phones (GET /api/sync/pull)
     result = await engine.write(user, "participant", pid, {"phone": "…"})   # pages, CLI
+    result = await engine.write_group(user, None, {"name": "…", "community_id": "…"})  # staff
     result = await engine.resolve_conflict(conflict_id, admin, {"phone": ("device", None)})
     await engine.dismiss_conflict(conflict_id, admin)
     await engine.force_resync(user_id, …)                           # after a user's scope changed
@@ -30,6 +31,7 @@ from sync.models import Conflict, ConflictStatus, Group, Role, User
 from sync.push import DeviceForbidden, MutationGap, Outcome
 from sync.scope import Actor
 from sync.wire import (
+    ENTITIES,
     MutationIn,
     MutationResult,
     PullResponse,
@@ -54,6 +56,7 @@ __all__ = [
     "resolve_conflict",
     "server_device_id",
     "write",
+    "write_group",
 ]
 
 
@@ -85,6 +88,9 @@ log = logging.getLogger("peerlog.sync")
 
 DEFAULT_LIMIT = _pull.DEFAULT_LIMIT
 MAX_LIMIT = _pull.MAX_LIMIT
+
+# What a server-side writer may write: the phone entities, and groups (read-only on phones).
+SERVER_ENTITIES = (*ENTITIES, "group")
 
 SERVER_DEVICE_NS = uuid.UUID("0f6f7d1e-3b8a-4c55-9a61-2d1f5e7c9b40")
 
@@ -168,6 +174,9 @@ async def write(
     ``base_version``: the version the form showed (a stale one is merged or opens a conflict);
     None writes over the current version. ``record_id``: a new UUID creates the record.
 
+    ``entity`` may also be ``group`` (coordinators and administrators only; see ``write_group``),
+    which phones may pull but never push.
+
     Returns the result: ``status`` applied/merged/conflict/rejected, ``version``, ``errors``
     (field → messages) when rejected, ``conflict_id`` on conflict. Raises ``DeviceForbidden``
     if the user's server-side device was revoked."""
@@ -187,8 +196,30 @@ async def write(
         device_label=device_label,
         assign_ids=True,
         current_base=base_version is None,
+        entities=SERVER_ENTITIES,
     )
     return response.results[0]
+
+
+async def write_group(
+    user: User,
+    group_id: uuid.UUID | str | None,
+    fields: Mapping[str, Any],
+    base_version: int | None = None,
+    *,
+    request_id: str | None = None,
+) -> MutationResult:
+    """Create (``group_id`` None: a new id is made) or change a group through the engine.
+
+    ``fields``: ``name``, ``community_id`` (on creation; a group never changes community),
+    ``committee_id`` (of that community), ``leader_id`` and ``co_leader_id`` (peer leaders of
+    that community, or None). Coordinators write the groups of their community, administrators
+    any. Like every write: a new version and change-sequence number (every phone in scope pulls
+    it), a mutation-log row (the version history), an audit event, and, in the same
+    transaction, a resync for each leader who starts or stops leading the group. The result's
+    ``id`` is the group's."""
+    record_id = uuid.uuid4() if group_id is None else group_id
+    return await write(user, "group", record_id, fields, base_version, request_id=request_id)
 
 
 async def resolve_conflict(

@@ -55,7 +55,7 @@ PARTICIPANT_REF_COLUMNS = (
     "next_follow_up_on",
     "version",
 )
-INSERT_ORDER = ("participant", "group_meeting", "contact")
+INSERT_ORDER = ("peer_group", "participant", "group_meeting", "contact")
 DERIVED_COLUMNS = ("last_contact_at", "next_follow_up_on", "version", "seq", "updated_at")
 
 
@@ -131,9 +131,12 @@ async def push(
     force_version: bool = False,
     after_write: AfterWrite | None = None,
     now: datetime | None = None,
+    entities: tuple[str, ...] = ENTITIES,
 ) -> PushResponse:
     """Apply one batch. ``assign_ids`` numbers the mutations after the device's last (server-side
-    writers); ``current_base`` treats a negative ``base_version`` as "the current version"."""
+    writers); ``current_base`` treats a negative ``base_version`` as "the current version";
+    ``entities``: what this writer may send (phones: ``ENTITIES``; server-side writers add the
+    read-only-on-the-wire ``group``)."""
     now = now or datetime.now(UTC)
     with _gc_paused():
         return await _push(
@@ -147,6 +150,7 @@ async def push(
             force_version,
             after_write,
             now,
+            entities,
         )
 
 
@@ -178,8 +182,9 @@ async def _push(
     force_version: bool,
     after_write: AfterWrite | None,
     now: datetime,
+    entities: tuple[str, ...],
 ) -> PushResponse:
-    prechecked = [_precheck(m, now) for m in mutations]
+    prechecked = [_precheck(m, now, entities) for m in mutations]
     dialect = store.Dialect(db.dialect())
     async with in_transaction() as conn:
         last = await _lock_device(conn, dialect, actor, device_id, device_label, now)
@@ -259,9 +264,11 @@ def _from_log(original: Mapping[str, Any]) -> MutationResult:
     )
 
 
-def _precheck(m: MutationIn, now: datetime) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    if m.entity not in ENTITIES:
-        return {}, {"entity": ["must be one of " + ", ".join(ENTITIES)]}
+def _precheck(
+    m: MutationIn, now: datetime, entities: tuple[str, ...] = ENTITIES
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    if m.entity not in entities:
+        return {}, {"entity": ["must be one of " + ", ".join(entities)]}
     errors: dict[str, list[str]] = {}
     if m.base_version < 0:
         errors["base_version"] = ["must be 0 or more"]
@@ -354,7 +361,8 @@ class _Batch:
         self.history: dict[Key, list[tuple[int, dict[str, Any], str]]] = {}
         self.committees: dict[str, str] = {}  # id → community_id
         self.groups: dict[str, dict[str, Any]] = {}
-        self.peer_leaders: set[str] = set()
+        self.peer_leaders: dict[str, str | None] = {}  # peer leader id → community_id
+        self.communities: set[str] = set()  # communities named by group writes that exist
         # Participant code → id, for the codes this batch writes (the column is unique: a
         # clash must reject one mutation, not fail the whole batch's transaction).
         self.codes: dict[str, str] = {}
@@ -386,12 +394,12 @@ class _Batch:
     async def load(
         self, fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]]
     ) -> None:
-        wanted: dict[str, set[str]] = {e: set() for e in ENTITIES}
+        wanted: dict[str, set[str]] = {e: set() for e in (*ENTITIES, "group")}
         for m, _clean, _errors in fresh:
             if m.entity in wanted:
                 wanted[m.entity].add(str(m.id))
-        for entity in ENTITIES:
-            await self._load(entity, wanted[entity])
+        for entity, ids in wanted.items():
+            await self._load(entity, ids)
         # Records the mutations refer to: participants of contacts and attendees, groups, …
         participants: set[str] = set()
         committees: set[str] = set()
@@ -399,6 +407,7 @@ class _Batch:
         users: set[str] = set()
         codes: set[str] = set()
         meetings: set[str] = set()
+        communities: set[str] = set()
         for m, clean, _errors in fresh:
             current = self.records.get((m.entity, str(m.id)))
             merged = {**(current or {}), **clean}
@@ -421,6 +430,14 @@ class _Batch:
                         into.add(clean[name])
                 if clean.get("code"):
                     codes.add(clean["code"])
+            elif m.entity == "group":
+                if clean.get("committee_id"):
+                    committees.add(clean["committee_id"])
+                if clean.get("community_id"):
+                    communities.add(clean["community_id"])
+                for name in ("leader_id", "co_leader_id"):
+                    if clean.get(name):
+                        users.add(clean[name])
         await self._load("participant", participants, PARTICIPANT_REF_COLUMNS)
         if codes:
             for row in await store.fetch_by_ids(
@@ -447,10 +464,18 @@ class _Batch:
         if users:
             marks = self.dialect.marks(len(users) + 1)
             rows = await self.conn.execute_query_dict(
-                f"SELECT id FROM users WHERE role = {marks[0]} AND id IN ({', '.join(marks[1:])})",
+                f"SELECT id, community_id FROM users WHERE role = {marks[0]} "
+                f"AND id IN ({', '.join(marks[1:])})",
                 [Role.PEER_LEADER.value, *sorted(users)],
             )
-            self.peer_leaders = {str(r["id"]) for r in rows}
+            self.peer_leaders = {
+                str(r["id"]): str(r["community_id"]) if r["community_id"] else None for r in rows
+            }
+        if communities:
+            rows = await store.fetch_by_ids(
+                self.conn, self.dialect, "community", communities, ["id"]
+            )
+            self.communities = {str(r["id"]) for r in rows}
         await self._load_history(fresh)
 
     async def _load_history(
@@ -511,6 +536,8 @@ class _Batch:
             errors = scope.participant_write_errors(self.actor, current, clean)
         elif entity == "contact":
             errors = scope.contact_write_errors(self.actor, current)
+        elif entity == "group":
+            errors = scope.group_write_errors(self.actor, current, clean)
         else:
             errors = scope.meeting_write_errors(self.actor, current)
         if errors:
@@ -521,7 +548,7 @@ class _Batch:
         elif base_version == 0:
             # The device believes it created the record, which exists already (a second device
             # made the same id, or the log was lost): every field counts as written since.
-            changed = dict.fromkeys(validate.RULES[entity])
+            changed = dict.fromkeys(validate.rules(entity))
         else:
             # A device's own earlier writes are not news to it: a queue of edits made offline all
             # carry the same base and must not conflict with each other.
@@ -635,6 +662,17 @@ class _Batch:
                         f"item {i} is not a participant of this community in your scope"
                         for i in bad[:5]
                     ]
+        elif entity == "group":
+            community = after.get("community_id")
+            if "community_id" in written and community not in self.communities:
+                errors["community_id"] = ["no such community"]
+            committee = written.get("committee_id")
+            if committee and self.committees.get(committee) != community:
+                errors["committee_id"] = ["must be a committee of the group's community"]
+            for name in ("leader_id", "co_leader_id"):
+                leader = written.get(name)
+                if leader and self.peer_leaders.get(leader, "") != community:
+                    errors[name] = ["must be a peer leader of the group's community"]
         return errors
 
     def _attendee_ok(self, participant_id: str, group: dict[str, Any]) -> bool:
@@ -657,6 +695,13 @@ class _Batch:
                     self.contact_recompute.add(before["participant_id"])
         elif entity == "group_meeting":
             self.expand_meeting(before, after)
+        elif entity == "group":
+            # Whoever starts or stops leading the group has a new scope: resync them, in
+            # the same transaction as the write.
+            leaders = ("leader_id", "co_leader_id")
+            was = {before.get(n) for n in leaders} if before is not None else set()
+            will = {after.get(n) for n in leaders}
+            self.scope_losers["users"].update(u for u in was ^ will if u)
         elif entity == "participant" and before is not None:
             if before.get("peer_leader_id") and before["peer_leader_id"] != after.get(
                 "peer_leader_id"

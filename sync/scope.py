@@ -169,3 +169,20 @@ def meeting_write_errors(actor: Actor, current: Mapping[str, Any] | None) -> Err
     if actor.role is Role.COORDINATOR and current.get("community_id") != actor.community_id:
         return {"id": ["this meeting is outside your community"]}
     return {}
+
+
+def group_write_errors(
+    actor: Actor, current: Mapping[str, Any] | None, fields: Mapping[str, Any]
+) -> Errors:
+    """Groups are written by administrators, and by coordinators in their own community;
+    a group never moves to another community (its meetings and members stay there)."""
+    if actor.role not in (Role.ADMIN, Role.COORDINATOR):
+        return {"id": ["only coordinators and administrators change groups"]}
+    community = fields.get("community_id")
+    if current is not None:
+        if community is not None and community != current.get("community_id"):
+            return {"community_id": ["a group cannot move to another community"]}
+        community = current.get("community_id")
+    if actor.role is Role.COORDINATOR and community != actor.community_id:
+        return {"id": ["this group is outside your community"]}
+    return {}

@@ -289,17 +289,36 @@ RULES: dict[str, dict[str, Validator]] = {
 
 assert {k: tuple(v) for k, v in RULES.items()} == WRITABLE, "validation rules must match the wire"
 
+# Entities only the server writes (administration pages, through ``sync.engine.write``): phones
+# pull them read-only, and a phone's push of one is rejected before these rules are looked at.
+SERVER_ONLY_RULES: dict[str, dict[str, Validator]] = {
+    "group": {
+        "name": _text(120, required=True),
+        "community_id": _uuid(required=True),
+        "committee_id": _uuid(),
+        "leader_id": _uuid(),
+        "co_leader_id": _uuid(),
+    },
+}
+
+
+def rules(entity: str) -> dict[str, Validator]:
+    """The field rules of a phone-writable or a server-only entity."""
+    return RULES.get(entity) or SERVER_ONLY_RULES[entity]
+
+
 # Fields a new record must have.
 REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {
     "participant": ("code", "full_name", "committee_id"),
     "contact": ("participant_id", "occurred_at", "mode"),
     "group_meeting": ("group_id", "occurred_at"),
+    "group": ("name", "community_id"),
 }
 
 
 def check(entity: str, fields: Mapping[str, Any], now: datetime) -> tuple[dict[str, Any], Errors]:
     """Canonical values of the valid fields, and messages for the others (``entity`` known)."""
-    rules = RULES[entity]
+    rules = RULES.get(entity) or SERVER_ONLY_RULES[entity]
     clean: dict[str, Any] = {}
     errors: Errors = {}
     for name, value in fields.items():

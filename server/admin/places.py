@@ -1,10 +1,9 @@
 """``/admin/places``: communities, residential committees and groups (with their leaders).
 
 Communities and committees are not synced records: they are written here, and audited.
-Groups are synced read-only to phones, and the sync engine has no group write: a group change
-therefore takes the next change-sequence number and a new version in one transaction (so every
-phone in the community pulls it), and the leaders who gain or lose the group get a resync
-(``sync.engine.force_resync``), because their scope changed.
+Groups are synced read-only to phones and written, like every synced record, through the sync
+engine (``sync.engine.write_group``): a new version and change-sequence number, history, audit,
+and a resync for the leaders who gain or lose the group, all in one transaction.
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from server.admin import writes
 from server.admin.common import STAFF, community_scope, page, parse_uuid
 from server.auth.session import current_user, roles
-from sync import sequence
 from sync.models import AuditEvent, Committee, Community, Group, Role, User
 
 
@@ -106,7 +104,9 @@ async def create_community(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @post("/admin/places/communities/{community_id:uuid}", opt=roles(Role.ADMIN), status_code=303)
-async def rename_community(request: Request[Any, Any, Any], community_id: uuid.UUID) -> Redirect:
+async def rename_community(
+    request: Request[Any, Any, Any], community_id: FromPath[uuid.UUID]
+) -> Redirect:
     form = await request.form()
     name = _clean(form.get("name"), 120)
     if name:
@@ -133,7 +133,9 @@ async def create_committee(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @post("/admin/places/committees/{committee_id:uuid}", opt=roles(*STAFF), status_code=303)
-async def rename_committee(request: Request[Any, Any, Any], committee_id: uuid.UUID) -> Redirect:
+async def rename_committee(
+    request: Request[Any, Any, Any], committee_id: FromPath[uuid.UUID]
+) -> Redirect:
     user = current_user(request)
     committee = await Committee.get_or_none(id=committee_id)
     if committee is None:
@@ -146,45 +148,17 @@ async def rename_committee(request: Request[Any, Any, Any], committee_id: uuid.U
     return _back(committee.community_id)  # type: ignore[attr-defined]
 
 
-async def _leader(user: User, community_id: Any, raw: Any) -> uuid.UUID | None:
-    leader_id = parse_uuid(str(raw or ""))
-    if leader_id is None:
-        return None
-    ok = await User.exists(id=leader_id, community_id=community_id, role=Role.PEER_LEADER)
-    if not ok:
-        raise PermissionDeniedException("A group's leaders are peer leaders of its community.")
-    return leader_id
-
-
 async def save_group(
+    request: Request[Any, Any, Any],
     group_id: uuid.UUID | None,
-    community_id: uuid.UUID,
-    values: dict[str, Any],
-) -> tuple[uuid.UUID, set[uuid.UUID]]:
-    """Create or change a group as a new synced version; returns its id and the users whose
-    scope changed (old and new leaders)."""
-    async with in_transaction() as conn:
-        seq = await sequence.allocate(conn)
-        if group_id is None:
-            group = await Group.create(
-                id=uuid.uuid4(),
-                community_id=community_id,
-                seq=seq,
-                version=1,
-                using_db=conn,
-                **values,
-            )
-            touched = {v for k, v in values.items() if k in ("leader_id", "co_leader_id") and v}
-            return group.id, touched
-        group = await Group.select_for_update().using_db(conn).get(id=group_id)
-        before = {group.leader_id, group.co_leader_id}  # type: ignore[attr-defined]
-        await (
-            Group.filter(id=group_id)
-            .using_db(conn)
-            .update(**values, seq=seq, version=group.version + 1)
-        )
-        after = {values.get("leader_id"), values.get("co_leader_id")}
-        return group_id, {u for u in before ^ after if u}
+    fields: dict[str, Any],
+) -> Any:
+    """Create or change a group through the sync engine (``sync.engine.write_group``): the one
+    write path gives it a new version and change-sequence number, a history row, an audit event
+    and a resync for the leaders who gain or lose it. Returns the engine's result."""
+    return await writes.engine().write_group(
+        current_user(request), group_id, fields, request_id=writes.request_id(request)
+    )
 
 
 @post("/admin/places/groups", opt=roles(*STAFF), status_code=303)
@@ -193,7 +167,7 @@ async def create_group(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @post("/admin/places/groups/{group_id:uuid}", opt=roles(*STAFF), status_code=303)
-async def edit_group(request: Request[Any, Any, Any], group_id: uuid.UUID) -> Redirect:
+async def edit_group(request: Request[Any, Any, Any], group_id: FromPath[uuid.UUID]) -> Redirect:
     return await _group_form(request, group_id)
 
 
@@ -211,18 +185,22 @@ async def _group_form(request: Request[Any, Any, Any], group_id: uuid.UUID | Non
     name = _clean(form.get("name"), 120)
     if community_id is None or not name:
         return _back(community_id or "", "missing")
-    committee_id = parse_uuid(str(form.get("committee_id", "")))
-    if committee_id and not await Committee.exists(id=committee_id, community_id=community_id):
+    fields: dict[str, Any] = {"name": name}
+    if group_id is None:
+        fields["community_id"] = str(community_id)
+    for key in ("committee_id", "leader_id", "co_leader_id"):
+        value = parse_uuid(str(form.get(key, "") or ""))
+        fields[key] = str(value) if value else None
+    result = await save_group(request, group_id, fields)
+    if result.status == "rejected":
+        errors = result.errors or {}
+        if "leader_id" in errors or "co_leader_id" in errors:
+            raise PermissionDeniedException("A group's leaders are peer leaders of its community.")
         return _back(community_id, "missing")
-    values = {
-        "name": name,
-        "committee_id": committee_id,
-        "leader_id": await _leader(user, community_id, form.get("leader_id")),
-        "co_leader_id": await _leader(user, community_id, form.get("co_leader_id")),
-    }
-    saved_id, touched = await save_group(group_id, community_id, values)
-    await writes.engine().force_resync(*touched)
-    await _audit(request, "group.create" if group_id is None else "group.update", "group", saved_id)
+    # The engine audited the write (``sync.applied``); this names the page action too.
+    await _audit(
+        request, "group.create" if group_id is None else "group.update", "group", result.id
+    )
     return _back(community_id)
 
 
