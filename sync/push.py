@@ -80,6 +80,7 @@ class Outcome:
     """What one mutation did, before it becomes a log row and a result."""
 
     mutation: MutationIn
+    rid: str  # str(mutation.id)
     status: str
     version: int | None = None
     errors: dict[str, list[str]] | None = None
@@ -92,12 +93,27 @@ class Outcome:
     def result(self) -> MutationResult:
         return MutationResult(
             mutation_id=self.mutation.mutation_id,
-            id=str(self.mutation.id),
+            id=self.rid,
             status=self.status,
             version=self.version,
             conflict_id=self.conflict_id,
             errors=self.errors,
         )
+
+    def result_dict(self) -> dict[str, Any]:
+        """``mutation_result_dict(self.result())``, without the struct in between."""
+        out: dict[str, Any] = {
+            "mutation_id": self.mutation.mutation_id,
+            "id": self.rid,
+            "status": self.status,
+        }
+        if self.version is not None:
+            out["version"] = self.version
+        if self.conflict_id is not None:
+            out["conflict_id"] = self.conflict_id
+        if self.errors:
+            out["errors"] = self.errors
+        return out
 
 
 def mutation_result_dict(result: MutationResult) -> dict[str, Any]:
@@ -194,13 +210,13 @@ async def _push(
         duplicates = [m.mutation_id for m in mutations if m.mutation_id <= last]
         logged = await _logged_results(conn, dialect, device_id, duplicates)
         expected = last + 1
-        fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]] = []
+        fresh: list[Fresh] = []
         for m, (clean, errors) in zip(mutations, prechecked, strict=True):
             if m.mutation_id < expected:
                 continue
             if m.mutation_id > expected:
                 raise MutationGap(expected - 1, m.mutation_id)
-            fresh.append((m, clean, errors))
+            fresh.append((m, str(m.id), clean, errors))
             expected += 1
         batch = _Batch(
             conn, dialect, actor, device_id, now, request_id, current_base, force_version
@@ -328,6 +344,9 @@ async def _logged_results(
 
 
 Key = tuple[str, str]  # (entity, id)
+# A mutation to apply, with its record id as text (made once: ``str(UUID)`` is not free), its
+# valid fields in canonical form and the messages of the invalid ones.
+Fresh = tuple[MutationIn, str, dict[str, Any], dict[str, list[str]]]
 
 
 class _Batch:
@@ -391,13 +410,11 @@ class _Batch:
             if columns:
                 self.partial.add(key)
 
-    async def load(
-        self, fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]]
-    ) -> None:
+    async def load(self, fresh: list[Fresh]) -> None:
         wanted: dict[str, set[str]] = {e: set() for e in (*ENTITIES, "group")}
-        for m, _clean, _errors in fresh:
+        for m, rid, _clean, _errors in fresh:
             if m.entity in wanted:
-                wanted[m.entity].add(str(m.id))
+                wanted[m.entity].add(rid)
         for entity, ids in wanted.items():
             await self._load(entity, ids)
         # Records the mutations refer to: participants of contacts and attendees, groups, …
@@ -408,8 +425,8 @@ class _Batch:
         codes: set[str] = set()
         meetings: set[str] = set()
         communities: set[str] = set()
-        for m, clean, _errors in fresh:
-            current = self.records.get((m.entity, str(m.id)))
+        for m, rid, clean, _errors in fresh:
+            current = self.records.get((m.entity, rid))
             merged = {**(current or {}), **clean}
             if m.entity == "contact" and merged.get("participant_id"):
                 participants.add(merged["participant_id"])
@@ -419,7 +436,7 @@ class _Batch:
                     participants.update(current.get("attendee_ids") or [])
                 if merged.get("group_id"):
                     groups.add(merged["group_id"])
-                meetings.add(str(m.id))
+                meetings.add(rid)
             elif m.entity == "participant":
                 for name, into in (
                     ("committee_id", committees),
@@ -478,17 +495,14 @@ class _Batch:
             self.communities = {str(r["id"]) for r in rows}
         await self._load_history(fresh)
 
-    async def _load_history(
-        self, fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]]
-    ) -> None:
+    async def _load_history(self, fresh: list[Fresh]) -> None:
         stale: dict[str, int] = {}
         entities: set[str] = set()
-        for m, _clean, errors in fresh:
-            current = self.records.get((m.entity, str(m.id)))
+        for m, rid, _clean, errors in fresh:
+            current = self.records.get((m.entity, rid))
             if current is None or errors or m.base_version <= 0:
                 continue
             if m.base_version < current["version"]:
-                rid = str(m.id)
                 stale[rid] = min(stale.get(rid, m.base_version), m.base_version)
                 entities.add(m.entity)
         if not stale:
@@ -513,19 +527,19 @@ class _Batch:
 
     # --- deciding -------------------------------------------------------------------------------
 
-    async def run(
-        self, fresh: list[tuple[MutationIn, dict[str, Any], dict[str, list[str]]]]
-    ) -> list[Outcome]:
+    async def run(self, fresh: list[Fresh]) -> list[Outcome]:
         await self.load(fresh)
-        outcomes = [self.decide(m, clean, errors) for m, clean, errors in fresh]
+        outcomes = [self.decide(m, rid, clean, errors) for m, rid, clean, errors in fresh]
         await self.derive_participant_contact_fields()
         await self.write(outcomes)
         return outcomes
 
-    def decide(self, m: MutationIn, clean: dict[str, Any], errors: dict[str, list[str]]) -> Outcome:
+    def decide(
+        self, m: MutationIn, rid: str, clean: dict[str, Any], errors: dict[str, list[str]]
+    ) -> Outcome:
         if errors:
-            return Outcome(m, "rejected", errors=errors, base_version=m.base_version)
-        entity, rid = m.entity, str(m.id)
+            return Outcome(m, rid, "rejected", errors=errors, base_version=m.base_version)
+        entity = m.entity
         key = (entity, rid)
         current = self.records.get(key)
         current_version = current["version"] if current else 0
@@ -541,7 +555,7 @@ class _Batch:
         else:
             errors = scope.meeting_write_errors(self.actor, current)
         if errors:
-            return Outcome(m, "rejected", errors=errors, base_version=base_version)
+            return Outcome(m, rid, "rejected", errors=errors, base_version=base_version)
 
         if current is None:
             changed: dict[str, Any] = {}
@@ -573,7 +587,7 @@ class _Batch:
         errors = validate.check_record(entity, after, creating=current is None)
         errors.update(self.reference_errors(entity, before, after, decision.write))
         if errors:
-            return Outcome(m, "rejected", errors=errors, base_version=base_version)
+            return Outcome(m, rid, "rejected", errors=errors, base_version=base_version)
 
         if entity == "participant" and "code" in decision.write:
             # Claimed now, so a later mutation in this batch cannot take it too.
@@ -598,6 +612,7 @@ class _Batch:
             self.after_change(entity, before if current else None, after)
         outcome = Outcome(
             m,
+            rid,
             decision.status,
             version=version,
             changes=changes,
@@ -875,12 +890,12 @@ class _Batch:
                     o.mutation.mutation_id,
                     self.actor.user_id,
                     o.mutation.entity[:16],
-                    str(o.mutation.id),
+                    o.rid,
                     o.base_version,
                     o.version if o.status != "rejected" else None,
                     o.status,
                     store.encode_json(o.changes),
-                    store.encode_json(mutation_result_dict(o.result())),
+                    store.encode_json(o.result_dict()),
                     now,
                 ]
                 for o in outcomes
@@ -908,7 +923,7 @@ class _Batch:
                     self.device_id,
                     f"sync.{o.status}",
                     o.mutation.entity[:16],
-                    str(o.mutation.id),
+                    o.rid,
                     self.request_id,
                     store.encode_json(_audit_detail(o)),
                 ]
@@ -928,7 +943,7 @@ class _Batch:
                 [
                     o.conflict_id,
                     o.mutation.entity,
-                    str(o.mutation.id),
+                    o.rid,
                     o.base_version,
                     o.server_version,
                     store.encode_json(
@@ -939,7 +954,7 @@ class _Batch:
                     ),
                     self.actor.user_id,
                     self.device_id,
-                    self.records[(o.mutation.entity, str(o.mutation.id))].get("community_id"),
+                    self.records[(o.mutation.entity, o.rid)].get("community_id"),
                     o.mutation.mutation_id,
                     "open",
                     self.now,

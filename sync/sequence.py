@@ -17,11 +17,11 @@ async def allocate(conn: BaseDBAsyncClient, count: int = 1) -> int:
     """Reserve ``count`` consecutive sequence numbers and return the first."""
     if count < 1:
         raise ValueError("count must be at least 1")
-    await conn.execute_query(
-        "INSERT INTO change_counter (name, value) VALUES ('global', 0) ON CONFLICT (name) DO NOTHING"
-    )
+    # One statement (one round trip): creates the counter on first use, else bumps it.
     rows = await conn.execute_query_dict(
-        f"UPDATE change_counter SET value = value + {int(count)} WHERE name = 'global' RETURNING value"
+        f"INSERT INTO change_counter (name, value) VALUES ('global', {int(count)}) "
+        f"ON CONFLICT (name) DO UPDATE SET value = change_counter.value + {int(count)} "
+        "RETURNING value"
     )
     last = int(rows[0]["value"])
     return last - count + 1

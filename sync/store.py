@@ -8,7 +8,8 @@ between the database and the canonical form of ``sync.validate`` (JSON-native: U
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -127,14 +128,71 @@ _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 
 
-def blank(entity: str) -> dict[str, Any]:
+def _blank_template(entity: str) -> tuple[dict[str, Any], tuple[str, ...]]:
     record: dict[str, Any] = dict.fromkeys(COLUMNS[TABLE[entity]])
     record.update(DEFAULTS.get(entity, {}))
-    for name, value in record.items():
-        if isinstance(value, list):
-            record[name] = list(value)
     record["version"] = 0
+    return record, tuple(n for n, v in record.items() if isinstance(v, list))
+
+
+_BLANKS = {entity: _blank_template(entity) for entity in TABLE}
+
+
+def blank(entity: str) -> dict[str, Any]:
+    """The empty record of ``entity`` (a fresh dict, its lists fresh too)."""
+    template, lists = _BLANKS[entity]
+    record = template.copy()
+    for name in lists:
+        record[name] = []
     return record
+
+
+# A batch repeats the same few instants and dates (its own ``updated_at``, follow-up dates):
+# parse each text once. Bounded, and keyed by canonical text only.
+@functools.lru_cache(maxsize=4096)
+def _instant_to_db(value: Any) -> Any:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_to_db(value: Any) -> Any:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _json_to_db(value: Any) -> Any:
+    return _json_encode(value).decode()
+
+
+_TO_DB: dict[str, Callable[[Any], Any]] = {
+    "json": _json_to_db,
+    "date": _date_to_db,
+    "instant": _instant_to_db,
+    "bool": bool,
+}
+
+
+def _db_values(
+    rows: Iterable[dict[str, Any]],
+    names: Sequence[str],
+    convert: list[Callable[[Any], Any] | None],
+    extra: Sequence[Any] = (),
+    tail: str | None = None,
+) -> list[list[Any]]:
+    """Each row's database values in ``names`` order (then ``extra``, then ``row[tail]``)."""
+    pairs = list(zip(names, convert, strict=True))
+    out: list[list[Any]] = []
+    append = out.append
+    for row in rows:
+        get = row.get
+        values = []
+        for name, fn in pairs:
+            value = get(name)
+            values.append(value if fn is None or value is None else fn(value))
+        values.extend(extra)
+        if tail is not None:
+            values.append(row[tail])
+        append(values)
+    return out
 
 
 class Dialect:
@@ -161,6 +219,11 @@ class Dialect:
         if kind == "bool":
             return bool(value)
         return value
+
+    def converters(self, table: str, names: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+        """Per column, what ``to_db`` does for its kind, or None where it keeps the value."""
+        kinds = COLUMNS[table]
+        return [_TO_DB.get(kinds[name]) for name in names]
 
     def from_db(self, kind: str, value: Any) -> Any:
         if value is None:
@@ -231,9 +294,7 @@ async def insert_many(
     sql = (
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(dialect.marks(len(names)))})"
     )
-    values = [
-        [dialect.to_db(kind, row.get(name)) for name, kind in kinds.items()] + [now] for row in rows
-    ]
+    values = _db_values(rows, list(kinds), dialect.converters(table, list(kinds)), (now,))
     await bulk_insert(conn, dialect, table, names, values, sql)
 
 
@@ -278,10 +339,7 @@ async def update_many(
     marks = dialect.marks(len(kinds) + 1)
     sets = ", ".join(f"{name} = {mark}" for name, mark in zip(kinds, marks, strict=False))
     sql = f"UPDATE {table} SET {sets} WHERE id = {marks[-1]}"
-    values = [
-        [dialect.to_db(kind, row.get(name)) for name, kind in kinds.items()] + [row["id"]]
-        for row in rows
-    ]
+    values = _db_values(rows, list(kinds), dialect.converters(table, list(kinds)), tail="id")
     await conn.execute_many(sql, values)
 
 

@@ -37,6 +37,8 @@ FOLLOW_UP_HORIZON = timedelta(days=2 * 366)
 _WORD = re.compile(r"^[a-z0-9_]{1,40}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.I)
+# Already the canonical text of a UUID (what phones send): kept as it is, no UUID object made.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def canonical_instant(value: datetime) -> str:
@@ -124,6 +126,8 @@ def _uuid(*, required: bool = False) -> Validator:
             return None
         if not isinstance(value, str):
             raise Invalid("must be an id (UUID)")
+        if _CANONICAL_UUID.fullmatch(value):
+            return value
         try:
             return str(uuid.UUID(value))
         except ValueError:
