@@ -342,8 +342,8 @@ async def update_many(
     rows: list[dict[str, Any]],
     columns: Sequence[str] = (),
 ) -> None:
-    """Rewrite rows by id (every column, or only ``columns``): one statement shape, so one
-    ``executemany``."""
+    """Rewrite rows by id (every column, or only ``columns``): on PostgreSQL one ``UPDATE …
+    FROM unnest(…)`` statement with one array per column, elsewhere one ``executemany``."""
     if not rows:
         return
     kinds = {
@@ -351,11 +351,37 @@ async def update_many(
         for name, kind in COLUMNS[table].items()
         if name != "id" and (not columns or name in columns)
     }
+    if dialect.postgres and len(rows) > 1:
+        names = list(kinds)
+        values = _db_values(rows, names, dialect.converters(table, names), tail="id")
+        arrays = [list(column) for column in zip(*values, strict=True)]
+        casts = [_PG_ARRAY[kinds[name]] for name in names] + ["uuid[]"]
+        sources = ", ".join(f"${i}::{cast}" for i, cast in enumerate(casts, start=1))
+        sets = ", ".join(f"{name} = v.{name}" for name in names)
+        await conn.execute_query(
+            f"UPDATE {table} AS t SET {sets} FROM unnest({sources}) AS v({', '.join(names)}, id) "
+            "WHERE t.id = v.id",
+            arrays,
+        )
+        return
     marks = dialect.marks(len(kinds) + 1)
     sets = ", ".join(f"{name} = {mark}" for name, mark in zip(kinds, marks, strict=False))
     sql = f"UPDATE {table} SET {sets} WHERE id = {marks[-1]}"
     values = _db_values(rows, list(kinds), dialect.converters(table, list(kinds)), tail="id")
     await conn.execute_many(sql, values)
+
+
+# Column kind → the PostgreSQL array type its values are sent as (for ``unnest``).
+_PG_ARRAY = {
+    "uuid": "uuid[]",
+    "text": "text[]",
+    "int": "bigint[]",
+    "float": "float8[]",
+    "bool": "boolean[]",
+    "date": "date[]",
+    "instant": "timestamptz[]",
+    "json": "jsonb[]",
+}
 
 
 def encode_json(value: Any) -> str:
