@@ -310,9 +310,9 @@ async def dismiss_conflict(
 async def force_resync(*user_ids: uuid.UUID | str) -> None:
     """Make these users' next pull answer ``{"resync": true}``.
 
-    Call it whenever a user's scope changes outside a participant write: a volunteer moves
-    committee, a peer leader starts or stops leading a group, a coordinator changes community.
-    (Participant reassignments through the engine do this by themselves.)"""
+    Call it whenever a user's scope changes outside an engine write: a volunteer moves
+    committee, a coordinator changes community. (Participant reassignments and group leader
+    changes through the engine do this by themselves, in the same transaction.)"""
     if not user_ids:
         return
     from tortoise.expressions import F
