@@ -43,7 +43,7 @@ format: $(STAMP) ## format the code with ruff
 	$(BIN)/ruff check --fix sync server tests bench
 
 test: $(STAMP) chromium node-tools lint ## install what the tests need, lint, run the whole suite
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP) ## run the benchmarks (see BENCHMARKS.md)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

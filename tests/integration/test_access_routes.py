@@ -66,7 +66,8 @@ def _all_routes() -> list[tuple[str, str, str, HTTPRouteHandler]]:
                 if method in ("HEAD", "OPTIONS"):
                     continue  # Litestar's automatic answers; they carry no data
                 found.append((method, route.path, url, handler))
-    return found
+    # Sorted: parametrised ids must come out the same in every process (pytest-xdist workers).
+    return sorted(found, key=lambda r: (r[1], r[0]))
 
 
 ROUTES = _all_routes()
