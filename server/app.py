@@ -107,7 +107,9 @@ def create_app(
         middleware=[RequestIdMiddleware(), SessionMiddleware(settings), *extra_middleware],
         csrf_config=csrf,
         # Pages and pull pages travel gzipped; static files carry their own precompressed copies.
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude="^/static/"),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, gzip_compress_level=6, exclude="^/static/"
+        ),
         template_config=template_config,
         exception_handlers={
             SignInRequired: signin_redirect,
