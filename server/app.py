@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.middleware import ASGIMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -26,6 +27,7 @@ from server.auth.session import (
     SignInRequired,
     access_guard,
     forbidden,
+    public,
     signin_redirect,
 )
 from server.settings import Settings
@@ -118,7 +120,15 @@ def create_app(
             Exception: errors.server_error,
         },
         before_send=[security.security_headers],
-        openapi_config=OpenAPIConfig(title="Peerlog", version="1", path="/api/schema"),
+        # The machine-readable contract only (the HTML viewers load scripts from other hosts,
+        # which the CSP refuses); it describes routes, never data, so anyone may read it.
+        openapi_config=OpenAPIConfig(
+            title="Peerlog",
+            version="1",
+            path="/api/schema",
+            render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router("/api/schema", route_handlers=[], opt=public()),
+        ),
         state=State({"settings": settings}),
         request_max_body_size=max(settings.max_push_bytes * 2, 4 * 1024 * 1024),
         debug=False,

@@ -68,3 +68,12 @@ async def test_synced_records_round_trip(db: str) -> None:
     contact = await Contact.get(id=c.id)
     assert contact.occurred_at == when and contact.follow_up_on == date(2026, 12, 4)
     assert contact.version == 1 and contact.functions == ["being_there"]
+
+
+async def test_the_openapi_contract_is_published_with_the_sync_and_sign_in_routes(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/schema/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {"/api/sync/push", "/api/sync/pull", "/api/auth/login", "/healthz"} <= set(paths)
