@@ -3,10 +3,12 @@ signing a phone in, and waiting for the service worker and for sync."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from playwright.async_api import BrowserContext, Page
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from server.auth.session import SESSION_COOKIE, create_session
 from sync.models import Group, Participant, Role, User
@@ -64,7 +66,19 @@ async def wait_ready(page: Page) -> None:
     await page.wait_for_selector("body[data-ready=yes]", timeout=15_000)
 
 
-async def waiting(page: Page) -> int:
+async def waiting(page: Page, expected: int) -> int:
+    """The status bar's waiting count, once it shows ``expected`` (or the timeout passes).
+
+    The bar is refreshed just after a save's transaction completes, so reading it at once can
+    still see the count from before the save.
+    """
+    # On a timeout the caller's assertion shows the count the bar does hold.
+    with contextlib.suppress(PlaywrightTimeoutError):
+        await page.wait_for_function(
+            "(n) => document.querySelector('#status')?.dataset.waiting === String(n)",
+            arg=expected,
+            timeout=10_000,
+        )
     return int(await page.get_attribute("#status", "data-waiting") or "-1")
 
 

@@ -58,7 +58,7 @@ async def test_a_push_applied_but_answered_500_is_resent_and_counted_once(
     await phone_context.set_offline(True)
     await log_contact(phone, live_server.url, 1)
     await log_contact(phone, live_server.url, 2)
-    assert await waiting(phone) == 2
+    assert await waiting(phone, 2) == 2
     await go_online(phone_context, phone)
     await wait_synced(phone)
     assert answered == [200]
@@ -74,7 +74,7 @@ async def test_nothing_is_lost_while_the_server_is_down(
     await log_contact(phone, live_server.url, 1)
     await log_contact(phone, live_server.url, 2)
     await phone.wait_for_selector("#status[data-online=no]")
-    assert await waiting(phone) == 2
+    assert await waiting(phone, 2) == 2
     await live_server.start()
     await phone.click("#sync-now")
     await wait_synced(phone)

@@ -62,14 +62,14 @@ async def test_contacts_logged_offline_survive_a_restart_and_reach_the_server_ex
     await phone.wait_for_selector("#saved:not(:empty)")
     for i in (1, 2, 3):
         await log_contact(phone, live_server.url, i)
-    assert await waiting(phone) == 4
+    assert await waiting(phone, 4) == 4
     await phone.close()
 
     # Reopen, still offline: everything is there, waiting.
     page = await phone_context.new_page()
     await page.goto(f"{live_server.url}/participants")
     await wait_ready(page)
-    assert await waiting(page) == 4
+    assert await waiting(page, 4) == 4
     assert "4 条等待同步" in (await page.text_content("#status") or "")
     assert await idb_count(page, "contacts") == 3
     assert await idb_count(page, "meetings") == 1
