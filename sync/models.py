@@ -322,7 +322,10 @@ class ChangeCounter(Model):
 
 class Mutation(Model):
     """One row per received mutation: the per-device mutation log, the version history of the
-    record it wrote (``changes`` holds the field values at ``version``) and the result sent back."""
+    record it wrote (``changes`` holds the field values at ``version``), the result sent back,
+    and the mutation's audit event (actor, device, action ``sync.<status>``, record, time and
+    request id). The audit log page shows these rows beside ``audit_event``, and never shows
+    the values in ``changes``, only their field names."""
 
     id = fields.BigIntField(primary_key=True)
     device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
@@ -340,12 +343,16 @@ class Mutation(Model):
     status = fields.CharField(max_length=10)
     changes: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
     result: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
-    received_at = fields.DatetimeField(auto_now_add=True)
+    received_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    request_id = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "mutation"
         unique_together = (("device_id", "mutation_id"),)
-        indexes = (Index(fields=("entity", "record_id", "version")),)
+        indexes = (
+            Index(fields=("entity", "record_id", "version")),
+            Index(fields=("user_id", "received_at")),
+        )
 
 
 class Conflict(Model):

@@ -10,7 +10,8 @@ Shape of a batch (each step a constant number of statements, whatever the batch 
 4. read every record the batch touches, one query per entity, and the history of stale ones;
 5. decide each mutation in memory with the pure merge, in order (a batch may create then edit);
 6. write: one change-sequence allocation, ``executemany`` inserts and updates per table, the
-   mutation log (which is also the version history), conflicts, audit events, the device row.
+   mutation log (which is also the version history and each mutation's audit event: actor,
+   device, status, record, time, request id), conflicts, the device row.
 """
 
 from __future__ import annotations
@@ -883,6 +884,7 @@ class _Batch:
                 "changes",
                 "result",
                 "received_at",
+                "request_id",
             ),
             [
                 [
@@ -897,35 +899,7 @@ class _Batch:
                     store.encode_json(o.changes),
                     store.encode_json(o.result_dict()),
                     now,
-                ]
-                for o in outcomes
-            ],
-        )
-        # The audit trail: ids, action, status and field names; never a value.
-        await store.bulk_insert(
-            conn,
-            dialect,
-            "audit_event",
-            (
-                "at",
-                "actor_id",
-                "device_id",
-                "action",
-                "entity",
-                "record_id",
-                "request_id",
-                "detail",
-            ),
-            [
-                [
-                    now,
-                    self.actor.user_id,
-                    self.device_id,
-                    f"sync.{o.status}",
-                    o.mutation.entity[:16],
-                    o.rid,
                     self.request_id,
-                    store.encode_json(_audit_detail(o)),
                 ]
                 for o in outcomes
             ],
@@ -995,20 +969,6 @@ class _Batch:
         await self.conn.execute_query(
             f"UPDATE users SET scope_token = scope_token + 1 WHERE {' OR '.join(clauses)}", params
         )
-
-
-def _audit_detail(o: Outcome) -> dict[str, Any]:
-    detail: dict[str, Any] = {"mutation_id": o.mutation.mutation_id, "status": o.status}
-    if o.version is not None and o.status != "rejected":
-        detail["version"] = o.version
-    if o.changes:
-        detail["fields"] = sorted(o.changes)
-    if o.errors:
-        detail["errors"] = sorted(o.errors)
-    if o.conflicts:
-        detail["conflict_fields"] = sorted(o.conflicts)
-        detail["conflict_id"] = o.conflict_id
-    return detail
 
 
 def connection() -> BaseDBAsyncClient:

@@ -1,12 +1,19 @@
 """``/admin/audit``: the audit log, read-only.
 
+Two append-only tables make the log: ``audit_event`` (pulls, sign-ins, passkeys, invites,
+devices, exports, resolutions, …) and ``mutation``, whose row for each received mutation is
+also its audit event (action ``sync.<status>``: applied, merged, conflict or rejected). The
+page filters both alike, reads at most ``offset + page size`` rows of each, newest first, and
+merges them by time. A mutation's values are never shown, only its field names.
+
 There is deliberately no route here (or anywhere) that edits or deletes an audit event: the log
 is append-only, and a test checks that no unsafe method reaches it.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Request, get
@@ -16,63 +23,107 @@ from tortoise.expressions import Q
 from server.admin.common import STAFF, page, parse_date
 from server.auth.session import current_user, roles
 from server.reports import start_of
-from sync.models import AuditEvent, Role, User
+from sync.models import AuditEvent, Conflict, Mutation, MutationStatus, Role, User
 
 PAGE_SIZE = 50
+SYNC_ACTIONS = {f"sync.{s.value}": s.value for s in MutationStatus}
 
 
 @get("/admin/audit", opt=roles(*STAFF), name="admin-audit")
 async def audit_page(request: Request[Any, Any, Any]) -> Template:
     user = current_user(request)
     q = request.query_params
-    where = Q()
+    events_where, mutations_where = Q(), Q()
+    with_events, with_mutations = True, True
     if user.role != Role.ADMIN:
         # A coordinator sees what people of their community did.
-        where &= Q(actor__community_id=user.community_id)  # type: ignore[attr-defined]
+        events_where &= Q(actor__community_id=user.community_id)  # type: ignore[attr-defined]
+        mutations_where &= Q(user__community_id=user.community_id)  # type: ignore[attr-defined]
     who = (q.get("user") or "").strip()
     if who:
-        where &= Q(actor__username=who)
+        events_where &= Q(actor__username=who)
+        mutations_where &= Q(user__username=who)
     action = (q.get("action") or "").strip()
     if action:
-        where &= Q(action=action)
+        events_where &= Q(action=action)
+        if action in SYNC_ACTIONS:
+            mutations_where &= Q(status=SYNC_ACTIONS[action])
+        else:
+            with_mutations = False
     record = (q.get("record") or "").strip()
     if record:
-        where &= Q(record_id=record)
+        events_where &= Q(record_id=record)
+        try:
+            mutations_where &= Q(record_id=uuid.UUID(record))
+        except ValueError:
+            with_mutations = False  # a mutation's record id is always a UUID
     since, until = parse_date(q.get("since")), parse_date(q.get("until"))
     if since:
-        where &= Q(at__gte=start_of(since))
+        events_where &= Q(at__gte=start_of(since))
+        mutations_where &= Q(received_at__gte=start_of(since))
     if until:
-        where &= Q(at__lt=start_of(until + timedelta(days=1)))
+        events_where &= Q(at__lt=start_of(until + timedelta(days=1)))
+        mutations_where &= Q(received_at__lt=start_of(until + timedelta(days=1)))
     try:
         page_no = max(1, int(q.get("page") or 1))
     except ValueError:
         page_no = 1
-    events = (
-        await AuditEvent.filter(where)
-        .order_by("-id")
-        .offset((page_no - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE + 1)
-        .values(
-            "id",
-            "at",
-            "action",
-            "entity",
-            "record_id",
-            "device_id",
-            "request_id",
-            "detail",
-            actor_name="actor__username",
+    # Rows of the requested page and the one after (to know whether there is a next page).
+    wanted = page_no * PAGE_SIZE + 1
+    merged: list[dict[str, Any]] = []
+    if with_events:
+        merged.extend(
+            await AuditEvent.filter(events_where)
+            .order_by("-at", "-id")
+            .limit(wanted)
+            .values(
+                "id",
+                "at",
+                "action",
+                "entity",
+                "record_id",
+                "device_id",
+                "request_id",
+                "detail",
+                actor_name="actor__username",
+            )
         )
+    if with_mutations:
+        merged.extend(
+            _mutation_event(m)
+            for m in await Mutation.filter(mutations_where)
+            .order_by("-received_at", "-id")
+            .limit(wanted)
+            .values(
+                "id",
+                "received_at",
+                "mutation_id",
+                "status",
+                "entity",
+                "record_id",
+                "version",
+                "changes",
+                "result",
+                "device_id",
+                "request_id",
+                actor_name="user__username",
+            )
+        )
+    merged.sort(key=lambda e: (e["at"], e.get("source", 0), e["id"]), reverse=True)
+    start = (page_no - 1) * PAGE_SIZE
+    events = merged[start : start + PAGE_SIZE]
+    has_next = len(merged) > start + PAGE_SIZE
+    await _add_conflict_fields(events)
+    actions = sorted(
+        set(await AuditEvent.all().distinct().values_list("action", flat=True)) | set(SYNC_ACTIONS)
     )
-    has_next = len(events) > PAGE_SIZE
-    actions = sorted(set(await AuditEvent.all().distinct().values_list("action", flat=True)))
     users = await User.all().order_by("username").values_list("username", flat=True)
     args = {k: v for k, v in q.items() if k != "page" and v}
     return await page(
         request,
         "admin/audit.html",
         {
-            "events": events[:PAGE_SIZE],
+            "events": events,
             "page_no": page_no,
             "has_next": has_next,
             "actions": actions,
@@ -81,6 +132,51 @@ async def audit_page(request: Request[Any, Any, Any]) -> Template:
         },
         section="audit",
     )
+
+
+def _mutation_event(m: dict[str, Any]) -> dict[str, Any]:
+    """A mutation row as an audit event: ids, action, status and field names, never a value."""
+    at: datetime = m["received_at"]
+    result: dict[str, Any] = m["result"] or {}
+    detail: dict[str, Any] = {"mutation_id": m["mutation_id"], "status": m["status"]}
+    if m["version"] is not None and m["status"] != MutationStatus.REJECTED.value:
+        detail["version"] = m["version"]
+    if m["changes"]:
+        detail["fields"] = sorted(m["changes"])
+    if result.get("errors"):
+        detail["errors"] = sorted(result["errors"])
+    if result.get("conflict_id"):
+        detail["conflict_id"] = result["conflict_id"]
+    return {
+        "id": m["id"],
+        "source": 1,  # at one instant, after the audit events (the tables count ids apart)
+        "at": at,
+        "action": f"sync.{m['status']}",
+        "entity": m["entity"],
+        "record_id": str(m["record_id"]),
+        "device_id": m["device_id"],
+        "request_id": m["request_id"],
+        "detail": detail,
+        "actor_name": m["actor_name"],
+    }
+
+
+async def _add_conflict_fields(events: list[dict[str, Any]]) -> None:
+    """The names of the conflicting fields of the page's ``sync.conflict`` events (one query)."""
+    ids = [
+        e["detail"]["conflict_id"]
+        for e in events
+        if e.get("source") == 1 and e["detail"].get("conflict_id")
+    ]
+    if not ids:
+        return
+    names = {
+        str(c["id"]): sorted(c["fields_json"] or {})
+        for c in await Conflict.filter(id__in=ids).values("id", "fields_json")
+    }
+    for e in events:
+        if e.get("source") == 1 and e["detail"].get("conflict_id") in names:
+            e["detail"]["conflict_fields"] = names[e["detail"]["conflict_id"]]
 
 
 ROUTES = [audit_page]

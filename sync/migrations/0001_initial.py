@@ -230,9 +230,10 @@ class Migration(migrations.Migration):
                 ('status', fields.CharField(max_length=10)),
                 ('changes', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('result', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
-                ('received_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('received_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True)),
+                ('request_id', fields.CharField(null=True, max_length=64)),
             ],
-            options={'table': 'mutation', 'app': 'models', 'unique_together': (('device_id', 'mutation_id'),), 'indexes': [Index(fields=['entity', 'record_id', 'version'])], 'pk_attr': 'id', 'table_description': 'One row per received mutation: the per-device mutation log, the version history of the'},
+            options={'table': 'mutation', 'app': 'models', 'unique_together': (('device_id', 'mutation_id'),), 'indexes': [Index(fields=['entity', 'record_id', 'version']), Index(fields=['user_id', 'received_at'])], 'pk_attr': 'id', 'table_description': 'One row per received mutation: the per-device mutation log, the version history of the'},
             bases=['Model'],
         ),
         ops.CreateModel(

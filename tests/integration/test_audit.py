@@ -1,15 +1,19 @@
 """The audit log page: filters by user, action, record and date; pages; coordinators see their
-community's people only; and nothing anywhere can change an event."""
+community's people only; every mutation shows as an event (from its mutation-log row); and
+nothing anywhere can change an event."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from litestar import Litestar
 
 from server.settings import Settings
-from sync.models import AuditEvent, Role
+from sync.models import AuditEvent, Conflict, Device, Mutation, Role
 from tests import factories
 
 
@@ -75,3 +79,113 @@ async def test_no_route_edits_or_deletes_an_audit_event(app: Litestar, db: str) 
             assert not ("audit" in name and any(w in name for w in ("delete", "edit", "update"))), (
                 name
             )
+
+
+async def test_every_mutation_is_an_event_merged_by_time_with_the_same_filters_and_pages(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """A mutation's log row is its audit event: the page shows it as ``sync.<status>`` beside
+    the ``audit_event`` rows, newest first, through the same filters and pages, and shows the
+    names of the fields it wrote, never their values."""
+    community, elsewhere = await factories.community(), await factories.community()
+    ana = await factories.user(Role.PEER_LEADER, community=community, username="ana")
+    bo = await factories.user(Role.PEER_LEADER, community=community, username="bo")
+    remote = await factories.user(Role.PEER_LEADER, community=elsewhere, username="far_away")
+    phone = await Device.create(id=uuid.uuid4(), user=ana)
+    far_phone = await Device.create(id=uuid.uuid4(), user=remote)
+    now = datetime.now(UTC)
+    secret = "felt dizzy after lunch"
+
+    async def logged(
+        device: Device, n: int, at: datetime, status: str = "applied", **extra: Any
+    ) -> Mutation:
+        m = await Mutation.create(
+            device=device,
+            mutation_id=n,
+            user_id=device.user_id,  # type: ignore[attr-defined]
+            entity="contact",
+            record_id=uuid.uuid4(),
+            version=None if status == "rejected" else 1,
+            status=status,
+            changes=extra.pop("changes", {"note": [None, secret]}),
+            request_id=f"req-{n}",
+            **extra,
+        )
+        await Mutation.filter(id=m.id).update(received_at=at)
+        return m
+
+    applied = [await logged(phone, i + 1, now - timedelta(minutes=2 * i)) for i in range(30)]
+    for i in range(25):
+        event = await AuditEvent.create(actor=bo, action="export", entity="contacts")
+        await AuditEvent.filter(id=event.id).update(at=now - timedelta(minutes=2 * i + 1))
+    await logged(
+        phone,
+        31,
+        now - timedelta(minutes=100),
+        "rejected",
+        changes={},
+        result={"status": "rejected", "errors": {"glucose_mmol": [f"not a number: {secret}"]}},
+    )
+    conflict = await Conflict.create(
+        entity="contact",
+        record_id=uuid.uuid4(),
+        base_version=1,
+        server_version=2,
+        fields_json={"note": {"base": None, "server": "x", "device": secret}},
+        user=ana,
+    )
+    await logged(
+        phone,
+        32,
+        now - timedelta(minutes=101),
+        "conflict",
+        result={"status": "conflict", "conflict_id": str(conflict.id)},
+    )
+    await logged(phone, 33, now - timedelta(days=40))
+    await logged(far_phone, 1, now - timedelta(minutes=102))
+    await factories.sign_in(client, await factories.user(Role.ADMIN), settings)
+
+    def table(html: str) -> str:
+        return html.split('id="audit"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+
+    def actions(html: str) -> list[str]:
+        return re.findall(r"<td>(sync\.[a-z]+|export)</td>", table(html))
+
+    first = (await client.get("/admin/audit")).text
+    assert len(actions(first)) == 50 and "page=2" in first
+    # Newest first across both tables: the mutations and the exports alternate in time.
+    assert actions(first)[:10] == ["sync.applied", "export"] * 5
+    assert "ana" in table(first) and "contact " + str(applied[0].record_id)[:8] in table(first)
+    assert "fields=[&#39;note&#39;]" in table(first) and secret not in first
+    second = (await client.get("/admin/audit?page=2")).text
+    assert len(actions(second)) == 59 - 50 and "page=3" not in second
+    last = ["sync.rejected", "sync.conflict", "sync.applied", "sync.applied"]
+    assert actions(second)[-4:] == last
+    assert secret not in second
+
+    async def shown(query: str) -> list[str]:
+        return actions((await client.get(f"/admin/audit?{query}")).text)
+
+    assert await shown("action=sync.applied") == ["sync.applied"] * 32
+    rejected = (await client.get("/admin/audit?action=sync.rejected")).text
+    assert actions(rejected) == ["sync.rejected"]
+    assert "glucose_mmol" in table(rejected) and secret not in rejected
+    clash = (await client.get("/admin/audit?action=sync.conflict")).text
+    assert actions(clash) == ["sync.conflict"]
+    assert "conflict_fields=[&#39;note&#39;]" in table(clash) and secret not in clash
+    assert await shown(f"record={applied[7].record_id}") == ["sync.applied"]
+    assert await shown("record=not-a-uuid") == []
+    assert await shown("user=bo") == ["export"] * 25
+    assert await shown("user=ana&action=export") == []
+    since = (now - timedelta(days=1)).date()
+    assert len(await shown(f"user=ana&since={since}")) == 32
+    until = (now - timedelta(days=30)).date()
+    assert await shown(f"until={until}") == ["sync.applied"]
+    assert "far_away" in table(second)
+
+    client.cookies.clear()
+    await factories.sign_in(
+        client, await factories.user(Role.COORDINATOR, community=community), settings
+    )
+    mine = (await client.get("/admin/audit?page=2")).text
+    assert "far_away" not in table(mine) and len(actions(mine)) == 58 - 50

@@ -57,7 +57,17 @@ async def test_a_pushed_contact_is_applied_and_comes_back_in_the_pull(
     )
     device = await Device.get(id=device_id)
     assert device.user_id == leader.id and device.last_mutation_id == 1  # type: ignore[attr-defined]
-    assert await AuditEvent.filter(action="sync.applied").count() == 1
+    # The mutation row is the mutation's audit event: actor, device, status, record, time and
+    # the request's id; no separate audit_event row is written per mutation.
+    logged = await Mutation.get(device_id=device_id)
+    assert (logged.user_id, logged.status, logged.entity, logged.record_id) == (  # type: ignore[attr-defined]
+        leader.id,
+        "applied",
+        "contact",
+        contact_id,
+    )
+    assert logged.received_at is not None and logged.request_id
+    assert not await AuditEvent.filter(action="sync.applied").exists()
     assert await AuditEvent.filter(action="sync.pull").count() == 1
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from server.settings import Settings
 from sync import engine
-from sync.models import AuditEvent, Conflict, Participant, Role
+from sync.models import AuditEvent, Conflict, Mutation, Participant, Role
 from tests import factories as f
 from tests.integration.test_sync_helpers import mutation, push
 
@@ -114,8 +114,14 @@ async def test_the_same_field_to_different_values_opens_one_conflict_and_writes_
     assert conflict.status == "open" and conflict.created_at is not None
     await person.refresh_from_db()
     assert (person.phone, person.address) == ("13911112222", "Bldg 9")  # nothing lost, server kept
-    audit = await AuditEvent.get(action="sync.conflict")
-    assert audit.detail["conflict_fields"] == ["phone"]
+    # The conflict is audited by its mutation row, which names the conflict.
+    logged = await Mutation.get(device_id=phone_b)
+    assert (logged.status, logged.user_id, logged.record_id) == (
+        "conflict",
+        volunteer.id,
+        person.id,
+    )  # type: ignore[attr-defined]
+    assert logged.result["conflict_id"] == str(conflict.id)
 
 
 async def test_sequential_edits_never_conflict(
