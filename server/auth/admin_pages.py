@@ -201,7 +201,7 @@ async def user_detail_page(request: Req, user_id: FromPath[uuid.UUID]) -> Templa
     include_in_schema=False,
     status_code=303,
 )
-async def create_invite_form(request: Req, user_id: uuid.UUID) -> Redirect:
+async def create_invite_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redirect:
     me = current_user(request)
     user = await _managed_user(me, user_id)
     if not user.is_active:
@@ -216,7 +216,7 @@ async def create_invite_form(request: Req, user_id: uuid.UUID) -> Redirect:
     include_in_schema=False,
     status_code=303,
 )
-async def revoke_invite_form(request: Req, user_id: uuid.UUID) -> Redirect:
+async def revoke_invite_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redirect:
     me = current_user(request)
     user = await _managed_user(me, user_id)
     for invite in await Invite.filter(user=user, used_at=None, revoked_at=None):
@@ -232,7 +232,7 @@ async def revoke_invite_form(request: Req, user_id: uuid.UUID) -> Redirect:
     include_in_schema=False,
     status_code=303,
 )
-async def deactivate_form(request: Req, user_id: uuid.UUID) -> Redirect:
+async def deactivate_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redirect:
     me = current_user(request)
     user = await _managed_user(me, user_id)
     if user.id != me.id and user.is_active:
@@ -275,7 +275,7 @@ async def devices_page(request: Req) -> Template:
     include_in_schema=False,
     status_code=303,
 )
-async def revoke_device_form(request: Req, device_id: uuid.UUID) -> Redirect:
+async def revoke_device_form(request: Req, device_id: FromPath[uuid.UUID]) -> Redirect:
     me = current_user(request)
     device = await Device.get_or_none(id=device_id).prefetch_related("user")
     if device is None or (
