@@ -19,11 +19,11 @@ from tortoise import connections
 from tortoise.expressions import Q
 
 from server.admin import writes
-from server.admin.common import STAFF, page, parse_uuid, translate
+from server.admin.common import STAFF, in_community, page, parse_uuid, translate
 from server.auth.session import current_user, roles
 from sync import db as sync_db
 from sync import store
-from sync.models import Conflict, ConflictStatus, Participant, Role, User
+from sync.models import Conflict, ConflictStatus, Participant, User
 
 PAGE_SIZE = 50
 
@@ -74,10 +74,7 @@ def shown(value: Any) -> str:
 
 
 def _scoped(user: User) -> Any:
-    query = Conflict.all()
-    if user.role != Role.ADMIN:
-        query = query.filter(community_id=user.community_id)  # type: ignore[attr-defined]
-    return query
+    return in_community(Conflict.all(), user)
 
 
 @get("/admin/conflicts", opt=roles(*STAFF), name="admin-conflicts")

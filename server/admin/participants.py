@@ -19,7 +19,14 @@ from litestar.response import Redirect, Template
 from tortoise.expressions import Q
 
 from server.admin import writes
-from server.admin.common import STAFF, communities_for, community_scope, page, parse_uuid
+from server.admin.common import (
+    STAFF,
+    communities_for,
+    community_scope,
+    in_community,
+    page,
+    parse_uuid,
+)
 from server.admin.conflicts import field_kind, typed_value
 from server.auth.session import current_user, roles
 from sync.models import Committee, Group, Participant, ParticipantStatus, Role, User
@@ -30,10 +37,7 @@ FORM_FIELDS = WRITABLE["participant"]
 
 
 def _in_scope(user: User) -> Any:
-    query = Participant.all()
-    if user.role != Role.ADMIN:
-        query = query.filter(community_id=user.community_id)  # type: ignore[attr-defined]
-    return query
+    return in_community(Participant.all(), user)
 
 
 @get("/admin/participants", opt=roles(*STAFF), name="admin-participants")

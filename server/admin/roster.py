@@ -15,7 +15,14 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from server.admin import writes
-from server.admin.common import ROSTER_ROLES, committee_in_scope, page, parse_uuid, today
+from server.admin.common import (
+    ROSTER_ROLES,
+    committee_in_scope,
+    in_community,
+    page,
+    parse_uuid,
+    today,
+)
 from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.reports import is_overdue
@@ -52,9 +59,7 @@ async def _committee_for(
     if user.role == Role.VOLUNTEER:
         own = await Committee.get_or_none(id=user.committee_id)  # type: ignore[attr-defined]
         return own, [own] if own else []
-    query = Committee.all().select_related("community")
-    if user.role != Role.ADMIN:
-        query = query.filter(community_id=user.community_id)  # type: ignore[attr-defined]
+    query = in_community(Committee.all().select_related("community"), user)
     choices = await query.order_by("community__name", "name")
     chosen = await committee_in_scope(user, parse_uuid(requested)) if requested else None
     return chosen or (choices[0] if choices else None), choices
