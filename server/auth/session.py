@@ -171,6 +171,7 @@ class SessionMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         auth = Auth()
+        known: Device | None = None  # the session's own device, already read with it
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         token = _cookie(headers.get("cookie", ""), SESSION_COOKIE)
         if token:
@@ -182,6 +183,7 @@ class SessionMiddleware(ASGIMiddleware):
             if session is not None:
                 auth.session, auth.user = session, session.user
                 auth.device_id = session.device_id  # type: ignore[attr-defined]
+                known = session.device
         raw_device = headers.get(DEVICE_HEADER)
         if raw_device:
             try:
@@ -190,7 +192,13 @@ class SessionMiddleware(ASGIMiddleware):
                 device_id = None
             if device_id is not None:
                 auth.device_id = device_id
-                device = await Device.get_or_none(id=device_id)
+                # The phone names the device its session is bound to (the usual case on every
+                # push and pull): that row came with the session, so no second read.
+                device = (
+                    known
+                    if known is not None and known.id == device_id
+                    else await Device.get_or_none(id=device_id)
+                )
                 if device is not None and (
                     device.revoked_at is not None
                     or (auth.user is not None and device.user_id != auth.user.id)  # type: ignore[attr-defined]
