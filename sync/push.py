@@ -331,13 +331,12 @@ async def _logged_results(
     if not ids:
         return {}
     out: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        marks = dialect.marks(len(chunk) + 1)
+    for chunk in dialect.chunks(ids):
+        where, params = dialect.one_of("mutation_id", "int", chunk, start=2)
         rows = await conn.execute_query_dict(
-            f"SELECT mutation_id, result FROM mutation WHERE device_id = {marks[0]} "
-            f"AND mutation_id IN ({', '.join(marks[1:])})",
-            [str(device_id), *chunk],
+            f"SELECT mutation_id, result FROM mutation WHERE device_id = "
+            f"{dialect.marks(1)[0]} AND {where}",
+            [str(device_id), *params],
         )
         for row in rows:
             out[int(row["mutation_id"])] = store.decode_json(row["result"])
@@ -480,11 +479,11 @@ class _Batch:
             for row in await store.fetch_by_ids(self.conn, self.dialect, "peer_group", groups):
                 self.groups[row["id"]] = row
         if users:
-            marks = self.dialect.marks(len(users) + 1)
+            where, params = self.dialect.one_of("id", "uuid", sorted(users), start=2)
             rows = await self.conn.execute_query_dict(
-                f"SELECT id, community_id FROM users WHERE role = {marks[0]} "
-                f"AND id IN ({', '.join(marks[1:])})",
-                [Role.PEER_LEADER.value, *sorted(users)],
+                f"SELECT id, community_id FROM users WHERE role = {self.dialect.marks(1)[0]} "
+                f"AND {where}",
+                [Role.PEER_LEADER.value, *params],
             )
             self.peer_leaders = {
                 str(r["id"]): str(r["community_id"]) if r["community_id"] else None for r in rows
@@ -509,15 +508,17 @@ class _Batch:
         if not stale:
             return
         floor = min(stale.values())
-        marks = self.dialect.marks(1 + len(entities) + len(stale))
-        entity_marks = ", ".join(marks[1 : 1 + len(entities)])
-        id_marks = ", ".join(marks[1 + len(entities) :])
+        dialect = self.dialect
+        kinds, entity_params = dialect.one_of("entity", "text", sorted(entities), start=2)
+        ids, id_params = dialect.one_of(
+            "record_id", "uuid", sorted(stale), start=2 + len(entity_params)
+        )
         # Uses the (entity, record_id, version) index. Placeholders in text order (SQLite).
         rows = await self.conn.execute_query_dict(
             "SELECT entity, record_id, version, changes, device_id FROM mutation "
-            f"WHERE version > {marks[0]} AND entity IN ({entity_marks}) "
-            f"AND record_id IN ({id_marks}) AND version IS NOT NULL",
-            [floor, *sorted(entities), *sorted(stale)],
+            f"WHERE version > {dialect.marks(1)[0]} AND {kinds} AND {ids} "
+            "AND version IS NOT NULL",
+            [floor, *entity_params, *id_params],
         )
         for row in rows:
             key = (row["entity"], str(row["record_id"]))
