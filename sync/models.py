@@ -322,18 +322,22 @@ class ChangeCounter(Model):
 
 class Mutation(Model):
     """One row per received mutation: the per-device mutation log, the version history of the
-    record it wrote (``changes`` holds the field values at ``version``), the result sent back,
+    record it wrote (``changes`` holds each field's old and new value at ``version``; a
+    creation's values are the record's own), the result sent back,
     and the mutation's audit event (actor, device, action ``sync.<status>``, record, time and
     request id). The audit log page shows these rows beside ``audit_event``, and never shows
     the values in ``changes``, only their field names."""
 
     id = fields.BigIntField(primary_key=True)
+    # No foreign-key constraints on the log: the push writes ids it has just read and locked,
+    # users and devices are never deleted (they are switched off and revoked), and two checks
+    # per row were a third of the cost of writing a 500-row log (BENCHMARKS.md).
     device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
-        "models.Device", related_name="mutations", on_delete=fields.RESTRICT
+        "models.Device", related_name="mutations", on_delete=fields.RESTRICT, db_constraint=False
     )
     mutation_id = fields.BigIntField()
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="mutations", on_delete=fields.RESTRICT
+        "models.User", related_name="mutations", on_delete=fields.RESTRICT, db_constraint=False
     )
     entity = fields.CharField(max_length=16)
     record_id = fields.UUIDField()
@@ -341,8 +345,12 @@ class Mutation(Model):
     # The record's version after this mutation; null when rejected.
     version = fields.IntField(null=True)
     status = fields.CharField(max_length=10)
-    changes: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
-    result: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    # Null for a creation: its values are the record's at version 1 (the record now, with the
+    # later versions' changes undone).
+    changes: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
+    # Null when the result sent back is only the columns (mutation id, record, status,
+    # version); kept when it carries errors or a conflict id.
+    result: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     received_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     request_id = fields.CharField(max_length=64, null=True)
 

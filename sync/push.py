@@ -57,6 +57,20 @@ PARTICIPANT_REF_COLUMNS = (
     "version",
 )
 INSERT_ORDER = ("peer_group", "participant", "group_meeting", "contact")
+LOG_COLUMNS = (
+    "device_id",
+    "mutation_id",
+    "user_id",
+    "entity",
+    "record_id",
+    "base_version",
+    "version",
+    "status",
+    "changes",
+    "result",
+    "received_at",
+    "request_id",
+)
 DERIVED_COLUMNS = ("last_contact_at", "next_follow_up_on", "version", "seq", "updated_at")
 
 
@@ -90,6 +104,7 @@ class Outcome:
     conflicts: dict[str, merge.FieldConflict] = field(default_factory=dict)
     base_version: int = 0
     server_version: int = 0
+    created: bool = False  # a new record: its log row keeps no changes (they are the record)
 
     def result(self) -> MutationResult:
         return MutationResult(
@@ -100,21 +115,6 @@ class Outcome:
             conflict_id=self.conflict_id,
             errors=self.errors,
         )
-
-    def result_dict(self) -> dict[str, Any]:
-        """``mutation_result_dict(self.result())``, without the struct in between."""
-        out: dict[str, Any] = {
-            "mutation_id": self.mutation.mutation_id,
-            "id": self.rid,
-            "status": self.status,
-        }
-        if self.version is not None:
-            out["version"] = self.version
-        if self.conflict_id is not None:
-            out["conflict_id"] = self.conflict_id
-        if self.errors:
-            out["errors"] = self.errors
-        return out
 
 
 def mutation_result_dict(result: MutationResult) -> dict[str, Any]:
@@ -334,12 +334,26 @@ async def _logged_results(
     for chunk in dialect.chunks(ids):
         where, params = dialect.one_of("mutation_id", "int", chunk, start=2)
         rows = await conn.execute_query_dict(
-            f"SELECT mutation_id, result FROM mutation WHERE device_id = "
-            f"{dialect.marks(1)[0]} AND {where}",
+            "SELECT mutation_id, record_id, status, version, result FROM mutation "
+            f"WHERE device_id = {dialect.marks(1)[0]} AND {where}",
             [str(device_id), *params],
         )
         for row in rows:
-            out[int(row["mutation_id"])] = store.decode_json(row["result"])
+            out[int(row["mutation_id"])] = logged_result(row)
+    return out
+
+
+def logged_result(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The result first sent for a logged mutation: the row's columns, plus what ``result``
+    keeps (errors, conflict id) when there was more to say."""
+    out: dict[str, Any] = {
+        "mutation_id": int(row["mutation_id"]),
+        "id": str(row["record_id"]),
+        "status": row["status"],
+    }
+    if row["version"] is not None:
+        out["version"] = int(row["version"])
+    out.update(store.decode_json(row["result"]) or {})
     return out
 
 
@@ -596,11 +610,17 @@ class _Batch:
             if before.get("code") and self.codes.get(before["code"]) == rid:
                 del self.codes[before["code"]]
             self.codes[after["code"]] = rid
-        changes = {
-            name: [before.get(name), value]
-            for name, value in decision.write.items()
-            if current is None or before.get(name) != value
-        }
+        # A creation's changes are the record itself: neither logged nor needed by a merge
+        # (a later mutation's base is at least version 1).
+        changes = (
+            {}
+            if current is None
+            else {
+                name: [before.get(name), value]
+                for name, value in decision.write.items()
+                if before.get(name) != value
+            }
+        )
         version = current_version
         # A conflict also makes a new version: the device that sent it then pulls the values
         # that stand. A resolution always does, so every device receives it.
@@ -621,6 +641,7 @@ class _Batch:
             conflicts=decision.conflicts,
             base_version=base_version,
             server_version=current_version,
+            created=current is None,
         )
         if decision.conflicts:
             outcome.conflict_id = str(uuid.uuid4())
@@ -869,42 +890,33 @@ class _Batch:
         if not outcomes:
             return
         conn, dialect, now = self.conn, self.dialect, self.now
-        await store.bulk_insert(
-            conn,
-            dialect,
-            "mutation",
-            (
-                "device_id",
-                "mutation_id",
-                "user_id",
-                "entity",
-                "record_id",
-                "base_version",
-                "version",
-                "status",
-                "changes",
-                "result",
-                "received_at",
-                "request_id",
-            ),
-            [
+        device, user, request = self.device_id, self.actor.user_id, self.request_id
+        encode = store.encode_json
+        rows: list[list[Any]] = []
+        for o in outcomes:
+            rejected = o.status == "rejected"
+            extra: dict[str, Any] = {}
+            if o.errors:
+                extra["errors"] = o.errors
+            if o.conflict_id is not None:
+                extra["conflict_id"] = o.conflict_id
+            rows.append(
                 [
-                    self.device_id,
+                    device,
                     o.mutation.mutation_id,
-                    self.actor.user_id,
+                    user,
                     o.mutation.entity[:16],
                     o.rid,
                     o.base_version,
-                    o.version if o.status != "rejected" else None,
+                    None if rejected else o.version,
                     o.status,
-                    store.encode_json(o.changes),
-                    store.encode_json(o.result_dict()),
+                    None if o.created or not o.changes else encode(o.changes),
+                    encode(extra) if extra else None,
                     now,
-                    self.request_id,
+                    request,
                 ]
-                for o in outcomes
-            ],
-        )
+            )
+        await store.bulk_insert(conn, dialect, "mutation", LOG_COLUMNS, rows)
 
     async def _write_conflicts(self, outcomes: list[Outcome]) -> None:
         rows = [o for o in outcomes if o.conflict_id]

@@ -143,6 +143,8 @@ def _mutation_event(m: dict[str, Any]) -> dict[str, Any]:
         detail["version"] = m["version"]
     if m["changes"]:
         detail["fields"] = sorted(m["changes"])
+    elif m["changes"] is None and m["version"] == 1:
+        detail["created"] = True  # a creation's log row keeps no changes: they are the record
     if result.get("errors"):
         detail["errors"] = sorted(result["errors"])
     if result.get("conflict_id"):

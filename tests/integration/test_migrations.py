@@ -4,13 +4,17 @@ UUIDs, JSON, bytes, big integers, dates and time-zone-aware datetimes)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tortoise import Tortoise, connections
 from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.models import Model
 
 from sync import db as sync_db
@@ -34,7 +38,9 @@ from sync.models import (
     Session,
     User,
 )
+from sync.push import logged_result
 
+ROOT = Path(__file__).resolve().parents[2]
 WHEN = datetime(2026, 11, 20, 1, 30, 15, 250000, tzinfo=UTC)
 
 
@@ -270,3 +276,81 @@ async def test_foreign_keys_are_enforced(db: str) -> None:
     # orphan, or a bad push could store a contact for a participant that does not exist.
     with pytest.raises((IntegrityError, OperationalError)):
         await Committee.create(id=uuid.uuid4(), community_id=uuid.uuid4(), name="x", code="X-01")
+
+
+def test_the_models_need_no_migration_that_is_not_written() -> None:
+    """Tortoise's autodetector finds no difference between the models and the migrations: a
+    model change without its migration would reach a database that lacks it."""
+    script = (
+        "import asyncio\n"
+        "from tortoise.cli.cli import tortoise_cli_context\n"
+        "from tortoise.migrations.autodetector import MigrationAutodetector\n"
+        "from sync.db import tortoise_config\n"
+        "async def main():\n"
+        "    config = tortoise_config('sqlite://:memory:')\n"
+        "    apps = {label: dict(app) for label, app in config['apps'].items()}\n"
+        "    async with tortoise_cli_context(config) as ctx:\n"
+        "        writers = await MigrationAutodetector(ctx.apps, apps).changes()\n"
+        "    print('pending:', len(writers))\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("pending: 0"), done.stdout
+
+
+async def test_upgrading_from_the_first_migration_keeps_the_mutation_log(
+    database_url: str,
+) -> None:
+    """0002 makes the log's JSON nullable (SQLite rebuilds the table) and, on PostgreSQL, drops
+    its foreign keys: rows logged before it survive, and their stored results still answer a
+    replay."""
+    await tortoise_migrate(
+        config=sync_db.tortoise_config(database_url), target="models.0001_initial"
+    )
+    await Tortoise.close_connections()
+    await sync_db.init(database_url)
+    try:
+        user = await User.create(username="before", display_name="Before", role=Role.PEER_LEADER)
+        device = await Device.create(id=uuid.uuid4(), user=user)
+        record = uuid.uuid4()
+        old_result = {"mutation_id": 7, "id": str(record), "status": "applied", "version": 1}
+        await Mutation.create(
+            device=device,
+            mutation_id=7,
+            user=user,
+            entity="contact",
+            record_id=record,
+            base_version=0,
+            version=1,
+            status="applied",
+            changes={"mode": [None, "phone"]},
+            result=old_result,
+        )
+    finally:
+        await sync_db.close()
+    await sync_db.migrate(database_url)
+    await sync_db.init(database_url)
+    try:
+        rows = await connections.get("default").execute_query_dict(
+            "SELECT mutation_id, record_id, status, version, result FROM mutation"
+        )
+        assert len(rows) == 1
+        assert logged_result(rows[0]) == old_result
+        # A row written the new way: no JSON at all, the same answer from the columns.
+        bare = {**rows[0], "result": None}
+        assert logged_result(bare) == old_result
+        conn = connections.get("default")
+        if sync_db.dialect() == "postgres":
+            fks = await conn.execute_query_dict(
+                "SELECT constraint_name FROM information_schema.table_constraints "
+                "WHERE table_name = 'mutation' AND constraint_type = 'FOREIGN KEY'"
+            )
+            assert fks == []
+        else:
+            fks = await conn.execute_query_dict("PRAGMA foreign_key_list(mutation)")
+            assert {r["table"] for r in fks} == {"device", "users"}
+    finally:
+        await sync_db.close()
