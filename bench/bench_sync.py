@@ -177,6 +177,19 @@ class LeanClient:
             await self.writer.wait_closed()
 
 
+def as_new_device(bodies: list[bytes]) -> list[bytes]:
+    """The same push bodies from another device, with new record ids (made before timing)."""
+    device = str(uuid.uuid4())
+    out = []
+    for body in bodies:
+        decoded = msgspec.json.decode(body)
+        decoded["device_id"] = device
+        for m in decoded["mutations"]:
+            m["id"] = str(uuid.uuid4())
+        out.append(encode(decoded))
+    return out
+
+
 def contact_fields(pid: str, n: int) -> dict[str, Any]:
     at = datetime(2026, 11, 1, 8, 0, tzinfo=UTC) + timedelta(minutes=n % 20000)
     return {
@@ -302,11 +315,8 @@ async def bench_backend(
                 encode({"device_id": str(device), "schema_version": 1, "mutations": mutations})
             )
         # One warm-up batch of a second device, outside the timing.
-        warm = msgspec.json.decode(bodies[0])
-        warm["device_id"] = str(uuid.uuid4())
-        for m in warm["mutations"]:
-            m["id"] = str(uuid.uuid4())
-        assert (await c.post("/api/sync/push", content=encode(warm))).status_code == 200
+        warm = as_new_device(bodies[:1])[0]
+        assert (await c.post("/api/sync/push", content=warm)).status_code == 200
         lean = LeanClient(
             server.base,
             {
@@ -326,14 +336,7 @@ async def bench_backend(
         out["push_rate"] = n / elapsed
         out["push_ms_per_batch"] = elapsed / batches * 1000
         # The same kind of batches from httpx (another device, new ids).
-        other_http = str(uuid.uuid4())
-        again = []
-        for body in bodies:
-            decoded = msgspec.json.decode(body)
-            decoded["device_id"] = other_http
-            for m in decoded["mutations"]:
-                m["id"] = str(uuid.uuid4())
-            again.append(encode(decoded))
+        again = as_new_device(bodies)
         start = time.perf_counter()
         for body in again:
             r = await c.post("/api/sync/push", content=body)
@@ -350,16 +353,9 @@ async def bench_backend(
         await asgi.get("/healthz")
         asgi.headers["x-csrftoken"] = asgi.cookies.get("csrftoken") or ""
         asgi.headers["content-type"] = "application/json"
-        other = str(uuid.uuid4())
-        renamed = []
-        for body in bodies:
-            decoded = msgspec.json.decode(body)
-            decoded["device_id"] = other
-            for m in decoded["mutations"]:
-                m["id"] = str(uuid.uuid4())
-            renamed.append(encode(decoded))
+        again = as_new_device(bodies)
         start = time.perf_counter()
-        for body in renamed:
+        for body in again:
             r = await asgi.post("/api/sync/push", content=body)
             assert r.status_code == 200, r.text[:300]
         out["asgi_rate"] = n / (time.perf_counter() - start)
