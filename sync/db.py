@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+from collections.abc import AsyncIterator
 from typing import Any
 
 from tortoise import Tortoise
@@ -44,12 +48,42 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+# pg_advisory_lock key held while migrating ("PEERLOG" in ASCII, as a bigint).
+MIGRATION_LOCK = 0x50454552_4C4F47
+
+
 async def migrate(database_url: str) -> None:
-    """Apply every pending versioned migration, then close the connections it opened."""
-    try:
-        await tortoise_migrate(config=tortoise_config(database_url))
-    finally:
-        await Tortoise.close_connections()
+    """Apply every pending versioned migration, then close the connections it opened.
+
+    One migrator at a time per database: processes started together on several hosts (or
+    ``peerlog migrate`` beside ``peerlog serve``) would otherwise create the same tables at once
+    and all but one fail. The others wait, then find nothing left to apply."""
+    async with _migration_lock(database_url):
+        try:
+            await tortoise_migrate(config=tortoise_config(database_url))
+        finally:
+            await Tortoise.close_connections()
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(database_url: str) -> AsyncIterator[None]:
+    scheme, _, rest = database_url.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        import asyncpg
+
+        # A session of its own: closing it releases the lock whatever happened.
+        conn = await asyncpg.connect("postgresql://" + rest.split("?", 1)[0])
+        try:
+            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+            yield
+        finally:
+            await conn.close()
+    elif scheme == "sqlite" and rest not in ("", ":memory:"):
+        with open(f"{rest}.migrate-lock", "a") as lock:  # noqa: ASYNC230 - a file of no content
+            await asyncio.to_thread(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
+            yield  # the lock goes with the file's closing
+    else:
+        yield
 
 
 async def init(database_url: str) -> None:

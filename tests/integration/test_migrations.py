@@ -4,6 +4,8 @@ UUIDs, JSON, bytes, big integers, dates and time-zone-aware datetimes)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 import uuid
@@ -352,5 +354,33 @@ async def test_upgrading_from_the_first_migration_keeps_the_mutation_log(
         else:
             fks = await conn.execute_query_dict("PRAGMA foreign_key_list(mutation)")
             assert {r["table"] for r in fks} == {"device", "users"}
+    finally:
+        await sync_db.close()
+
+
+async def test_migrators_started_together_wait_for_each_other(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Servers started at once on several hosts each migrate on start: one applies the
+    migrations, the others wait for it and find nothing left to do (without the lock, two of
+    three failed creating the same tables)."""
+    env = {**os.environ, "PEERLOG_DATABASE_URL": database_url, "PEERLOG_DATA_DIR": str(tmp_path)}
+    peerlog = str(Path(sys.executable).with_name("peerlog"))
+    procs = [
+        await asyncio.create_subprocess_exec(
+            peerlog,
+            "migrate",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(3)
+    ]
+    outputs = await asyncio.gather(*(p.communicate() for p in procs))
+    assert [p.returncode for p in procs] == [0, 0, 0], [o.decode()[-500:] for o, _ in outputs]
+    await sync_db.init(database_url)
+    try:
+        for model in _models():
+            assert await _columns(model._meta.db_table) == set(model._meta.db_fields)
     finally:
         await sync_db.close()
