@@ -524,3 +524,27 @@ class RateLimit(Model):
 
     class Meta:
         table = "rate_limit"
+
+
+# --- administration ----------------------------------------------------------------------------
+
+
+class ImportUpload(Model):
+    """A participant CSV between its preview and its confirmation (``server/admin/importer.py``).
+
+    In the database, not on a server's disk, so that any process behind the balancer can confirm
+    it. It holds names and phones: the uploaded bytes go once it is confirmed, and the row, with
+    the rejected rows kept for their download, goes when it expires (a day)."""
+
+    id = fields.CharField(max_length=64, primary_key=True)  # the random token in the page's URLs
+    owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="import_uploads", on_delete=fields.CASCADE
+    )
+    data = fields.BinaryField(null=True)  # the file as uploaded; null once confirmed
+    rejected_csv = fields.BinaryField()  # what the "rejected rows" link downloads
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+    confirmed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "import_upload"

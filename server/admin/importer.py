@@ -4,22 +4,21 @@ Upload → preview (every row checked; rejected rows listed with their line and 
 confirm → the valid rows are written through the sync engine in batches → a file of the
 rejected rows, with a ``reason`` column, to fix and upload again.
 
-The uploaded file waits for confirmation in the data folder (``imports/``), named after the
-user who uploaded it; it is re-checked on confirmation, since the database may have changed.
+The uploaded file waits for confirmation in the database (``ImportUpload``), where every server
+process finds it, and only its uploader may confirm it; it is re-checked on confirmation, since
+the database may have changed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 import secrets
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Request, get, post
@@ -27,14 +26,14 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Response, Template
+from tortoise.queryset import QuerySet
 
 from server.admin import writes
 from server.admin.common import STAFF, page
-from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.exports import BOM
 from sync import validate
-from sync.models import AuditEvent, Committee, Participant, Role, User
+from sync.models import AuditEvent, Committee, ImportUpload, Participant, Role, User
 
 # column → (required, what it holds). The page shows this table.
 COLUMNS: dict[str, tuple[bool, str]] = {
@@ -56,7 +55,6 @@ COLUMNS: dict[str, tuple[bool, str]] = {
 }
 MAX_BYTES = 8 * 1024 * 1024
 _NUMERIC = {"birth_year": int, "hba1c_baseline": float}
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 @dataclass
@@ -206,30 +204,25 @@ def rejected_csv(header: list[str], rejected: Iterable[tuple[int, dict[str, str]
 # --- pages -----------------------------------------------------------------------------------
 
 
-KEEP_SECONDS = 24 * 3600
+KEEP = timedelta(days=1)
+GONE = "This import has expired or was already done; upload the file again."
 
 
-def _folder(request: Request[Any, Any, Any]) -> Path:
-    folder = settings_of(request.app.state).data_dir / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+async def _keep(user: User, data: bytes, rejected: bytes, now: datetime) -> str:
+    """Store an upload until its confirmation, in the database: the confirmation may reach
+    another server process, on another host (SPEC 7). Returns the upload's token."""
+    # Uploads hold names and phones: none outlives a day, confirmed or not.
+    await ImportUpload.filter(expires_at__lte=now).delete()
+    token = secrets.token_urlsafe(18)
+    await ImportUpload.create(
+        id=token, owner=user, data=data, rejected_csv=rejected, expires_at=now + KEEP
+    )
+    return token
 
 
-def _sweep(folder: Path) -> None:
-    """Uploaded files hold names and phones: none outlives a day, confirmed or not."""
-    cutoff = time.time() - KEEP_SECONDS
-    for path in folder.glob("*.csv"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            pass
-
-
-def _path(request: Request[Any, Any, Any], token: str, suffix: str) -> Path:
-    if not _TOKEN.match(token):
-        raise NotFoundException("No such import.")
-    return _folder(request) / f"{current_user(request).id}-{token}{suffix}"
+def _mine(user: User, token: str, now: datetime) -> QuerySet[ImportUpload]:
+    # Another user's upload, or an expired one, answers exactly as one that never existed.
+    return ImportUpload.filter(id=token, owner_id=user.id, expires_at__gt=now)
 
 
 def _decode(data: bytes) -> str | None:
@@ -267,15 +260,11 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
     text = _decode(data)
     if text is None:
         return await _page(request, stage="upload", error="The file is not UTF-8 or GB18030 text.")
-    checked = check_rows(text, await lookups(current_user(request)), datetime.now(UTC))
+    user, now = current_user(request), datetime.now(UTC)
+    checked = check_rows(text, await lookups(user), now)
     if checked.error:
         return await _page(request, stage="upload", error=checked.error)
-    _sweep(_folder(request))
-    token = secrets.token_urlsafe(18)
-    _path(request, token, ".csv").write_text(text, encoding="utf-8")
-    _path(request, token, ".rejected.csv").write_bytes(
-        rejected_csv(checked.header, checked.rejected)
-    )
+    token = await _keep(user, data, rejected_csv(checked.header, checked.rejected), now)
     return await _page(
         request,
         stage="preview",
@@ -289,22 +278,30 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
 
 @post("/admin/participants/import/{token:str}/confirm", opt=roles(*STAFF), status_code=200)
 async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
-    user = current_user(request)
-    source = _path(request, token, ".csv")
-    if not source.exists():
-        raise NotFoundException(
-            "This import has expired or was already done; upload the file again."
-        )
+    user, now = current_user(request), datetime.now(UTC)
+    waiting = _mine(user, token, now).filter(confirmed_at__isnull=True)
+    found = await waiting.values_list("data", flat=True)
+    # Claimed with one conditional UPDATE: of two confirmations at once (two tabs, two servers),
+    # one imports and the other finds the import done.
+    if not found or not await waiting.update(confirmed_at=now):
+        raise NotFoundException(GONE)
     started = time.perf_counter()
-    checked = check_rows(source.read_text(encoding="utf-8"), await lookups(user), datetime.now(UTC))
-    results = await writes.write_many(
-        request, user, "participant", [(rid, fields) for _, rid, fields in checked.valid]
-    )
+    text = _decode(bytes(found[0])) or ""  # it decoded on upload
+    try:
+        checked = check_rows(text, await lookups(user), now)
+        results = await writes.write_many(
+            request, user, "participant", [(rid, fields) for _, rid, fields in checked.valid]
+        )
+    except Exception:
+        # As if never confirmed: confirming again re-checks every row, and finds any batch
+        # written before the failure among the enrolled participants.
+        await ImportUpload.filter(id=token).update(confirmed_at=None)
+        raise
     imported = 0
     raw_by_line: dict[int, dict[str, str]] = {}
     if any(_status(r) != "applied" for r in results):
         # Re-read the raw cells of rows the engine refused, for the rejected file.
-        reader = csv.reader(io.StringIO(source.read_text(encoding="utf-8").lstrip(BOM)))
+        reader = csv.reader(io.StringIO(text.lstrip(BOM)))
         header = [h.strip().lower() for h in next(reader)]
         for number, cells in enumerate(reader, start=2):
             raw_by_line[number] = {
@@ -322,8 +319,10 @@ async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Temp
                 (number, raw_by_line.get(number, {}), _reason(dict(errors or {})) or "refused")
             )
     rejected.sort(key=lambda r: r[0])
-    _path(request, token, ".rejected.csv").write_bytes(rejected_csv(checked.header, rejected))
-    source.unlink(missing_ok=True)
+    # The uploaded file goes now; the rejected rows stay for their download, a day at most.
+    await ImportUpload.filter(id=token).update(
+        data=None, rejected_csv=rejected_csv(checked.header, rejected), expires_at=now + KEEP
+    )
     await AuditEvent.create(
         actor=user,
         action="participant.import",
@@ -351,11 +350,13 @@ def _status(result: Any) -> str:
 
 @get("/admin/participants/import/{token:str}/rejected.csv", opt=roles(*STAFF))
 async def rejected_file(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[bytes]:
-    path = _path(request, token, ".rejected.csv")
-    if not path.exists():
+    found = await _mine(current_user(request), token, datetime.now(UTC)).values_list(
+        "rejected_csv", flat=True
+    )
+    if not found:
         raise NotFoundException("No such import.")
     return Response(
-        path.read_bytes(),
+        bytes(found[0]),
         media_type="text/csv; charset=utf-8",
         headers={
             "content-disposition": 'attachment; filename="peerlog-import-rejected.csv"',
