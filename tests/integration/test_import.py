@@ -3,14 +3,23 @@ reported with their line and reason, and no row is ever half-written."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
+from server.admin import importer, writes
+from server.app import create_app
 from server.settings import Settings
-from sync.models import Mutation, Participant, Role
+from sync.models import ImportUpload, Mutation, Participant, Role
 from tests import factories
 
 HEADER = "code,full_name,committee_code,consent_on,enrolled_on,sex,birth_year,phone,address,peer_leader,status,conditions,hba1c_baseline,hba1c_baseline_on,notes"
@@ -67,6 +76,31 @@ async def upload(client: httpx.AsyncClient, text: str) -> httpx.Response:
         "/admin/participants/import",
         files={"file": ("people.csv", text.encode("utf-8-sig"), "text/csv")},
     )
+
+
+def token_of(page: httpx.Response) -> str:
+    return re.search(r"/admin/participants/import/([\w-]+)/confirm", page.text).group(1)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def second_server(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """Another server process on another host: the same database and secret, its own empty
+    data folder. Give it the browser's cookies with ``same_browser``."""
+    elsewhere = replace(settings, data_dir=tmp_path / "other-host" / "data")
+    transport = httpx.ASGITransport(app=create_app(elsewhere, manage_database=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost:8000") as c:
+        yield c
+
+
+def same_browser(client: httpx.AsyncClient, other: httpx.AsyncClient) -> None:
+    """The balancer sends the same browser (session, CSRF and language cookies) to ``other``."""
+    for name, value in client.cookies.items():
+        other.cookies.set(name, value)
+    other.headers["x-csrftoken"] = client.headers["x-csrftoken"]
+
+
+def files_under(*folders: Path) -> list[Path]:
+    return [p for folder in folders if folder.exists() for p in folder.rglob("*") if p.is_file()]
 
 
 async def test_preview_reports_each_bad_row_and_writes_nothing(
@@ -156,3 +190,111 @@ async def test_another_user_cannot_confirm_my_import(
     await factories.sign_in(client, other, settings)
     assert (await client.post(f"/admin/participants/import/{token}/confirm")).status_code == 404
     assert await Participant.all().count() == 1
+
+
+async def test_an_upload_checked_on_one_server_is_confirmed_and_downloaded_on_another(
+    client: httpx.AsyncClient,
+    second_server: httpx.AsyncClient,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """Several stateless processes behind a balancer (SPEC 7): the upload lands on one host, the
+    confirmation and the rejected rows' download on another, and no data folder is involved."""
+    await setup(client, settings)
+    token = token_of(await upload(client, FILE))
+    same_browser(client, second_server)
+
+    done = await second_server.post(f"/admin/participants/import/{token}/confirm")
+    assert done.status_code == 200
+    assert "Imported 3 participants" in done.text
+    assert await Participant.filter(code__in=["N-1", "N-2", "N-14"]).count() == 3
+    rejected = await second_server.get(f"/admin/participants/import/{token}/rejected.csv")
+    assert rejected.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(rejected.content.decode("utf-8-sig"))))
+    assert [int(r["line"]) for r in rows] == sorted(EXPECTED_BAD)
+    # Neither host wrote the file (names, phones) to its disk.
+    other_host = tmp_path / "other-host"
+    assert other_host != settings.data_dir and not files_under(other_host)
+    assert not any(b"13911110001" in p.read_bytes() for p in files_under(settings.data_dir))
+    # The uploaded file is gone once confirmed; only the rejected rows wait for their download.
+    kept = await ImportUpload.get(id=token)
+    assert kept.data is None and kept.rejected_csv == rejected.content
+
+
+async def test_another_user_can_neither_confirm_nor_download_my_import(
+    client: httpx.AsyncClient, second_server: httpx.AsyncClient, settings: Settings
+) -> None:
+    world = await setup(client, settings)
+    token = token_of(await upload(client, FILE))
+    other = await factories.user(Role.COORDINATOR, community=await world["committee"].community)  # type: ignore[attr-defined]
+    await factories.sign_in(second_server, other, settings)
+    confirm = await second_server.post(f"/admin/participants/import/{token}/confirm")
+    assert confirm.status_code == 404
+    assert (
+        await second_server.get(f"/admin/participants/import/{token}/rejected.csv")
+    ).status_code == 404
+    assert await Participant.all().count() == 1
+    # Their attempt used nothing up: the uploader still confirms it.
+    assert (
+        "Imported 3 participants"
+        in (await client.post(f"/admin/participants/import/{token}/confirm")).text
+    )
+
+
+async def test_an_expired_upload_is_refused_and_swept(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await setup(client, settings)
+    token = token_of(await upload(client, FILE))
+    await ImportUpload.filter(id=token).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert (await client.post(f"/admin/participants/import/{token}/confirm")).status_code == 404
+    assert (await client.get(f"/admin/participants/import/{token}/rejected.csv")).status_code == 404
+    assert await Participant.all().count() == 1
+    # The next upload, anyone's, deletes it: an upload holds names and phones.
+    fresh = token_of(await upload(client, FILE))
+    assert await ImportUpload.filter(id=token).count() == 0
+    assert await ImportUpload.filter(id=fresh).count() == 1
+
+
+async def test_a_confirmed_upload_cannot_be_confirmed_again_on_another_server(
+    client: httpx.AsyncClient, second_server: httpx.AsyncClient, settings: Settings
+) -> None:
+    await setup(client, settings)
+    token = token_of(await upload(client, FILE))
+    same_browser(client, second_server)
+    assert (await client.post(f"/admin/participants/import/{token}/confirm")).status_code == 200
+    again = await second_server.post(f"/admin/participants/import/{token}/confirm")
+    assert again.status_code == 404
+    assert await Participant.all().count() == 4
+    assert await Mutation.all().count() == 3
+
+
+async def test_two_confirmations_at_once_import_once(
+    client: httpx.AsyncClient, second_server: httpx.AsyncClient, settings: Settings
+) -> None:
+    await setup(client, settings)
+    token = token_of(await upload(client, FILE))
+    same_browser(client, second_server)
+    url = f"/admin/participants/import/{token}/confirm"
+    answers = await asyncio.gather(client.post(url), second_server.post(url))
+    assert sorted(a.status_code for a in answers) == [200, 404]
+    assert await Participant.all().count() == 4
+    assert await Mutation.all().count() == 3
+
+
+async def test_a_confirmation_that_fails_can_be_tried_again(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await setup(client, settings)
+    token = token_of(await upload(client, FILE))
+
+    async def broken(*args: Any, **kwargs: Any) -> list[Any]:
+        raise ConnectionError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(importer.writes, "write_many", broken)
+        failed = await client.post(f"/admin/participants/import/{token}/confirm")
+    assert failed.status_code == 500
+    assert importer.writes.write_many is writes.write_many
+    done = await client.post(f"/admin/participants/import/{token}/confirm")
+    assert "Imported 3 participants" in done.text
