@@ -42,17 +42,24 @@ def _i18n_url(lang: str) -> str:
 def _shell(path: str) -> Any:
     name, title = SCREENS[path]
 
-    async def handler(request: Request[Any, Any, Any]) -> Template:
-        lang = i18n.language_of(request)
+    async def handler(request: Request[Any, Any, Any], lang: str | None = None) -> Template:
+        # ``?lang=`` names the language outright: the service worker caches every shell in
+        # every language, so that switching language works offline.
+        chosen = i18n.normalize(lang) if lang else None
+        language = chosen or i18n.language_of(request)
         context = {
             "screen": name,
             "title": title,
-            "i18n_url": _i18n_url(lang),
+            "i18n_url": _i18n_url(language),
             "overdue_days": settings_of(request.app.state).overdue_days,
         }
-        return i18n.render(
+        page = i18n.render(
             request, f"app/{name}.html", context, headers={"cache-control": "no-cache"}
         )
+        if chosen:
+            page.context["lang"] = chosen
+            page.headers["content-language"] = chosen
+        return page
 
     handler.__name__ = f"shell_{name}"
     return get(path, opt=SHELL_OPT, include_in_schema=False, name=f"app:{name}")(handler)
@@ -86,6 +93,7 @@ def service_worker_source() -> tuple[bytes, str]:
         f'const CACHE = "peerlog-" + VERSION;\n'
         f"const PRECACHE = {json.dumps(urls)};\n"
         f"const SHELLS = {json.dumps(list(SCREENS))};\n"
+        f"const LANGUAGES = {json.dumps(list(i18n.LANGUAGES))};\n"
     )
     return header.encode() + assets.assets()["sw/sw.js"].body, version
 

@@ -94,3 +94,52 @@ async def test_another_person_signing_in_on_the_phone_never_sees_the_first_ones_
     await expect(phone.locator("#list .name")).to_have_count(2)
     names = await phone.locator("#list .name").all_text_contents()
     assert sorted(names) == sorted(p.full_name for p in second.participants)
+
+
+async def test_the_language_can_be_switched_offline_and_stays_switched(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    await open_app(phone_context, phone, live_server)
+    await phone_context.set_offline(True)
+    await phone.goto(f"{live_server.url}/settings")
+    await wait_ready(phone)
+    await expect(phone.locator("h1")).to_have_text("设置")
+
+    await phone.click("a[href^='/lang/'][lang=en]")
+    await phone.wait_for_function("() => document.documentElement.lang === 'en'")
+    await wait_ready(phone)
+    await expect(phone.locator("h1")).to_have_text("Settings")
+    cookies = {c["name"]: c["value"] for c in await phone_context.cookies()}
+    assert cookies["lang"] == "en"  # the server will agree once the phone is back online
+    # Every screen, opened offline, is now English, with its English JavaScript strings.
+    await phone.goto(f"{live_server.url}/participants")
+    await wait_ready(phone)
+    assert await phone.evaluate("document.documentElement.lang") == "en"
+    await expect(phone.locator("h1")).to_have_text("My participants")
+
+    await phone.goto(f"{live_server.url}/settings")
+    await wait_ready(phone)
+    await phone.click("a[href^='/lang/'][lang=zh-CN]")
+    await phone.wait_for_function("() => document.documentElement.lang === 'zh-CN'")
+    await wait_ready(phone)
+    await expect(phone.locator("h1")).to_have_text("设置")
+
+    await phone_context.set_offline(False)
+    await phone.reload()
+    await wait_ready(phone)
+    assert await phone.evaluate("document.documentElement.lang") == "zh-CN"
+
+
+async def test_a_language_chosen_elsewhere_wins_over_the_cached_screens(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    """The cookie is the choice (set on another screen or before this app version): the worker
+    learns it and the screen is loaded again in that language."""
+    await open_app(phone_context, phone, live_server)
+    assert await phone.evaluate("document.documentElement.lang") == "zh-CN"
+    await phone_context.add_cookies([{"name": "lang", "value": "en", "url": live_server.url}])
+    await phone_context.set_offline(True)
+    await phone.goto(f"{live_server.url}/")
+    await phone.wait_for_function("() => document.documentElement.lang === 'en'")
+    await wait_ready(phone)
+    await expect(phone.locator("h1")).to_contain_text("Today")

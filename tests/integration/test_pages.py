@@ -29,6 +29,19 @@ async def test_every_screen_shell_renders_for_anyone_in_both_languages(
         assert "<style" not in page and " style=" not in page and not re.search(r" on\w+=", page)
 
 
+async def test_a_shell_asked_for_in_a_language_comes_in_it_whatever_the_cookie(
+    client: httpx.AsyncClient,
+) -> None:
+    """The service worker caches every shell in both languages (offline language switch)."""
+    en = await client.get("/settings?lang=en", headers={"cookie": "lang=zh-CN"})
+    assert '<html lang="en">' in en.text and en.headers["content-language"] == "en"
+    assert i18n.catalogue_hash("en") in en.text  # its JS strings are English too
+    odd = await client.get("/settings?lang=fr", headers={"cookie": "lang=zh-CN"})
+    assert '<html lang="zh-CN">' in odd.text  # an unknown language: the usual choice
+    worker = (await client.get("/sw.js")).text
+    assert 'const LANGUAGES = ["zh-CN", "en"];' in worker
+
+
 async def test_static_urls_carry_content_hashes_and_pinned_ones_are_immutable(
     client: httpx.AsyncClient,
 ) -> None:

@@ -16,6 +16,7 @@ let reachable = true;
 export async function start() {
   await loadCatalogue();
   registerWorker();
+  await alignLanguage();
   const user = await currentUser();
   // Volunteers keep the roster and contact details; logging contacts is for peer leaders.
   if (user?.role) document.body.dataset.role = user.role;
@@ -187,6 +188,27 @@ function registerWorker() {
   navigator.serviceWorker.addEventListener("message", (e) => {
     if (e.data?.type === "revoked") wipeAndLeave({ revoked: true });
   });
+}
+
+// The service worker serves each screen in the language it keeps; the `lang` cookie is the
+// server's. When they disagree (a language chosen before this worker, or on another tab) the
+// cookie wins: tell the worker and load the screen again, once.
+async function alignLanguage() {
+  const cookie = document.cookie.match(/(?:^|;\s*)lang=([^;]+)/)?.[1];
+  const worker = navigator.serviceWorker?.controller;
+  if (!cookie || !worker || cookie === document.documentElement.lang) return;
+  if (sessionStorage.getItem("peerlog-lang-aligned") === cookie) return;
+  sessionStorage.setItem("peerlog-lang-aligned", cookie);
+  const kept = new Promise((resolve) => {
+    navigator.serviceWorker.addEventListener("message", (e) => {
+      if (e.data?.type === "lang-kept") resolve();
+    });
+    setTimeout(resolve, 1000);
+  });
+  worker.postMessage({ type: "lang", lang: decodeURIComponent(cookie) });
+  await kept;
+  location.reload();
+  await new Promise(() => {}); // the page is going away
 }
 
 // Small helpers the screens share.

@@ -32,6 +32,15 @@ async function signOut() {
   await wipeAndLeave();
 }
 
+// The language links go through the server, which sets the `lang` cookie; offline the service
+// worker answers them instead, so set the cookie here first: it is the same either way.
+for (const link of document.querySelectorAll("a[href^='/lang/']")) {
+  link.addEventListener("click", () => {
+    const lang = link.getAttribute("lang");
+    document.cookie = `lang=${encodeURIComponent(lang)}; path=/; max-age=31536000; samesite=lax`;
+  });
+}
+
 document.getElementById("signout").addEventListener("click", async () => {
   const waiting = await count("outbox");
   if (!waiting) return signOut();

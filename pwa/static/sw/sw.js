@@ -1,7 +1,14 @@
 // The service worker. The server prepends VERSION, CACHE, PRECACHE (content-hashed URLs), SHELLS
-// (screen paths) and the import of the sync client, so a change to any file gives a new VERSION.
-// Shells and static files come from the cache first: the app opens offline in well under a second.
-// /api/ is never cached or even looked at: it goes straight to the network.
+// (screen paths), LANGUAGES and the import of the sync client, so a change to any file gives a new
+// VERSION. Shells and static files come from the cache first: the app opens offline in well under
+// a second. /api/ is never cached or even looked at: it goes straight to the network.
+//
+// Shells are rendered in a language, so every shell is cached in every language and the worker
+// serves the one of the chosen language: switching language works offline too. The choice is the
+// `lang` cookie's, which a worker cannot read: the worker keeps its own copy (LANG_KEY), set when
+// a /lang/ link is followed and by the page when the two disagree (app.js).
+const LANG_KEY = "/__peerlog/lang";
+const SETTINGS = "peerlog-settings"; // a cache of its own: it outlives the versioned ones
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
@@ -14,24 +21,37 @@ self.addEventListener("install", (event) => {
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     for (const key of await caches.keys()) {
-      if (key.startsWith("peerlog-") && key !== CACHE) await caches.delete(key);
+      if (key.startsWith("peerlog-") && key !== CACHE && key !== SETTINGS) await caches.delete(key);
     }
     await self.clients.claim();
   })());
 });
 
+const shellKey = (path, lang) => `${path}?lang=${lang}`;
+
 async function precache() {
   const cache = await caches.open(CACHE);
-  await cache.addAll([...PRECACHE, ...SHELLS].map((u) => new Request(u, { cache: "reload" })));
+  const shells = SHELLS.flatMap((path) => LANGUAGES.map((lang) => shellKey(path, lang)));
+  await cache.addAll([...PRECACHE, ...shells].map((u) => new Request(u, { cache: "reload" })));
 }
 
-// Shells are rendered in the user's language; after a switch they are fetched again.
-async function refreshShells() {
-  const cache = await caches.open(CACHE);
-  await Promise.all(SHELLS.map(async (u) => {
-    const res = await fetch(u, { cache: "reload" });
-    if (res.ok) await cache.put(u, res);
-  }));
+// The chosen language: the worker's copy of the cookie, else the browser's languages, as the
+// server reads Accept-Language (zh… → zh-CN, en… → en, else zh-CN).
+async function chosenLanguage() {
+  const kept = await caches.match(LANG_KEY, { cacheName: SETTINGS });
+  const lang = kept ? await kept.text() : null;
+  if (LANGUAGES.includes(lang)) return lang;
+  for (const tag of self.navigator.languages || []) {
+    const low = tag.toLowerCase();
+    if (low.startsWith("zh")) return "zh-CN";
+    if (low.startsWith("en")) return "en";
+  }
+  return "zh-CN";
+}
+
+async function keepLanguage(lang) {
+  if (!LANGUAGES.includes(lang)) return;
+  await (await caches.open(SETTINGS)).put(LANG_KEY, new Response(lang));
 }
 
 self.addEventListener("message", (event) => {
@@ -39,6 +59,9 @@ self.addEventListener("message", (event) => {
   if (type === "skip-waiting") self.skipWaiting();
   if (type === "ensure-cache") {
     event.waitUntil(caches.has(CACHE).then((has) => (has ? null : precache())).catch(() => null));
+  }
+  if (type === "lang") {
+    event.waitUntil(keepLanguage(event.data.lang).then(() => event.source?.postMessage({ type: "lang-kept" })));
   }
 });
 
@@ -48,12 +71,11 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/api/")) return;
   if (url.pathname.startsWith("/lang/")) {
     event.respondWith((async () => {
+      await keepLanguage(url.pathname.slice("/lang/".length)).catch(() => null);
       try {
-        const res = await fetch(event.request);
-        await refreshShells().catch(() => null);
-        return res;
+        return await fetch(event.request); // sets the cookie
       } catch {
-        // Offline: the switch needs the server (the shells are rendered there); stay put.
+        // Offline: settings.js has set the cookie already; the shells are all here.
         const next = url.searchParams.get("next") || "/";
         return Response.redirect(next.startsWith("/") && !next.startsWith("//") ? next : "/", 303);
       }
@@ -63,10 +85,11 @@ self.addEventListener("fetch", (event) => {
   if (event.request.mode === "navigate") {
     if (!SHELLS.includes(url.pathname)) return; // sign-in, account, admin: always the network
     event.respondWith((async () => {
-      const cached = await caches.match(url.pathname, { cacheName: CACHE });
+      const key = shellKey(url.pathname, await chosenLanguage());
+      const cached = await caches.match(key, { cacheName: CACHE });
       if (cached) return cached;
-      const res = await fetch(event.request);
-      if (res.ok) (await caches.open(CACHE)).put(url.pathname, res.clone());
+      const res = await fetch(key);
+      if (res.ok) (await caches.open(CACHE)).put(key, res.clone());
       return res;
     })());
     return;
