@@ -32,6 +32,7 @@ from sync.models import (
     Device,
     Group,
     GroupMeeting,
+    ImportUpload,
     Invite,
     Mutation,
     Participant,
@@ -264,6 +265,15 @@ async def test_every_model_round_trips(db: str) -> None:
         used_at=WHEN,
     )
     await _round_trip(RateLimit, key="login:203.0.113.9", window_start=WHEN, count=7)
+    await _round_trip(
+        ImportUpload,
+        id="k" * 43,
+        owner_id=admin.pk,
+        data="code,full_name\r\nP-1,张伟\r\n".encode("gb18030"),
+        rejected_csv=b"\xef\xbb\xbfline,reason\r\n",
+        expires_at=WHEN + timedelta(days=1),
+        confirmed_at=None,
+    )
 
 
 async def test_the_change_counter_starts_empty_and_counts_from_one(db: str) -> None:
