@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 
 class SettingsError(ValueError):
@@ -54,6 +55,12 @@ class Settings:
     )
     overdue_days: int = field(
         default=30, metadata={"doc": "A participant not contacted for this many days is overdue."}
+    )
+    timezone: str = field(
+        default="Asia/Shanghai",
+        metadata={
+            "doc": "IANA time zone the program's days are counted in (dashboard, roster, overdue, exports)."
+        },
     )
     invite_days: int = field(default=7, metadata={"doc": "Days an invite link stays valid."})
     max_push_mutations: int = field(
@@ -108,6 +115,7 @@ class Settings:
                 )
         if self.port > 65535:
             raise SettingsError(f"PEERLOG_PORT must be at most 65535, got {self.port}")
+        _check_timezone(self.timezone)
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(
                 f"PEERLOG_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
@@ -117,6 +125,11 @@ class Settings:
     def rp_id(self) -> str:
         """WebAuthn relying-party id: the origin's host name."""
         return urlsplit(self.origin).hostname or "localhost"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The program's time zone: where a day starts and ends for every figure and filter."""
+        return ZoneInfo(self.timezone)  # zoneinfo caches each zone: no file read after the first
 
     @property
     def secure_cookies(self) -> bool:
@@ -166,6 +179,21 @@ class Settings:
             (f"PEERLOG_{f.name.upper()}", str(f.default), f.metadata.get("doc", ""))
             for f in dataclasses.fields(cls)
         ]
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # A slim container or Windows may have no time zone database at all: then no name
+        # would do, and the fix is to install one, not to pick another name.
+        if not available_timezones():
+            raise SettingsError(
+                f"PEERLOG_TIMEZONE {name!r} cannot be looked up: this system has no time zone database (install the tzdata package)"
+            ) from None
+        raise SettingsError(
+            f"PEERLOG_TIMEZONE must be an IANA time zone name such as Asia/Shanghai or UTC, got {name!r}"
+        ) from None
 
 
 def _check_database_url(url: str) -> None:
