@@ -51,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a CSV export to standard output")
     export.add_argument("kind", choices=["contacts", "participants", "meetings"])
     export.add_argument("--community", help="community code")
-    export.add_argument("--since", help="first day, YYYY-MM-DD")
-    export.add_argument("--until", help="last day, YYYY-MM-DD")
+    export.add_argument("--since", help="first day, YYYY-MM-DD, in PEERLOG_TIMEZONE")
+    export.add_argument("--until", help="last day, YYYY-MM-DD, in PEERLOG_TIMEZONE")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     return parser
 
@@ -230,7 +230,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "export":
         from server import exports
 
-        asyncio.run(_with_db(settings, lambda: exports.cli_export(args)))
+        asyncio.run(_with_db(settings, lambda: exports.cli_export(args, settings.zone)))
         return 0
     raise UserError(f"unknown command {args.command!r}")
 

@@ -4,10 +4,15 @@ Every file is UTF-8 with a byte-order mark (so Excel shows Chinese correctly), o
 a header row with the column names below, streamed in batches (never the whole table in memory),
 and audited (who, kind, filters, row count: never a value).
 
-Filters: ``community`` (code or id), ``since`` / ``until`` (inclusive days, UTC). Contacts and
-meetings are filtered by ``occurred_at``; participants by ``enrolled_on``.
+Filters: ``community`` (code or id), ``since`` / ``until`` (inclusive days in the program's time
+zone, ``PEERLOG_TIMEZONE``). Contacts and meetings are filtered by ``occurred_at``: "from
+1 December" in Shanghai starts at 00:00 +08:00 (16:00 UTC the day before). Participants are
+filtered by ``enrolled_on``, a plain date.
 
-Columns (lists are joined with ``;``; instants are UTC ISO 8601; empty cell = no value):
+Columns (lists are joined with ``;``; empty cell = no value). Instants (``occurred_at``,
+``last_contact_at``) are ISO 8601 in the program's time zone with its offset written out, e.g.
+``2026-12-01T07:30:00+08:00``: the day a reader sees is the program's day, and the instant is
+still exact. Dates (``follow_up_on``, ``enrolled_on``, …) are ``YYYY-MM-DD``.
 
 contacts
     id, occurred_at, participant_id, participant_code, peer_leader_id, peer_leader,
@@ -33,12 +38,13 @@ import io
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from tortoise.expressions import Q
 
+from server.reports import start_of
 from sync.models import AuditEvent, Community, Contact, GroupMeeting, Participant, User
 
 BOM = "\ufeff"
@@ -146,23 +152,27 @@ class ExportFilters:
     community_id: uuid.UUID | None = None
     since: date | None = None
     until: date | None = None
+    # The program's time zone: what since/until and the instant cells mean.
+    zone: tzinfo = field(kw_only=True)
 
     def describe(self, community_code: str | None = None) -> dict[str, Any]:
         return {
             "community": community_code or (str(self.community_id) if self.community_id else None),
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
+            "timezone": str(self.zone),
         }
 
 
-def cell(value: Any) -> str:
-    """One CSV cell: lists joined with ``;``, instants in UTC ISO 8601, booleans as true/false."""
+def cell(value: Any, zone: tzinfo) -> str:
+    """One CSV cell: lists joined with ``;``, instants in ISO 8601 in ``zone`` with its offset,
+    booleans as true/false."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
+        return value.astimezone(zone).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple):
@@ -177,15 +187,11 @@ def _query(kind: ExportKind, f: ExportFilters) -> Any:
     if f.community_id:
         q &= Q(community_id=f.community_id)
     if f.since:
-        bound: Any = (
-            datetime.combine(f.since, datetime.min.time(), tzinfo=UTC)
-            if kind.is_instant
-            else f.since
-        )
+        bound: Any = start_of(f.since, f.zone) if kind.is_instant else f.since
         q &= Q(**{f"{kind.date_field}__gte": bound})
     if f.until:
         if kind.is_instant:
-            end = datetime.combine(f.until + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            end = start_of(f.until + timedelta(days=1), f.zone)
             q &= Q(**{f"{kind.date_field}__lt": end})  # type: ignore[arg-type]
         else:
             q &= Q(**{f"{kind.date_field}__lte": f.until})  # type: ignore[arg-type]
@@ -215,7 +221,7 @@ async def rows(kind: ExportKind, f: ExportFilters) -> AsyncIterator[list[str]]:
                 value = record[source]
                 if column == "attendees":
                     value = len(value or ())
-                out.append(cell(value))
+                out.append(cell(value, f.zone))
             yield out
         after = batch[-1]["c0"]
         if len(batch) < BATCH:
@@ -283,7 +289,7 @@ class ExportError(ValueError):
 
 
 async def filters_from_args(
-    community: str | None, since: str | None, until: str | None
+    community: str | None, since: str | None, until: str | None, zone: tzinfo
 ) -> tuple[ExportFilters, str | None]:
     community_id = None
     code = None
@@ -299,19 +305,20 @@ async def filters_from_args(
         raise ExportError("dates must be YYYY-MM-DD") from None
     if since_d and until_d and until_d < since_d:
         raise ExportError("--until is before --since")
-    return ExportFilters(community_id, since_d, until_d), code
+    return ExportFilters(community_id, since_d, until_d, zone=zone), code
 
 
 def _open_output(path: str) -> Any:
     return open(path, "wb")
 
 
-async def cli_export(args: argparse.Namespace) -> None:
-    """``peerlog export KIND [--community CODE] [--since D] [--until D] [-o FILE]``."""
+async def cli_export(args: argparse.Namespace, zone: tzinfo) -> None:
+    """``peerlog export KIND [--community CODE] [--since D] [--until D] [-o FILE]``; the days
+    and the instant cells are in ``zone``, the program's time zone."""
     from server.cli import UserError
 
     try:
-        f, code = await filters_from_args(args.community, args.since, args.until)
+        f, code = await filters_from_args(args.community, args.since, args.until, zone)
     except ExportError as exc:
         raise UserError(str(exc)) from None
     kind = KINDS[args.kind]

@@ -21,14 +21,17 @@ Definitions (shown on the page, and tested against an independent computation):
 - *HbA1c*: participants within the filters (any status) whose baseline HbA1c was ≥ 8 % and who
   have a later HbA1c value: n, mean baseline, mean latest, mean change (latest − baseline).
 
-Days are UTC days; contacts are stored in UTC.
+Days are the program's days: calendar days in ``PEERLOG_TIMEZONE`` (Asia/Shanghai by default).
+Instants are stored in UTC, so a day is the UTC range from its local midnight to the next: a
+contact at 07:30 in Shanghai on 1 December (23:30 UTC on 30 November) counts in December, and
+"today" turns over at local midnight, not at 08:00.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from tortoise.expressions import Q, RawSQL, Subquery
@@ -66,8 +69,23 @@ class Filters:
         return cls(since=first, until=today, **kw)
 
 
-def start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def today_in(zone: tzinfo, now: datetime | None = None) -> date:
+    """The program's today: the calendar day in ``zone`` at ``now`` (default: the clock)."""
+    return (now or datetime.now(UTC)).astimezone(zone).date()
+
+
+def day_of(instant: datetime, zone: tzinfo) -> date:
+    """The program's day an instant falls on."""
+    return instant.astimezone(zone).date()
+
+
+# UTC is the default only for callers that have no program zone yet (the audit log's filters).
+def start_of(day: date, zone: tzinfo = UTC) -> datetime:
+    """The first instant of ``day`` in ``zone``, as a UTC datetime.
+
+    Returned in UTC because SQLite compares the stored ISO text, and instants are stored in
+    UTC. Where a DST change skips local midnight, the day starts at the change."""
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
 def is_overdue(
@@ -76,10 +94,12 @@ def is_overdue(
     enrolled_on: date | None,
     today: date,
     overdue_days: int,
+    zone: tzinfo,
 ) -> bool:
     """SPEC 3: the follow-up date has passed with no contact since, or no contact for
-    ``overdue_days`` days. Someone never contacted counts from their enrolment."""
-    last = last_contact_at.astimezone(UTC).date() if last_contact_at else None
+    ``overdue_days`` days. Someone never contacted counts from their enrolment. ``today`` and
+    the last contact's day are days in ``zone``."""
+    last = day_of(last_contact_at, zone) if last_contact_at else None
     if (
         next_follow_up_on is not None
         and next_follow_up_on < today
@@ -113,11 +133,11 @@ def _participant_q(f: Filters) -> Q:
     return q
 
 
-def _contact_q(f: Filters, since: date, until: date) -> Q:
+def _contact_q(f: Filters, since: date, until: date, zone: tzinfo) -> Q:
     q = Q(
         voided=False,
-        occurred_at__gte=start_of(since),
-        occurred_at__lt=start_of(until + timedelta(days=1)),
+        occurred_at__gte=start_of(since, zone),
+        occurred_at__lt=start_of(until + timedelta(days=1), zone),
     )
     if f.community_id:
         q &= Q(community_id=f.community_id)
@@ -133,11 +153,11 @@ def _contact_q(f: Filters, since: date, until: date) -> Q:
     return q
 
 
-def _meeting_q(f: Filters) -> Q:
+def _meeting_q(f: Filters, zone: tzinfo) -> Q:
     q = Q(
         voided=False,
-        occurred_at__gte=start_of(f.since),
-        occurred_at__lt=start_of(f.until + timedelta(days=1)),
+        occurred_at__gte=start_of(f.since, zone),
+        occurred_at__lt=start_of(f.until + timedelta(days=1), zone),
     )
     if f.community_id:
         q &= Q(community_id=f.community_id)
@@ -198,12 +218,15 @@ async def dashboard(
     f: Filters,
     *,
     today: date,
+    zone: tzinfo,
     overdue_days: int,
     by: str | None = None,
     labels: dict[uuid.UUID, str] | None = None,
 ) -> Dashboard:
     """Every dashboard figure for these filters; with ``by`` (the participant column
-    ``community_id``, ``committee_id`` or ``peer_leader_id``) also a breakdown table."""
+    ``community_id``, ``committee_id`` or ``peer_leader_id``) also a breakdown table. The
+    filters' days, the months and ``today`` are days in ``zone``; urgent referrals' times are
+    given in ``zone``."""
     assert by in (None, "community_id", "committee_id", "peer_leader_id")
     d = Dashboard(filters=f, today=today)
     labels = labels or {}
@@ -218,7 +241,10 @@ async def dashboard(
     # scope, whoever contacted them. No join: the contact's own community narrows the scan, and
     # the participant filters apply below, in the one pass over the participants.
     window = _contact_q(
-        Filters(f.since, f.until, f.community_id), f.until - timedelta(days=REACH_DAYS - 1), f.until
+        Filters(f.since, f.until, f.community_id),
+        f.until - timedelta(days=REACH_DAYS - 1),
+        f.until,
+        zone,
     )
     contacted = set(
         await Contact.filter(window).distinct().values_list("participant_id", flat=True)
@@ -239,7 +265,7 @@ async def dashboard(
         r = row(key) if by else None
         if status == ParticipantStatus.ACTIVE.value:
             d.active += 1
-            overdue = is_overdue(last, follow_up, enrolled, today, overdue_days)
+            overdue = is_overdue(last, follow_up, enrolled, today, overdue_days, zone)
             d.overdue += overdue
             reached = pid in contacted
             d.reached += reached
@@ -248,7 +274,7 @@ async def dashboard(
                 r.overdue += overdue
                 r.reached += reached
             if follow_up is not None and follow_up < today:
-                last_day = last.astimezone(UTC).date() if last else None
+                last_day = day_of(last, zone) if last else None
                 if last_day is None or last_day < follow_up:
                     d.follow_up_passed += 1
         if base is not None and base >= HBA1C_THRESHOLD and hba1c is not None:
@@ -260,11 +286,11 @@ async def dashboard(
         d.hba1c_latest_mean = sum(latest) / len(latest)
         d.hba1c_change_mean = d.hba1c_latest_mean - d.hba1c_baseline_mean
 
-    cq = _contact_q(f, f.since, f.until)
+    cq = _contact_q(f, f.since, f.until, zone)
     for month in months_between(f.since, f.until):
         nxt = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
         lo, hi = max(month, f.since), min(nxt - timedelta(days=1), f.until)
-        n = await Contact.filter(_contact_q(f, lo, hi)).count()
+        n = await Contact.filter(_contact_q(f, lo, hi, zone)).count()
         d.per_month.append((month, n, n / d.active if d.active else 0.0))
     d.contacts = sum(n for _, n, _ in d.per_month)
 
@@ -308,7 +334,12 @@ async def dashboard(
         )
     )
 
-    attendee_lists = await GroupMeeting.filter(_meeting_q(f)).values_list("attendee_ids", flat=True)
+    for u in d.urgent:
+        u["occurred_at"] = u["occurred_at"].astimezone(zone)
+
+    attendee_lists = await GroupMeeting.filter(_meeting_q(f, zone)).values_list(
+        "attendee_ids", flat=True
+    )
     seen: set[str] = set()
     for ids in attendee_lists:
         d.meetings += 1

@@ -18,7 +18,6 @@ from server.admin.common import (
     page,
     parse_date,
     parse_uuid,
-    today,
 )
 from server.app import settings_of
 from server.auth.session import current_user, roles
@@ -49,7 +48,8 @@ async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
     user = current_user(request)
     settings = settings_of(request.app.state)
     q = request.query_params
-    now = today()
+    zone = settings.zone
+    now = reports.today_in(zone)
     default = reports.Filters.default(now)
     community_id = community_scope(user, q.get("community"))
     committee = await committee_in_scope(user, parse_uuid(q.get("committee")))
@@ -80,7 +80,7 @@ async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
     else:
         by, labels = "community_id", {c.id: c.name for c in communities}
     d = await reports.dashboard(
-        f, today=now, overdue_days=settings.overdue_days, by=by, labels=labels
+        f, today=now, zone=zone, overdue_days=settings.overdue_days, by=by, labels=labels
     )
     return await page(
         request,
@@ -95,6 +95,7 @@ async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
             "leaders": leaders,
             "bars": bars,
             "overdue_days": settings.overdue_days,
+            "timezone": settings.timezone,
             "server_ms": round((time.perf_counter() - started) * 1000),
         },
         section="dashboard",

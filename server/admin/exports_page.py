@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, get
@@ -12,6 +13,7 @@ from litestar.response import Stream, Template
 from server import exports
 from server.admin.common import STAFF, communities_for, community_scope, page, parse_date
 from server.admin.writes import request_id
+from server.app import settings_of
 from server.auth.session import current_user, get_auth, roles
 from sync.models import Community
 
@@ -19,12 +21,18 @@ from sync.models import Community
 @get("/admin/exports", opt=roles(*STAFF), name="admin-exports")
 async def exports_page(request: Request[Any, Any, Any]) -> Template:
     user = current_user(request)
+    settings = settings_of(request.app.state)
     return await page(
         request,
         "admin/exports.html",
         {
             "communities": await communities_for(user),
             "kinds": exports.KINDS,
+            "timezone": settings.timezone,
+            # How an instant cell looks: now, to the second, with the program's offset.
+            "instant_example": datetime.now(UTC)
+            .astimezone(settings.zone)
+            .isoformat(timespec="seconds"),
         },
         section="exports",
     )
@@ -40,7 +48,12 @@ async def export_csv(request: Request[Any, Any, Any], filename: FromPath[str]) -
     q = request.query_params
     community_id = community_scope(user, q.get("community"))
     community = await Community.get_or_none(id=community_id) if community_id else None
-    f = exports.ExportFilters(community_id, parse_date(q.get("since")), parse_date(q.get("until")))
+    f = exports.ExportFilters(
+        community_id,
+        parse_date(q.get("since")),
+        parse_date(q.get("until")),
+        zone=settings_of(request.app.state).zone,
+    )
     rid, device = request_id(request), get_auth(request).device_id
 
     async def done(count: int, complete: bool) -> None:

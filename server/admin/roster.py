@@ -7,6 +7,7 @@ their own committee and nothing else; a coordinator any committee of their commu
 from __future__ import annotations
 
 import uuid
+from datetime import date, tzinfo
 from typing import Any
 
 from litestar import Request, get, post
@@ -21,11 +22,10 @@ from server.admin.common import (
     in_community,
     page,
     parse_uuid,
-    today,
 )
 from server.app import settings_of
 from server.auth.session import current_user, roles
-from server.reports import is_overdue
+from server.reports import is_overdue, today_in
 from sync.models import Committee, Participant, Role, User
 
 SORTS = {
@@ -65,15 +65,25 @@ async def _committee_for(
     return chosen or (choices[0] if choices else None), choices
 
 
-async def roster_rows(committee: Committee, overdue_days: int) -> list[dict[str, Any]]:
+async def roster_rows(
+    committee: Committee, *, today: date, zone: tzinfo, overdue_days: int
+) -> list[dict[str, Any]]:
+    """The committee's roster rows with their overdue flag as of ``today`` (a day in ``zone``);
+    the last contact is given in ``zone`` so the page prints the program's day."""
     rows = await Participant.filter(committee_id=committee.id).values(
         *ROSTER_COLUMNS, peer_leader_name="peer_leader__display_name"
     )
-    day = today()
     for r in rows:
         r["overdue"] = r["status"] == "active" and is_overdue(
-            r["last_contact_at"], r["next_follow_up_on"], r["enrolled_on"], day, overdue_days
+            r["last_contact_at"],
+            r["next_follow_up_on"],
+            r["enrolled_on"],
+            today,
+            overdue_days,
+            zone,
         )
+        if r["last_contact_at"] is not None:
+            r["last_contact_at"] = r["last_contact_at"].astimezone(zone)
         del r["enrolled_on"]
     return rows
 
@@ -83,8 +93,12 @@ async def roster_page(request: Request[Any, Any, Any]) -> Template:
     user = current_user(request)
     q = request.query_params
     committee, choices = await _committee_for(user, q.get("committee"))
+    settings = settings_of(request.app.state)
+    day = today_in(settings.zone)
     rows = (
-        await roster_rows(committee, settings_of(request.app.state).overdue_days)
+        await roster_rows(
+            committee, today=day, zone=settings.zone, overdue_days=settings.overdue_days
+        )
         if committee
         else []
     )
@@ -124,7 +138,8 @@ async def roster_page(request: Request[Any, Any, Any]) -> Template:
             "status": status,
             "flag": flag,
             "text": q.get("q") or "",
-            "printed_on": today(),
+            "printed_on": day,
+            "timezone": settings.timezone,
             "can_mark": user.role in (Role.VOLUNTEER, Role.COORDINATOR, Role.ADMIN),
         },
         section="roster",

@@ -163,6 +163,14 @@ def test_a_bad_setting_is_one_line(
     assert_one_line_error(code, err, "PEERLOG_PORT")
 
 
+def test_an_unknown_time_zone_is_one_line(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PEERLOG_TIMEZONE", "Shanghai")
+    code, _, err = run(capsys, "export", "contacts")
+    assert_one_line_error(code, err, "PEERLOG_TIMEZONE", "'Shanghai'")
+
+
 def test_the_demo_refuses_a_database_that_already_has_users(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,7 +1,8 @@
 """The dashboard's figures equal the same figures computed here, plainly, from the raw records.
 
 The test's computation walks every ORM object in Python (no aggregate SQL, no code shared with
-``server.reports``), and the page's numbers are read back from its accessible tables.
+``server.reports``), and the page's numbers are read back from its accessible tables. Days are
+the program's days (``PEERLOG_TIMEZONE``): each test states the zone it counts in.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from server import reports
 from server.settings import Settings
 from sync.models import (
     Committee,
@@ -38,6 +42,18 @@ FUNCTIONS = [
 STATUSES = ["active"] * 6 + ["paused", "moved", "withdrawn"]
 
 
+@pytest.fixture
+def settings(db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The suite's settings with the program's time zone stated: UTC, unless a test names
+    another with ``@pytest.mark.parametrize("settings", [...], indirect=True)``."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db,
+        secret_key="test-secret",
+        timezone=getattr(request, "param", "UTC"),
+    )
+
+
 @dataclass
 class Program:
     communities: list[Community]
@@ -48,10 +64,10 @@ class Program:
     until: date
 
 
-async def make_program(seed: int = 7) -> Program:
+async def make_program(seed: int = 7, zone: ZoneInfo = ZoneInfo("UTC")) -> Program:
     rnd = random.Random(seed)
-    today = datetime.now(UTC).date()
     now = datetime.now(UTC)
+    today = now.astimezone(zone).date()
     communities = [await factories.community() for _ in range(2)]
     committees = [await factories.committee(c) for c in communities for _ in range(2)]
     leaders = [
@@ -92,7 +108,9 @@ async def make_program(seed: int = 7) -> Program:
                     mode=rnd.choice(MODES),
                     functions=rnd.sample(FUNCTIONS, rnd.randint(0, 3)),
                     referral=rnd.choice(["none", "none", "routine", "urgent"]),
-                    follow_up_on=(when + timedelta(days=rnd.choice([7, 14, 60]))).date(),
+                    follow_up_on=(when + timedelta(days=rnd.choice([7, 14, 60])))
+                    .astimezone(zone)
+                    .date(),
                     voided=voided,
                     void_reason="mistake" if voided else None,
                 )
@@ -129,9 +147,10 @@ def expected(
     committee: Any = None,
     leader: Any = None,
     today: date,
+    zone: ZoneInfo,
     overdue_days: int = 30,
 ) -> dict[str, Any]:
-    """The figures, the long way round."""
+    """The figures, the long way round, with days counted in ``zone``."""
     by_id = {p.id: p for p in participants}
 
     def person_in(p: Participant) -> bool:
@@ -142,7 +161,7 @@ def expected(
         )
 
     def day(c: Any) -> date:
-        return c.occurred_at.astimezone(UTC).date()
+        return c.occurred_at.astimezone(zone).date()
 
     people = [p for p in participants if person_in(p)]
     active = [p for p in people if p.status == "active"]
@@ -234,11 +253,12 @@ def attr(html: str, element_id: str, name: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.parametrize("settings", ["UTC", "Asia/Shanghai"], indirect=True)
 @pytest.mark.parametrize("scope", ["all", "community", "committee", "peer_leader"])
 async def test_dashboard_figures_equal_an_independent_count(
     client: httpx.AsyncClient, settings: Settings, scope: str
 ) -> None:
-    program = await make_program()
+    program = await make_program(zone=settings.zone)
     participants = await Participant.all()
     contacts = await Contact.all()
     meetings = await GroupMeeting.all()
@@ -260,6 +280,7 @@ async def test_dashboard_figures_equal_an_independent_count(
         program.since,
         program.until,
         today=program.until,
+        zone=settings.zone,
         **filters,
     )
     assert want["contacts"] > 0 and want["active"] > 0, (
@@ -306,6 +327,7 @@ async def test_a_coordinator_dashboard_counts_only_their_community(
         program.until,
         community=program.communities[0].id,
         today=program.until,
+        zone=settings.zone,
     )
     await factories.sign_in(client, coordinator, settings)
     # Asking for the other community changes nothing: a coordinator is pinned to their own.
@@ -330,3 +352,61 @@ async def test_urgent_referrals_are_listed(client: httpx.AsyncClient, settings: 
     listed = html.split('id="table-urgent"', 1)[1].split("</table>", 1)[0] if urgent else ""
     for c in urgent[:50]:
         assert c.participant.code in listed
+
+
+def at(text: str) -> datetime:
+    """An instant written with its offset, as the database keeps it: in UTC."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("zone", "months"),
+    [
+        # 23:30 UTC on 30 November is 07:30 on 1 December in Shanghai.
+        ("Asia/Shanghai", {"2026-11": 1, "2026-12": 2}),
+        ("UTC", {"2026-11": 2, "2026-12": 1}),
+    ],
+)
+async def test_a_contact_late_on_a_months_last_utc_day_counts_in_the_programs_month(
+    db: str, zone: str, months: dict[str, int]
+) -> None:
+    community = await factories.community()
+    committee = await factories.committee(community)
+    leader = await factories.user(Role.PEER_LEADER, community=community)
+    p = await factories.participant(committee, leader)
+    for when in (
+        "2026-11-30T23:30:00+00:00",
+        "2026-11-30T12:00:00+00:00",
+        "2026-12-01T12:00:00+00:00",
+    ):
+        await Contact.create(
+            participant=p,
+            peer_leader=leader,
+            community=community,
+            occurred_at=at(when),
+            mode="phone_call",
+        )
+    f = reports.Filters(since=date(2026, 11, 1), until=date(2026, 12, 31))
+    d = await reports.dashboard(f, today=date(2026, 12, 31), zone=ZoneInfo(zone), overdue_days=30)
+    assert {m.strftime("%Y-%m"): n for m, n, _ in d.per_month} == months
+    # A range of 1 December alone holds the same contacts as December here: the one at 07:30
+    # Shanghai time is in it there, and not in UTC.
+    one_day = reports.Filters(since=date(2026, 12, 1), until=date(2026, 12, 1))
+    d = await reports.dashboard(
+        one_day, today=date(2026, 12, 1), zone=ZoneInfo(zone), overdue_days=30
+    )
+    assert d.contacts == months["2026-12"]
+
+
+@pytest.mark.parametrize("settings", ["Asia/Shanghai"], indirect=True)
+async def test_the_dashboard_says_which_time_zone_days_are_counted_in(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    admin = await factories.user(Role.ADMIN)
+    await factories.sign_in(client, admin, settings)
+    html = (await client.get("/admin/dashboard")).text
+    note = html.split('id="time-zone-note"', 1)[1].split("</p>", 1)[0]
+    assert "Asia/Shanghai" in note
+    # The default period ends on the program's today, not on UTC's.
+    today = datetime.now(UTC).astimezone(settings.zone).date()
+    assert f'name="until" value="{today.isoformat()}"' in html

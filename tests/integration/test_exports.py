@@ -1,5 +1,6 @@
 """Exports: the CSV parses back to exactly the records in the database, and every export is
-audited without a single value in the audit."""
+audited without a single value in the audit. Filter days and the times in the cells are in the
+program's time zone (``PEERLOG_TIMEZONE``): each test states its zone."""
 
 from __future__ import annotations
 
@@ -8,13 +9,32 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from server import exports
 from server.settings import Settings
 from sync.models import AuditEvent, Contact, GroupMeeting, Participant, Role
 from tests import factories
+
+
+@pytest.fixture
+def settings(db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The suite's settings with the program's time zone stated: UTC, unless a test names
+    another with ``@pytest.mark.parametrize("settings", [...], indirect=True)``."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db,
+        secret_key="test-secret",
+        timezone=getattr(request, "param", "UTC"),
+    )
+
+
+def at(text: str) -> datetime:
+    """An instant written with its offset, as the database keeps it: in UTC."""
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 async def make_records() -> dict[str, object]:
@@ -169,7 +189,7 @@ async def test_the_command_line_export_writes_the_same_csv(
     args = argparse.Namespace(
         kind="contacts", community=None, since=None, until=None, output=str(out)
     )
-    await exports.cli_export(args)
+    await exports.cli_export(args, settings.zone)
     assert parse(out.read_bytes()) == parse(web)
     cli_event = await AuditEvent.filter(action="export", actor_id=None).first()
     assert cli_event is not None and cli_event.detail["source"] == "cli"
@@ -182,7 +202,7 @@ async def test_the_command_line_names_a_bad_community(db: str) -> None:
         kind="contacts", community="NOPE", since=None, until=None, output=None
     )
     try:
-        await exports.cli_export(args)
+        await exports.cli_export(args, ZoneInfo("UTC"))
     except UserError as exc:
         assert "NOPE" in str(exc)
     else:
@@ -200,6 +220,7 @@ async def test_peerlog_export_on_the_command_line(settings: Settings, tmp_path: 
         **os.environ,
         "PEERLOG_DATABASE_URL": settings.database_url,
         "PEERLOG_DATA_DIR": str(tmp_path),
+        "PEERLOG_TIMEZONE": settings.timezone,
     }
     out = tmp_path / "meetings.csv"
     proc = await asyncio.create_subprocess_exec(
@@ -245,3 +266,64 @@ async def test_peerlog_export_on_the_command_line(settings: Settings, tmp_path: 
     )
     stdout, err = await proc.communicate()
     assert proc.returncode == 0 and len(parse(stdout)) == 4
+
+
+@pytest.mark.parametrize("settings", ["Asia/Shanghai"], indirect=True)
+async def test_an_export_from_a_day_starts_at_the_programs_midnight(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    community = await factories.community(code="SH-TZ")
+    committee = await factories.committee(community)
+    leader = await factories.user(Role.PEER_LEADER, community=community)
+    p = await factories.participant(
+        committee, leader, last_contact_at=at("2026-12-01T07:30:00+08:00")
+    )
+
+    async def contact(when: str) -> Contact:
+        return await Contact.create(
+            participant=p,
+            peer_leader=leader,
+            community=community,
+            occurred_at=at(when),
+            mode="phone_call",
+        )
+
+    morning = await contact("2026-12-01T07:30:00+08:00")  # 23:30 UTC on 30 November
+    night_before = await contact("2026-11-30T23:59:00+08:00")  # 15:59 UTC on 30 November
+    admin = await factories.user(Role.ADMIN)
+    await factories.sign_in(client, admin, settings)
+
+    since = parse((await client.get("/admin/exports/contacts.csv?since=2026-12-01")).content)
+    assert [(r["id"], r["occurred_at"]) for r in since] == [
+        (str(morning.id), "2026-12-01T07:30:00+08:00")
+    ]
+    until = parse((await client.get("/admin/exports/contacts.csv?until=2026-11-30")).content)
+    assert [(r["id"], r["occurred_at"]) for r in until] == [
+        (str(night_before.id), "2026-11-30T23:59:00+08:00")
+    ]
+    people = parse((await client.get("/admin/exports/participants.csv")).content)
+    assert people[0]["last_contact_at"] == "2026-12-01T07:30:00+08:00"
+    event = await AuditEvent.filter(action="export").order_by("at").first()
+    assert event is not None and event.detail["timezone"] == "Asia/Shanghai"
+
+    # `peerlog export` counts the same days; counted in UTC, 1 December starts 8 hours later.
+    async def cli(zone: str) -> list[str]:
+        out = tmp_path / f"{zone.replace('/', '-')}.csv"
+        args = argparse.Namespace(
+            kind="contacts", community="SH-TZ", since="2026-12-01", until=None, output=str(out)
+        )
+        await exports.cli_export(args, ZoneInfo(zone))
+        return [r["occurred_at"] for r in parse(out.read_bytes())]
+
+    assert await cli("Asia/Shanghai") == ["2026-12-01T07:30:00+08:00"]
+    assert await cli("UTC") == []
+
+
+@pytest.mark.parametrize("settings", ["Asia/Shanghai"], indirect=True)
+async def test_the_exports_page_says_which_time_zone_days_are_in(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await factories.sign_in(client, await factories.user(Role.ADMIN), settings)
+    html = (await client.get("/admin/exports")).text
+    assert "Asia/Shanghai" in html.split('id="time-zone-note"', 1)[1].split("</p>", 1)[0]
+    assert "+08:00" in html

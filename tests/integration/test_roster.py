@@ -1,16 +1,42 @@
 """The roster: the right people with the right flags, sorted and filtered; a volunteer marks
-"needs visit" through the sync engine, and the peer leader's phone receives it."""
+"needs visit" through the sync engine, and the peer leader's phone receives it. "Today" and
+"overdue" are the program's days (``PEERLOG_TIMEZONE``): each test states its zone."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
+from babel.dates import format_date
 
+from server.admin.roster import roster_rows
+from server.reports import is_overdue, today_in
 from server.settings import Settings
 from sync.models import Mutation, Participant, Role
 from tests import factories
+
+SHANGHAI, UTC_ZONE = ZoneInfo("Asia/Shanghai"), ZoneInfo("UTC")
+
+
+@pytest.fixture
+def settings(db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The suite's settings with the program's time zone stated: UTC, unless a test names
+    another with ``@pytest.mark.parametrize("settings", [...], indirect=True)``."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db,
+        secret_key="test-secret",
+        timezone=getattr(request, "param", "UTC"),
+    )
+
+
+def at(text: str) -> datetime:
+    """An instant written with its offset, as the database keeps it: in UTC."""
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def names(html: str) -> list[str]:
@@ -23,8 +49,8 @@ async def test_overdue_and_needs_visit_flags_follow_the_rule(
     community = await factories.community()
     committee = await factories.committee(community)
     volunteer = await factories.user(Role.VOLUNTEER, community=community, committee=committee)
-    today = datetime.now(UTC).date()
     now = datetime.now(UTC)
+    today = today_in(settings.zone, now)
     people = {
         "fresh": dict(
             last_contact_at=now - timedelta(days=3), next_follow_up_on=today + timedelta(days=7)
@@ -113,3 +139,65 @@ async def test_the_print_layout_has_a_header_with_committee_and_date(
     header = html.split('class="print-header"', 1)[1].split("</div>", 1)[0]
     assert "Xinhua" in header and "Willow Lane" in header
     assert "css/admin" in html and 'data-action="print"' in html and "onclick" not in html
+
+
+def test_a_follow_up_is_overdue_from_the_programs_midnight_not_from_utcs() -> None:
+    contacted = at("2026-11-25T10:00:00+08:00")
+
+    def overdue(now: str, zone: ZoneInfo) -> bool:
+        today = today_in(zone, at(now))
+        return is_overdue(contacted, date(2026, 12, 1), date(2026, 5, 1), today, 30, zone)
+
+    # In Shanghai 1 December ends at 16:00 UTC: one minute before, the follow-up is due today.
+    assert not overdue("2026-12-01T23:59:00+08:00", SHANGHAI)
+    assert overdue("2026-12-02T00:00:00+08:00", SHANGHAI)
+    # Counted in UTC the same instant is still 1 December: the turn comes eight hours later.
+    assert not overdue("2026-12-02T00:00:00+08:00", UTC_ZONE)
+    assert overdue("2026-12-02T00:00:00+00:00", UTC_ZONE)
+
+
+def test_a_contact_early_on_the_follow_up_day_counts_on_that_day() -> None:
+    # 04:00 on 1 December in Shanghai is still 30 November in UTC.
+    contacted = at("2026-12-01T04:00:00+08:00")
+    today = date(2026, 12, 2)
+    assert not is_overdue(contacted, date(2026, 12, 1), date(2026, 5, 1), today, 30, SHANGHAI)
+    assert is_overdue(contacted, date(2026, 12, 1), date(2026, 5, 1), today, 30, UTC_ZONE)
+
+
+async def test_roster_rows_flag_overdue_as_of_the_programs_today(db: str) -> None:
+    committee = await factories.committee()
+    await factories.participant(
+        committee,
+        full_name="due 1 December",
+        last_contact_at=at("2026-11-25T10:00:00+08:00"),
+        next_follow_up_on=date(2026, 12, 1),
+    )
+
+    async def flags(now: str) -> list[tuple[bool, date]]:
+        rows = await roster_rows(
+            committee, today=today_in(SHANGHAI, at(now)), zone=SHANGHAI, overdue_days=30
+        )
+        return [(r["overdue"], r["last_contact_at"].date()) for r in rows]
+
+    assert await flags("2026-12-01T23:59:00+08:00") == [(False, date(2026, 11, 25))]
+    assert await flags("2026-12-02T00:00:00+08:00") == [(True, date(2026, 11, 25))]
+
+
+@pytest.mark.parametrize("settings", ["Asia/Shanghai"], indirect=True)
+async def test_the_roster_prints_the_programs_date_and_names_its_time_zone(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    committee = await factories.committee()
+    coordinator = await factories.user(Role.COORDINATOR, community=await committee.community)
+    # 07:30 on a Shanghai morning is the evening before in UTC: the roster shows Shanghai's day.
+    await factories.participant(committee, last_contact_at=at("2026-12-01T07:30:00+08:00"))
+    await factories.sign_in(client, coordinator, settings)
+    html = (await client.get(f"/admin/roster?committee={committee.id}")).text
+    locale = "zh_Hans_CN"
+    header = html.split('class="print-header"', 1)[1].split("</div>", 1)[0]
+    today = today_in(SHANGHAI)
+    assert format_date(today, locale=locale) in header
+    row = html.split('id="roster"', 1)[1]
+    assert format_date(date(2026, 12, 1), locale=locale) in row
+    assert format_date(date(2026, 11, 30), locale=locale) not in row
+    assert "Asia/Shanghai" in html.split('id="time-zone-note"', 1)[1].split("</p>", 1)[0]
