@@ -1,14 +1,17 @@
 """Fixtures shared by the whole suite.
 
-``db`` gives each test a fresh, migrated database: SQLite always, and PostgreSQL too when
-``PEERLOG_TEST_POSTGRES_URL`` is set (each test in its own new database, dropped afterwards).
+``db`` gives each test a migrated database holding no rows: SQLite always, and PostgreSQL too when
+``PEERLOG_TEST_POSTGRES_URL`` is set (a copy of a migrated file on SQLite; on PostgreSQL each test
+process's own database, emptied before each test). ``database_url`` alone is an empty database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,11 +44,67 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+# Migrating takes about a second on PostgreSQL, and creating a database half a second. Each test
+# process migrates once per backend; a test that wants a migrated database gets, on SQLite, a copy
+# of that file, and on PostgreSQL that process's database emptied (one TRUNCATE of every table).
+# Tests of the migrations themselves ask for an empty database (``database_url`` without ``db``)
+# and run them for real.
+_migrated: dict[str, str] = {}
+_tables: list[str] = []
+
+
+async def _migrated_sqlite(path: Path) -> None:
+    if "sqlite" not in _migrated:
+        folder = Path(tempfile.mkdtemp(prefix="peerlog-template-"))
+        await sync_db.migrate(f"sqlite://{folder / 'template.sqlite3'}")
+        _migrated["sqlite"] = str(folder / "template.sqlite3")
+    shutil.copyfile(_migrated["sqlite"], path)
+
+
+async def _emptied_postgres() -> str:
+    import asyncpg
+
+    if "postgres" not in _migrated:
+        name = f"peerlog_w_{uuid.uuid4().hex[:12]}"
+        await _pg_admin(f'CREATE DATABASE "{name}"')
+        await sync_db.migrate(_with_database(POSTGRES_URL, name))
+        _migrated["postgres"] = name
+    url = _with_database(POSTGRES_URL, _migrated["postgres"])
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        if not _tables:
+            rows = await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'tortoise_migrations'"
+            )
+            _tables.extend(f'"{r["tablename"]}"' for r in rows)
+        await conn.execute(f"TRUNCATE {', '.join(_tables)} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+    return url
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    name = _migrated.pop("postgres", None)
+    if name:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    if "sqlite" in _migrated:
+        shutil.rmtree(Path(_migrated.pop("sqlite")).parent, ignore_errors=True)
+
+
 @pytest.fixture(params=BACKENDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of each configured backend (not migrated)."""
+    """A database of each configured backend: empty, or already migrated (and holding no rows)
+    when the test also uses ``db``."""
+    migrated = "db" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite://{tmp_path / 'test.sqlite3'}"
+        path = tmp_path / "test.sqlite3"
+        if migrated:
+            await _migrated_sqlite(path)
+        yield f"sqlite://{path}"
+        return
+    if migrated:
+        yield await _emptied_postgres()
         return
     name = f"peerlog_t_{uuid.uuid4().hex[:12]}"
     await _pg_admin(f'CREATE DATABASE "{name}"')
@@ -57,8 +116,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
-    """A migrated database with the ORM connected; yields its URL."""
-    await sync_db.migrate(database_url)
+    """A migrated database holding no rows, with the ORM connected; yields its URL."""
     await sync_db.init(database_url)
     try:
         yield database_url
