@@ -7,7 +7,7 @@ whatever the query string says; an admin sees every community and may narrow wit
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from litestar import Request
@@ -20,10 +20,6 @@ from sync.models import Committee, Community, Conflict, ConflictStatus, Role, Us
 
 STAFF = (Role.COORDINATOR, Role.ADMIN)
 ROSTER_ROLES = (Role.VOLUNTEER, Role.COORDINATOR, Role.ADMIN)
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 def parse_uuid(value: str | None) -> uuid.UUID | None:
