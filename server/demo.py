@@ -759,7 +759,8 @@ async def run(
             "the database already has users: `peerlog demo` fills an empty database only"
         )
     started = time.perf_counter()
-    program = generate(seed, today, scale)
+    # The six months end on the program's today, not the server machine's.
+    program = generate(seed, today or datetime.now(settings.zone).date(), scale)
     await write(program)
     elapsed = time.perf_counter() - started
     echo(
