@@ -23,6 +23,15 @@ In Python (a flash message, an error shown on a page): ``translate(language_of(r
 
 JS gets the same catalogue as JSON from ``/i18n/{lang}.json`` (see ``pwa/static/js/i18n.js``).
 
+Messages from the sync engine (a rejected mutation's ``errors``: field → messages) are
+``sync.wire.Message`` objects: English text that keeps its gettext template and parameters.
+``localize(lang, message)`` / ``localize_errors(lang, errors)`` render them at the edge: the push
+API in the request's language (``language_of``: the ``lang`` cookie the language switch sets, else
+the ``Accept-Language`` the phone's browser sends with every fetch, else zh-CN — the same choice
+that rendered the phone's pages, so its "needs attention" screen matches the rest of the app),
+and the staff pages likewise. Their Chinese lives in ``sync.po``; ``check`` also requires a
+translation of every template the sync code declares (``sync.wire.TEMPLATES``).
+
 Adding translations: write the English msgid in the template or JS (``t("…")``), add a
 ``msgid``/``msgstr`` pair to your feature's ``.po`` file and restart the server. Run
 ``python -m server.i18n check`` to list msgids used in templates and JS that have no Chinese
@@ -35,6 +44,7 @@ import hashlib
 import json
 import re
 import sys
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -53,6 +63,8 @@ from litestar import Request, Response, get
 from litestar.datastructures import Cookie
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+
+from sync.wire import TEMPLATES, Message
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
@@ -168,6 +180,25 @@ def language_of(request: Request[Any, Any, Any]) -> str:
 def translate(lang: str, message: str, **values: Any) -> str:
     text = translations(lang).gettext(message)
     return text % values if values else text
+
+
+# How a list of option codes inside a message is joined.
+_LIST_SEPARATORS = {"zh-CN": "、", "en": ", "}
+
+
+def localize(lang: str, message: str) -> str:
+    """A sync message (``sync.wire.Message``) in ``lang``, as a plain ``str``. Plain text (an
+    older mutation-log row, a page's own message) is looked up as a msgid."""
+    if isinstance(message, Message):
+        if lang == "en":
+            return str(message)
+        return message.render(translations(lang).gettext, _LIST_SEPARATORS.get(lang, ", "))
+    return translations(lang).gettext(str(message))
+
+
+def localize_errors(lang: str, errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """A rejected write's ``errors`` (field → messages) in ``lang``; field names stay."""
+    return {name: [localize(lang, m) for m in messages] for name, messages in errors.items()}
 
 
 def render(
@@ -316,12 +347,41 @@ def used_msgids(root: Path | None = None) -> set[str]:
     return found
 
 
+def sync_templates() -> dict[str, frozenset[str]]:
+    """Every message template the sync engine can put in a rejected mutation's ``errors``,
+    with the parameters its messages carry."""
+    import sync.engine  # noqa: F401  (importing the engine declares every template)
+
+    return {str(msgid): params for msgid, params in TEMPLATES.items()}
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def placeholder_problems(lang: str = "zh-CN") -> list[str]:
+    """Translations of sync templates that use a parameter their messages do not carry (it
+    would raise ``KeyError`` when rendered) or none of them (the numbers would be lost)."""
+    problems: list[str] = []
+    known = catalogue(lang)
+    for msgid, given in sorted(sync_templates().items()):
+        text = known.get(msgid)
+        if text is None:
+            continue
+        used = set(_PLACEHOLDER.findall(text))
+        if used - given or (given and not used):
+            problems.append(f"{msgid}  →  {text}")
+    return problems
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["check"]:
-        missing = sorted(used_msgids() - set(catalogue("zh-CN")))
+        missing = sorted((used_msgids() | set(sync_templates())) - set(catalogue("zh-CN")))
         for msgid in missing:
             print(msgid)
-        return 1 if missing else 0
+        problems = placeholder_problems()
+        for line in problems:
+            print("placeholders differ:", line)
+        return 1 if missing or problems else 0
     print("usage: python -m server.i18n check")
     return 2
 

@@ -3,6 +3,12 @@
 The push body is decoded here with msgspec from the raw bytes (not by Litestar) so that the
 size limits are checked before any decoding and a malformed body gets a message naming the
 place, e.g. ``mutations[3].mutation_id: expected int, got str``.
+
+A rejected mutation's ``errors`` (field → messages, SPEC 3) are written in the request's
+language (``server.i18n.language_of``: the ``lang`` cookie, else ``Accept-Language``, else
+zh-CN; the phone's fetches carry both, so they match the language of its pages). Replays
+(``duplicate``) are rendered in the language of the request that asks again: the mutation log
+keeps each message's English text and its template. Only rejected results are touched.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from litestar.status_codes import HTTP_200_OK
 
 from server.auth.session import current_user, get_auth, roles
 from server.errors import request_id
+from server.i18n import language_of, localize_errors
 from server.settings import Settings
 from sync import engine
-from sync.wire import MalformedBody, decode_push
+from sync.wire import MalformedBody, PushResponse, decode_push
 
 Req = Request[Any, Any, Any]
 NO_STORE = {"cache-control": "no-store"}
@@ -39,8 +46,16 @@ def _invalid(message: str) -> ClientException:
     return ClientException(status_code=422, detail=message, extra={"error": "invalid"})
 
 
-def _json(body: Any) -> Response[bytes]:
-    return Response(_encode(body), media_type=MediaType.JSON, headers=NO_STORE)
+def _json(body: Any, headers: dict[str, str] = NO_STORE) -> Response[bytes]:
+    return Response(_encode(body), media_type=MediaType.JSON, headers=headers)
+
+
+def _localized(response: PushResponse, lang: str) -> PushResponse:
+    # Also makes the messages plain ``str`` for the encoder; valid results have no errors.
+    for result in response.results:
+        if result.errors:
+            result.errors = localize_errors(lang, result.errors)
+    return response
 
 
 @post("/api/sync/push", opt=roles(), status_code=HTTP_200_OK)
@@ -75,7 +90,9 @@ async def push(request: Req) -> Response[bytes]:
             detail=str(exc),
             extra={"error": "mutation_gap", "last_mutation_id": exc.last},
         ) from None
-    return _json(response)
+    lang = language_of(request)
+    headers = {**NO_STORE, "content-language": lang, "vary": "Cookie, Accept-Language"}
+    return _json(_localized(response, lang), headers)
 
 
 @get("/api/sync/pull", opt=roles())

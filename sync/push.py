@@ -32,7 +32,17 @@ from tortoise.transactions import in_transaction
 from sync import db, merge, scope, sequence, store, validate
 from sync.models import Role
 from sync.scope import Actor
-from sync.wire import ENTITIES, MutationIn, MutationResult, PushResponse
+from sync.wire import (
+    ENTITIES,
+    Message,
+    MutationIn,
+    MutationResult,
+    PushResponse,
+    errors_from_json,
+    errors_json,
+    plain_errors,
+    template,
+)
 
 log = logging.getLogger("peerlog.sync")
 
@@ -42,6 +52,26 @@ MEETING_CONTACT_NS = uuid.UUID("5b0f3c52-0a43-4a3e-9d5e-3f5a1f0c7e21")
 
 REMOVED_FROM_MEETING = "removed from the meeting's attendance"
 MEETING_VOIDED = "the group meeting was voided"
+
+# Messages of rejected mutations (``sync.wire.Message``: rendered in the reader's language).
+NOT_OPTION = validate.NOT_OPTION
+NOT_NEGATIVE = template("must be 0 or more")
+NEVER_RECEIVED = template("already used on this device, never received")
+NO_COMMITTEE = template("no such residential committee")
+NOT_YOUR_COMMITTEE = template("must be a committee of your community")
+NO_GROUP = template("no such group")
+GROUP_ELSEWHERE = template("must be a group of the participant's community")
+NOT_PEER_LEADER = template("must be a peer leader's user id")
+CODE_TAKEN = template("is already used by another participant")
+NO_PARTICIPANT = template("no such participant in your scope")
+NO_MEETING_GROUP = template("no such group among the groups you may record for")
+# ``index`` is the wire's (0-based); ``number`` counts from 1, for people.
+BAD_ATTENDEE = template(
+    "item %(index)s is not a participant of this community in your scope", "number"
+)
+NO_COMMUNITY = template("no such community")
+COMMITTEE_ELSEWHERE = template("must be a committee of the group's community")
+LEADER_ELSEWHERE = template("must be a peer leader of the group's community")
 
 
 # What a contact or a meeting needs of the participants it refers to (scope, community) and
@@ -250,7 +280,7 @@ async def _push(
                     mutation_id=mid,
                     id=str(m.id),
                     status="rejected",
-                    errors={"mutation_id": ["already used on this device, never received"]},
+                    errors={"mutation_id": [Message(NEVER_RECEIVED)]},
                     duplicate=True,
                 )
             )
@@ -285,10 +315,10 @@ def _precheck(
     m: MutationIn, now: datetime, entities: tuple[str, ...] = ENTITIES
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     if m.entity not in entities:
-        return {}, {"entity": ["must be one of " + ", ".join(entities)]}
+        return {}, {"entity": [Message(NOT_OPTION, options=entities)]}
     errors: dict[str, list[str]] = {}
     if m.base_version < 0:
-        errors["base_version"] = ["must be 0 or more"]
+        errors["base_version"] = [Message(NOT_NEGATIVE)]
     clean, field_errors = validate.check(m.entity, m.fields, now)
     errors.update(field_errors)
     return clean, errors
@@ -345,7 +375,9 @@ async def _logged_results(
 
 def logged_result(row: Mapping[str, Any]) -> dict[str, Any]:
     """The result first sent for a logged mutation: the row's columns, plus what ``result``
-    keeps (errors, conflict id) when there was more to say."""
+    keeps (errors, conflict id) when there was more to say. Errors come back as messages
+    (``sync.wire.Message``) when the log kept their templates (rows written before it did keep
+    their English text, which the edge still translates when it has no parameters)."""
     out: dict[str, Any] = {
         "mutation_id": int(row["mutation_id"]),
         "id": str(row["record_id"]),
@@ -354,6 +386,9 @@ def logged_result(row: Mapping[str, Any]) -> dict[str, Any]:
     if row["version"] is not None:
         out["version"] = int(row["version"])
     out.update(store.decode_json(row["result"]) or {})
+    templates = out.pop("templates", None)
+    if templates:
+        out["errors"] = errors_from_json(templates)
     return out
 
 
@@ -657,27 +692,27 @@ class _Batch:
             if "committee_id" in written:
                 community = self.committees.get(after["committee_id"])
                 if community is None:
-                    errors["committee_id"] = ["no such residential committee"]
+                    errors["committee_id"] = [Message(NO_COMMITTEE)]
                 elif actor.role is Role.COORDINATOR and community != actor.community_id:
-                    errors["committee_id"] = ["must be a committee of your community"]
+                    errors["committee_id"] = [Message(NOT_YOUR_COMMITTEE)]
                 else:
                     after["community_id"] = community
             if written.get("group_id"):
                 group = self.groups.get(after["group_id"])
                 if group is None:
-                    errors["group_id"] = ["no such group"]
+                    errors["group_id"] = [Message(NO_GROUP)]
                 elif group["community_id"] != after.get("community_id"):
-                    errors["group_id"] = ["must be a group of the participant's community"]
+                    errors["group_id"] = [Message(GROUP_ELSEWHERE)]
             if written.get("peer_leader_id") and after["peer_leader_id"] not in self.peer_leaders:
-                errors["peer_leader_id"] = ["must be a peer leader's user id"]
+                errors["peer_leader_id"] = [Message(NOT_PEER_LEADER)]
             if "code" in written:
                 holder = self.codes.get(after["code"])
                 if holder is not None and holder != after["id"]:
-                    errors["code"] = ["is already used by another participant"]
+                    errors["code"] = [Message(CODE_TAKEN)]
         elif entity == "contact":
             participant = self.records.get(("participant", after.get("participant_id") or ""))
             if participant is None or not scope.participant_visible(actor, participant):
-                errors["participant_id"] = ["no such participant in your scope"]
+                errors["participant_id"] = [Message(NO_PARTICIPANT)]
             else:
                 after["community_id"] = participant["community_id"]
                 if not after.get("peer_leader_id"):
@@ -685,7 +720,7 @@ class _Batch:
         elif entity == "group_meeting":
             group = self.groups.get(after.get("group_id") or "")
             if group is None or not scope.group_writable(actor, group):
-                errors["group_id"] = ["no such group among the groups you may record for"]
+                errors["group_id"] = [Message(NO_MEETING_GROUP)]
             else:
                 after["community_id"] = group["community_id"]
                 if not after.get("peer_leader_id"):
@@ -697,20 +732,19 @@ class _Batch:
                 ]
                 if bad:
                     errors["attendee_ids"] = [
-                        f"item {i} is not a participant of this community in your scope"
-                        for i in bad[:5]
+                        Message(BAD_ATTENDEE, index=i, number=i + 1) for i in bad[:5]
                     ]
         elif entity == "group":
             community = after.get("community_id")
             if "community_id" in written and community not in self.communities:
-                errors["community_id"] = ["no such community"]
+                errors["community_id"] = [Message(NO_COMMUNITY)]
             committee = written.get("committee_id")
             if committee and self.committees.get(committee) != community:
-                errors["committee_id"] = ["must be a committee of the group's community"]
+                errors["committee_id"] = [Message(COMMITTEE_ELSEWHERE)]
             for name in ("leader_id", "co_leader_id"):
                 leader = written.get(name)
                 if leader and self.peer_leaders.get(leader, "") != community:
-                    errors[name] = ["must be a peer leader of the group's community"]
+                    errors[name] = [Message(LEADER_ELSEWHERE)]
         return errors
 
     def _attendee_ok(self, participant_id: str, group: dict[str, Any]) -> bool:
@@ -897,7 +931,10 @@ class _Batch:
             rejected = o.status == "rejected"
             extra: dict[str, Any] = {}
             if o.errors:
-                extra["errors"] = o.errors
+                # English text for whoever reads the log, and the templates so that a replay
+                # (``duplicate``) is rendered in the language of the device that asks again.
+                extra["errors"] = plain_errors(o.errors)
+                extra["templates"] = errors_json(o.errors)
             if o.conflict_id is not None:
                 extra["conflict_id"] = o.conflict_id
             rows.append(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.models import Role
-from sync.wire import READABLE, ROSTER_FIELDS
+from sync.wire import READABLE, ROSTER_FIELDS, Message, template
 
 PEER_LEADER_PARTICIPANT_FIELDS = frozenset(
     {"phone", "address", "notes", "needs_visit", "needs_visit_reason"}
@@ -31,6 +31,29 @@ PEER_LEADER_PARTICIPANT_FIELDS = frozenset(
 VOLUNTEER_PARTICIPANT_FIELDS = frozenset({"phone", "address", "needs_visit", "needs_visit_reason"})
 
 Errors = dict[str, list[str]]
+
+# Messages of the write rules (``sync.wire.Message``: rendered in the reader's language).
+OUTSIDE_COMMUNITY_PARTICIPANT = template("this participant is outside your community")
+ONLY_STAFF_ENROL = template("only coordinators and administrators can enrol participants")
+OUTSIDE_SCOPE_PARTICIPANT = template("this participant is outside your scope")
+# English names the role by its code (``role``); a translation may use ``role_name``.
+ROLE_MAY_NOT_CHANGE = template("your role (%(role)s) may not change this field", "role_name")
+ROLE_NAMES = {
+    Role.PEER_LEADER: template("peer leader"),
+    Role.VOLUNTEER: template("volunteer"),
+    Role.COORDINATOR: template("coordinator"),
+    Role.ADMIN: template("administrator"),
+}
+VOLUNTEER_NO_CONTACTS = template("volunteers do not record contacts")
+CONTACT_FROM_MEETING = template("this contact comes from a group meeting: edit the meeting instead")
+ONLY_AUTHOR = template("only the author can change a contact")
+OUTSIDE_COMMUNITY_CONTACT = template("this contact is outside your community")
+VOLUNTEER_NO_MEETINGS = template("volunteers do not record group meetings")
+NOT_YOUR_GROUP = template("this meeting belongs to a group you do not lead")
+OUTSIDE_COMMUNITY_MEETING = template("this meeting is outside your community")
+ONLY_STAFF_GROUPS = template("only coordinators and administrators change groups")
+GROUP_STAYS = template("a group cannot move to another community")
+OUTSIDE_COMMUNITY_GROUP = template("this group is outside your community")
 
 
 @dataclass(frozen=True)
@@ -127,47 +150,50 @@ def participant_write_errors(
     role = actor.role
     if role in (Role.ADMIN, Role.COORDINATOR):
         if current is not None and not participant_visible(actor, current):
-            return {"id": ["this participant is outside your community"]}
+            return {"id": [Message(OUTSIDE_COMMUNITY_PARTICIPANT)]}
         return {}
     if current is None:
-        return {"id": ["only coordinators and administrators can enrol participants"]}
+        return {"id": [Message(ONLY_STAFF_ENROL)]}
     if not participant_visible(actor, current):
-        return {"id": ["this participant is outside your scope"]}
+        return {"id": [Message(OUTSIDE_SCOPE_PARTICIPANT)]}
     allowed = (
         PEER_LEADER_PARTICIPANT_FIELDS if role is Role.PEER_LEADER else VOLUNTEER_PARTICIPANT_FIELDS
     )
+    refused = [name for name in fields if name not in allowed]
+    if not refused:
+        return {}
+    role_name = Message(ROLE_NAMES[role])
     return {
-        name: [f"your role ({role.value}) may not change this field"]
-        for name in fields
-        if name not in allowed
+        name: [Message(ROLE_MAY_NOT_CHANGE, role=role.value, role_name=role_name)]
+        for name in refused
     }
 
 
 def contact_write_errors(actor: Actor, current: Mapping[str, Any] | None) -> Errors:
     if actor.role is Role.VOLUNTEER:
-        return {"id": ["volunteers do not record contacts"]}
+        return {"id": [Message(VOLUNTEER_NO_CONTACTS)]}
     if current is None:
         return {}
     if current.get("meeting_id"):
-        return {"id": ["this contact comes from a group meeting: edit the meeting instead"]}
+        return {"id": [Message(CONTACT_FROM_MEETING)]}
     if actor.role is Role.PEER_LEADER and current.get("peer_leader_id") != actor.user_id:
-        return {"id": ["only the author can change a contact"]}
+        return {"id": [Message(ONLY_AUTHOR)]}
     if actor.role is Role.COORDINATOR and current.get("community_id") != actor.community_id:
-        return {"id": ["this contact is outside your community"]}
+        return {"id": [Message(OUTSIDE_COMMUNITY_CONTACT)]}
     return {}
 
 
 def meeting_write_errors(actor: Actor, current: Mapping[str, Any] | None) -> Errors:
     if actor.role is Role.VOLUNTEER:
-        return {"id": ["volunteers do not record group meetings"]}
+        return {"id": [Message(VOLUNTEER_NO_MEETINGS)]}
     if current is None:
         return {}
     if actor.role is Role.PEER_LEADER and not (
         current.get("group_id") in actor.group_ids or current.get("peer_leader_id") == actor.user_id
     ):
-        return {"id": ["this meeting belongs to a group you do not lead"]}
+        return {"id": [Message(NOT_YOUR_GROUP)]}
     if actor.role is Role.COORDINATOR and current.get("community_id") != actor.community_id:
-        return {"id": ["this meeting is outside your community"]}
+        return {"id": [Message(OUTSIDE_COMMUNITY_MEETING)]}
     return {}
 
 
@@ -177,12 +203,12 @@ def group_write_errors(
     """Groups are written by administrators, and by coordinators in their own community;
     a group never moves to another community (its meetings and members stay there)."""
     if actor.role not in (Role.ADMIN, Role.COORDINATOR):
-        return {"id": ["only coordinators and administrators change groups"]}
+        return {"id": [Message(ONLY_STAFF_GROUPS)]}
     community = fields.get("community_id")
     if current is not None:
         if community is not None and community != current.get("community_id"):
-            return {"community_id": ["a group cannot move to another community"]}
+            return {"community_id": [Message(GROUP_STAYS)]}
         community = current.get("community_id")
     if actor.role is Role.COORDINATOR and community != actor.community_id:
-        return {"id": ["this group is outside your community"]}
+        return {"id": [Message(OUTSIDE_COMMUNITY_GROUP)]}
     return {}

@@ -6,6 +6,8 @@ the database or the version history: UUIDs as lower-case strings, dates ``YYYY-M
 instants as UTC ISO 8601 strings, lists as lists.
 
 Messages name the field and the rule, never the value: a value may be a name or a reading.
+Each is a ``sync.wire.Message`` made from a template declared below, so the edge can show it in
+the reader's language; only an invalid value makes one.
 """
 
 from __future__ import annotations
@@ -18,13 +20,47 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sync.models import ContactMode, KeyFunction, ParticipantStatus, Referral, Sex
-from sync.wire import WRITABLE
+from sync.wire import WRITABLE, Message, Template, template
 
 Errors = dict[str, list[str]]
 
+REQUIRED = template("is required")
+NOT_TEXT = template("must be text")
+TOO_LONG = template("must be at most %(max)s characters")
+NOT_NUMBER = template("must be a number")
+NOT_WHOLE = template("must be a whole number")
+OUT_OF_RANGE = template("must be between %(low)s and %(high)s")
+# A unit symbol (%, mmHg, kg, mmol/L) reads the same in every language; minutes have words.
+OUT_OF_RANGE_UNIT = template("must be between %(low)s and %(high)s %(unit)s")
+OUT_OF_RANGE_MINUTES = template("must be between %(low)s and %(high)s minutes")
+NOT_OPTION = template("must be one of %(options)s")
+NOT_BOOL = template("must be true or false")
+NOT_ID = template("must be an id (UUID)")
+NOT_DATE = template("must be a date written YYYY-MM-DD")
+NOT_REAL_DATE = template("must be a real calendar date (YYYY-MM-DD)")
+TOO_EARLY = template("must not be before %(date)s")
+IN_FUTURE = template("must not be in the future")
+TOO_FAR_AHEAD = template("is too far ahead")
+NOT_INSTANT = template("must be a date and time in ISO 8601 with a UTC offset")
+NO_OFFSET = template("must carry a UTC offset, e.g. 2026-11-20T09:30:00+08:00")
+NOT_LIST_OR_EMPTY = template("must be a list (use [] for none)")
+NOT_LIST = template("must be a list")
+TOO_MANY = template("must have at most %(max)s items")
+# ``index`` is the wire's (0-based, as in attendee_ids[0]); ``number`` counts from 1, for people.
+ITEM = template("item %(index)s %(problem)s", "number")
+NOT_WORD = template("must be a lower-case word (a-z, 0-9, _)")
+UNKNOWN_FIELD = template("unknown field for %(entity)s")
+BELOW_SYSTOLIC = template("must be lower than bp_systolic")
+CONSENT_TO_ENROL = template("is required to enrol (set enrolled_on)")
+VOID_REASON = template("is required when voiding")
+
 
 class Invalid(ValueError):
-    pass
+    """A value breaks its field's rule; ``message`` says which (never the value)."""
+
+    def __init__(self, tmpl: Template, **params: Any) -> None:
+        self.message = Message(tmpl, **params)
+        super().__init__(self.message)
 
 
 # A phone's clock may run a little fast; an instant this far ahead is still accepted.
@@ -55,15 +91,15 @@ def _text(max_len: int, *, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
         if value is None:
             if required:
-                raise Invalid("is required")
+                raise Invalid(REQUIRED)
             return None
         if not isinstance(value, str):
-            raise Invalid("must be text")
+            raise Invalid(NOT_TEXT)
         value = value.strip()
         if required and not value:
-            raise Invalid("is required")
+            raise Invalid(REQUIRED)
         if len(value) > max_len:
-            raise Invalid(f"must be at most {max_len} characters")
+            raise Invalid(TOO_LONG, max=max_len)
         return value or None
 
     return check
@@ -72,24 +108,32 @@ def _text(max_len: int, *, required: bool = False) -> Validator:
 def _number(
     low: float, high: float, unit: str, *, whole: bool = False, required: bool = False
 ) -> Validator:
+    bounds: dict[str, Any] = {"low": _fmt(low), "high": _fmt(high)}
+    if unit == "minutes":
+        rule = OUT_OF_RANGE_MINUTES
+    elif unit:
+        rule, bounds["unit"] = OUT_OF_RANGE_UNIT, unit
+    else:
+        rule = OUT_OF_RANGE
+
     def check(value: Any, now: datetime) -> Any:
         if value is None:
             if required:
-                raise Invalid("is required")
+                raise Invalid(REQUIRED)
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise Invalid("must be a number")
+            raise Invalid(NOT_NUMBER)
         if isinstance(value, float) and not math.isfinite(value):
-            raise Invalid("must be a number")
+            raise Invalid(NOT_NUMBER)
         if whole:
             if isinstance(value, float):
                 if not value.is_integer():
-                    raise Invalid("must be a whole number")
+                    raise Invalid(NOT_WHOLE)
                 value = int(value)
         else:
             value = float(value)
         if not low <= value <= high:
-            raise Invalid(f"must be between {_fmt(low)} and {_fmt(high)}{unit}")
+            raise Invalid(rule, **bounds)
         return value
 
     return check
@@ -103,10 +147,10 @@ def _enum(options: tuple[str, ...], *, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
         if value is None:
             if required:
-                raise Invalid("is required")
+                raise Invalid(REQUIRED)
             return None
         if value not in options:
-            raise Invalid("must be one of " + ", ".join(options))
+            raise Invalid(NOT_OPTION, options=options)
         return value
 
     return check
@@ -114,7 +158,7 @@ def _enum(options: tuple[str, ...], *, required: bool = False) -> Validator:
 
 def _bool(value: Any, now: datetime) -> Any:
     if not isinstance(value, bool):
-        raise Invalid("must be true or false")
+        raise Invalid(NOT_BOOL)
     return value
 
 
@@ -122,16 +166,16 @@ def _uuid(*, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
         if value is None:
             if required:
-                raise Invalid("is required")
+                raise Invalid(REQUIRED)
             return None
         if not isinstance(value, str):
-            raise Invalid("must be an id (UUID)")
+            raise Invalid(NOT_ID)
         if _CANONICAL_UUID.fullmatch(value):
             return value
         try:
             return str(uuid.UUID(value))
         except ValueError:
-            raise Invalid("must be an id (UUID)") from None
+            raise Invalid(NOT_ID) from None
 
     return check
 
@@ -143,16 +187,16 @@ def _date(*, future: timedelta | None = None) -> Validator:
         if value is None:
             return None
         if not isinstance(value, str) or not _DATE.match(value):
-            raise Invalid("must be a date written YYYY-MM-DD")
+            raise Invalid(NOT_DATE)
         try:
             day = date.fromisoformat(value)
         except ValueError:
-            raise Invalid("must be a real calendar date (YYYY-MM-DD)") from None
+            raise Invalid(NOT_REAL_DATE) from None
         if day < EARLIEST:
-            raise Invalid(f"must not be before {EARLIEST.isoformat()}")
+            raise Invalid(TOO_EARLY, date=EARLIEST.isoformat())
         latest = (now + (future or DATE_SKEW)).date()
         if day > latest:
-            raise Invalid("must not be in the future" if future is None else "is too far ahead")
+            raise Invalid(IN_FUTURE if future is None else TOO_FAR_AHEAD)
         return day.isoformat()
 
     return check
@@ -160,19 +204,19 @@ def _date(*, future: timedelta | None = None) -> Validator:
 
 def _instant(value: Any, now: datetime) -> Any:
     if not isinstance(value, str):
-        raise Invalid("must be a date and time in ISO 8601 with a UTC offset")
+        raise Invalid(NOT_INSTANT)
     if not _OFFSET.search(value.strip()):
-        raise Invalid("must carry a UTC offset, e.g. 2026-11-20T09:30:00+08:00")
+        raise Invalid(NO_OFFSET)
     try:
         at = datetime.fromisoformat(value.strip().replace("z", "Z"))
     except ValueError:
-        raise Invalid("must be a date and time in ISO 8601 with a UTC offset") from None
+        raise Invalid(NOT_INSTANT) from None
     if at.tzinfo is None:  # pragma: no cover - the offset pattern already requires one
-        raise Invalid("must carry a UTC offset")
+        raise Invalid(NO_OFFSET)
     if at > now + CLOCK_SKEW:
-        raise Invalid("must not be in the future")
+        raise Invalid(IN_FUTURE)
     if at.date() < EARLIEST:
-        raise Invalid(f"must not be before {EARLIEST.isoformat()}")
+        raise Invalid(TOO_EARLY, date=EARLIEST.isoformat())
     return canonical_instant(at)
 
 
@@ -182,18 +226,18 @@ def _list(
     def check(value: Any, now: datetime) -> Any:
         if value is None:
             if required:
-                raise Invalid("must be a list (use [] for none)")
+                raise Invalid(NOT_LIST_OR_EMPTY)
             return []
         if not isinstance(value, list):
-            raise Invalid("must be a list")
+            raise Invalid(NOT_LIST)
         if len(value) > max_items:
-            raise Invalid(f"must have at most {max_items} items")
+            raise Invalid(TOO_MANY, max=max_items)
         out: list[Any] = []
         for index, element in enumerate(value):
             try:
                 canonical = item(element)
             except Invalid as exc:
-                raise Invalid(f"item {index} {exc}") from None
+                raise Invalid(ITEM, index=index, number=index + 1, problem=exc.message) from None
             if canonical not in out:
                 out.append(canonical)
         return out
@@ -204,7 +248,7 @@ def _list(
 def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if value not in options:
-            raise Invalid("must be one of " + ", ".join(options))
+            raise Invalid(NOT_OPTION, options=options)
         return value
 
     return check
@@ -212,17 +256,17 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
 
 def _word(value: Any) -> Any:
     if not isinstance(value, str) or not _WORD.match(value):
-        raise Invalid("must be a lower-case word (a-z, 0-9, _)")
+        raise Invalid(NOT_WORD)
     return value
 
 
 def _id_item(value: Any) -> Any:
     if not isinstance(value, str):
-        raise Invalid("must be an id (UUID)")
+        raise Invalid(NOT_ID)
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise Invalid("must be an id (UUID)") from None
+        raise Invalid(NOT_ID) from None
 
 
 def _values(enum: Any) -> tuple[str, ...]:
@@ -246,14 +290,14 @@ RULES: dict[str, dict[str, Validator]] = {
         "consent_on": _date(),
         "status": _enum(_values(ParticipantStatus), required=True),
         "conditions": _list(_word, "conditions"),
-        "hba1c_baseline": _number(3, 20, " %"),
+        "hba1c_baseline": _number(3, 20, "%"),
         "hba1c_baseline_on": _date(),
-        "hba1c": _number(3, 20, " %"),
+        "hba1c": _number(3, 20, "%"),
         "hba1c_on": _date(),
-        "bp_systolic": _number(60, 260, " mmHg", whole=True),
-        "bp_diastolic": _number(30, 160, " mmHg", whole=True),
+        "bp_systolic": _number(60, 260, "mmHg", whole=True),
+        "bp_diastolic": _number(30, 160, "mmHg", whole=True),
         "bp_on": _date(),
-        "weight_kg": _number(20, 300, " kg"),
+        "weight_kg": _number(20, 300, "kg"),
         "weight_on": _date(),
         "needs_visit": _bool,
         "needs_visit_reason": _text(200),
@@ -263,16 +307,16 @@ RULES: dict[str, dict[str, Validator]] = {
         "participant_id": _uuid(required=True),
         "occurred_at": _instant,
         "mode": _enum(_values(ContactMode), required=True),
-        "duration_min": _number(1, 1440, " minutes", whole=True),
+        "duration_min": _number(1, 1440, "minutes", whole=True),
         "functions": _list(_choice(_values(KeyFunction)), "functions"),
         "topics": _list(_word, "topics"),
         "referral": _enum(_values(Referral), required=True),
         "referral_reason": _text(200),
         "referral_to": _text(120),
-        "glucose_mmol": _number(1, 35, " mmol/L"),
-        "bp_systolic": _number(60, 260, " mmHg", whole=True),
-        "bp_diastolic": _number(30, 160, " mmHg", whole=True),
-        "weight_kg": _number(20, 300, " kg"),
+        "glucose_mmol": _number(1, 35, "mmol/L"),
+        "bp_systolic": _number(60, 260, "mmHg", whole=True),
+        "bp_diastolic": _number(30, 160, "mmHg", whole=True),
+        "weight_kg": _number(20, 300, "kg"),
         "follow_up_on": _date(future=FOLLOW_UP_HORIZON),
         "note": _text(_NOTE),
         "voided": _bool,
@@ -328,12 +372,12 @@ def check(entity: str, fields: Mapping[str, Any], now: datetime) -> tuple[dict[s
     for name, value in fields.items():
         rule = rules.get(name)
         if rule is None:
-            errors[name] = [f"unknown field for {entity}"]
+            errors[name] = [Message(UNKNOWN_FIELD, entity=entity)]
             continue
         try:
             clean[name] = rule(value, now)
         except Invalid as exc:
-            errors[name] = [str(exc)]
+            errors[name] = [exc.message]
     return clean, errors
 
 
@@ -343,12 +387,12 @@ def check_record(entity: str, record: Mapping[str, Any], creating: bool) -> Erro
     if creating:
         for name in REQUIRED_ON_CREATE[entity]:
             if record.get(name) in (None, ""):
-                errors.setdefault(name, []).append("is required")
+                errors.setdefault(name, []).append(Message(REQUIRED))
     sys, dia = record.get("bp_systolic"), record.get("bp_diastolic")
     if sys is not None and dia is not None and dia >= sys:
-        errors.setdefault("bp_diastolic", []).append("must be lower than bp_systolic")
+        errors.setdefault("bp_diastolic", []).append(Message(BELOW_SYSTOLIC))
     if entity == "participant" and record.get("enrolled_on") and not record.get("consent_on"):
-        errors.setdefault("consent_on", []).append("is required to enrol (set enrolled_on)")
+        errors.setdefault("consent_on", []).append(Message(CONSENT_TO_ENROL))
     if record.get("voided") and not record.get("void_reason"):
-        errors.setdefault("void_reason", []).append("is required when voiding")
+        errors.setdefault("void_reason", []).append(Message(VOID_REASON))
     return errors

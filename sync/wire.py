@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NewType
 
 import msgspec
 
@@ -111,6 +112,128 @@ ROSTER_FIELDS: tuple[str, ...] = (
     "last_contact_at",
     "next_follow_up_on",
 )
+
+
+# --- messages -----------------------------------------------------------------------------------
+#
+# A rejected mutation's ``errors`` (field → messages) is read by a person, in their language, on
+# the phone's "needs attention" screen and on the staff pages. ``sync/`` knows no languages (it
+# imports neither Litestar nor ``server/``): it makes each message from an English gettext
+# template with named placeholders and keeps both, and the edge (``server.i18n.localize``)
+# renders it in the reader's language. Everywhere else a message is its English text: it *is* a
+# ``str``, so logs, the mutation log, ``", ".join(...)`` and comparisons with English strings all
+# see English. Parameters are field rules (ranges, units, lengths, item numbers, option codes),
+# never a value a person typed: a value may be a name or a reading.
+
+Template = NewType("Template", str)
+
+# Every template the sync code can produce, with the parameters its messages carry, collected
+# as the modules that define them are imported; ``server.i18n check`` and the tests require a
+# zh-CN translation of each that uses only those parameters.
+TEMPLATES: dict[Template, frozenset[str]] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def template(text: str, *also: str) -> Template:
+    """Declare a message template (a gettext msgid with ``%(name)s`` placeholders); ``also``
+    names parameters its messages carry for translations only (e.g. ``number``)."""
+    TEMPLATES[Template(text)] = frozenset(_PLACEHOLDER.findall(text)) | frozenset(also)
+    return Template(text)
+
+
+class Message(str):
+    """A message for a person: its English text, plus the template and parameters to render it
+    in another language. Only rejected mutations make one, so valid ones cost nothing.
+
+    A parameter is text, a number, another ``Message`` (a role's name, the problem of a list's
+    item: translated too) or a tuple of option codes (listed with the language's separator).
+    A translation may use a subset of the parameters, e.g. a 1-based ``number`` where English
+    says the wire's 0-based ``index``. A translation that is missing or breaks a placeholder
+    falls back to English rather than fail a push (``check`` and the tests catch both)."""
+
+    template: Template
+    params: dict[str, Any]
+
+    def __new__(cls, tmpl: Template, **params: Any) -> Message:
+        text = tmpl % {k: _english(v) for k, v in params.items()} if params else tmpl
+        self = super().__new__(cls, text)
+        self.template = tmpl
+        self.params = params
+        return self
+
+    def render(self, gettext: Callable[[str], str], separator: str = ", ") -> str:
+        """The message in the language of ``gettext`` (msgid → translation)."""
+        text = gettext(self.template)
+        if not self.params:
+            return text
+        values = {k: _rendered(v, gettext, separator) for k, v in self.params.items()}
+        try:
+            return text % values
+        except (KeyError, ValueError, TypeError):
+            return str(self)
+
+    def to_json(self) -> list[Any]:
+        """``[template, params]``, JSON-native, for the mutation log (see ``from_json``)."""
+        return [str(self.template), {k: _param_json(v) for k, v in self.params.items()}]
+
+    @classmethod
+    def from_json(cls, data: Any) -> Message:
+        tmpl, params = data
+        return cls(Template(tmpl), **{k: _param_from_json(v) for k, v in params.items()})
+
+
+def _english(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _rendered(value: Any, gettext: Callable[[str], str], separator: str) -> str:
+    if isinstance(value, Message):
+        return value.render(gettext, separator)
+    if isinstance(value, tuple | list):
+        return separator.join(map(str, value))
+    return str(value)
+
+
+def _param_json(value: Any) -> Any:
+    if isinstance(value, Message):
+        return {"message": value.to_json()}
+    if isinstance(value, tuple | list):
+        return {"list": [str(v) for v in value]}
+    return value if isinstance(value, int | float) else str(value)
+
+
+def _param_from_json(value: Any) -> Any:
+    if isinstance(value, dict) and "message" in value:
+        return Message.from_json(value["message"])
+    if isinstance(value, dict) and "list" in value:
+        return tuple(value["list"])
+    return value
+
+
+Errors = dict[str, list[str]]
+
+
+def errors_json(errors: Mapping[str, list[str]]) -> dict[str, list[Any]]:
+    """The templates of ``errors`` for the mutation log (fields whose messages have them)."""
+    return {
+        name: [m.to_json() if isinstance(m, Message) else str(m) for m in messages]
+        for name, messages in errors.items()
+    }
+
+
+def errors_from_json(data: Mapping[str, list[Any]]) -> Errors:
+    """``errors_json`` read back: messages again, to be rendered in the asker's language."""
+    return {
+        name: [m if isinstance(m, str) else Message.from_json(m) for m in messages]
+        for name, messages in data.items()
+    }
+
+
+def plain_errors(errors: Mapping[str, list[str]]) -> Errors:
+    """The English text only (``str``): what JSON encoders and the mutation log take."""
+    return {name: [str(m) for m in messages] for name, messages in errors.items()}
 
 
 # --- push ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from server.admin.common import (
 )
 from server.admin.conflicts import field_kind, typed_value
 from server.auth.session import current_user, roles
+from server.i18n import language_of, localize_errors
 from sync.models import Committee, Group, Participant, ParticipantStatus, Role, User
 from sync.wire import WRITABLE
 
@@ -130,7 +131,8 @@ async def _form(
         {
             "v": values,
             "record": record,
-            "errors": errors or {},
+            # The engine's messages in the page's language (its own are msgids, looked up too).
+            "errors": localize_errors(language_of(request), errors or {}),
             "notice": notice,
             **await _choices(user, community_id),
         },

@@ -138,6 +138,7 @@ async def test_forbidden_writes_are_rejected_one_by_one_and_the_rest_of_the_batc
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     p = await program()
+    client.headers["accept-language"] = "en"  # messages in English (see test_sync_messages)
     await f.sign_in(client, p.leader, settings)
     device = uuid.uuid4()
     good_contact = uuid.uuid4()
@@ -212,6 +213,7 @@ async def test_invalid_values_are_rejected_with_a_message_per_field_and_nothing_
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     p = await program()
+    client.headers["accept-language"] = "en"  # messages in English (see test_sync_messages)
     await f.sign_in(client, p.leader, settings)
     good = uuid.uuid4()
     batch = [
@@ -331,6 +333,7 @@ async def test_a_duplicate_participant_code_rejects_that_mutation_only(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     p = await program()
+    client.headers["accept-language"] = "en"  # messages in English (see test_sync_messages)
     committee_id = str(p.mine.committee_id)  # type: ignore[attr-defined]
 
     def new(code: str) -> dict[str, Any]:
