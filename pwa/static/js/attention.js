@@ -5,6 +5,19 @@ import { all, tx, req } from "./db.js";
 import { t, fmtDateTime } from "./i18n.js";
 
 const ENTITY = () => ({ participant: t("Participant"), contact: t("Contact"), group_meeting: t("Group meeting") });
+// The server writes its messages in this phone's language (the `lang` cookie or the browser's
+// Accept-Language, as for the pages) and names the field by its wire name; the label says which
+// field in words, the wire name stays for whoever helps on the phone.
+const FIELD = () => ({
+  participant_id: t("Participant"), occurred_at: t("When"), mode: t("How"), duration_min: t("Minutes"),
+  functions: t("Key functions of peer support"), topics: t("Topics"), referral: t("Referral"),
+  referral_reason: t("Reason for referral"), referral_to: t("Referred to"), glucose_mmol: t("Glucose (mmol/L)"),
+  bp_systolic: t("Blood pressure, upper"), bp_diastolic: t("Blood pressure, lower"), weight_kg: t("Weight (kg)"),
+  follow_up_on: t("Next follow-up"), note: t("Note"), notes: t("Notes"), phone: t("Phone"), address: t("Address"),
+  needs_visit: t("Needs a visit"), needs_visit_reason: t("Why a visit is needed"), code: t("Code"),
+  full_name: t("Name"), birth_year: t("Birth year"), status: t("Status"), hba1c: t("HbA1c"), group_id: t("Group"),
+  place: t("Place"), topic: t("Topic"), attendee_ids: t("Who came"),
+});
 
 async function dismiss(item) {
   await tx(["attention", "participants", "contacts", "meetings"], "readwrite", async (s) => {
@@ -20,11 +33,14 @@ async function dismiss(item) {
 async function render() {
   const people = new Map((await all("participants")).map((p) => [p.id, p]));
   const items = (await all("attention")).sort((a, b) => b.mutation_id - a.mutation_id);
+  const labels = FIELD();
   const list = document.getElementById("items");
   list.replaceChildren(...(items.length ? items.map((item) => {
     const who = people.get(item.entity === "participant" ? item.id : item.fields?.participant_id);
     const errors = Object.entries(item.errors || {}).map(([field, messages]) =>
-      el("li", {}, el("code", { text: field }), ": " + [].concat(messages).map((m) => t(m)).join("; ")));
+      el("li", { "data-field": field }, labels[field] ? labels[field] + " " : "", el("code", { text: field }),
+        // t(): a message kept from before the server translated them is still looked up.
+        ": " + [].concat(messages).map((m) => t(m)).join("; ")));
     const button = el("button", { type: "button", class: "button small", text: t("Dismiss") });
     button.addEventListener("click", () => dismiss(item));
     return el("li", { class: "card " + item.status, "data-status": item.status },

@@ -1,0 +1,69 @@
+""" "Needs attention" says why the server did not accept a record in the phone's language, with
+the numbers of the rule and the field in words: Chinese on a Chinese phone, English on an
+English one."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, BrowserContext, Page
+
+from sync.models import Contact
+from tests.conftest import LiveServer
+from tests.e2e.conftest import PHONE
+from tests.e2e.test_app_support import (
+    program,
+    sign_in_with_cookie,
+    wait_controlled,
+    wait_ready,
+    wait_synced,
+)
+
+
+async def reject_a_reading(context: BrowserContext, page: Page, server: LiveServer) -> str:
+    """Queue a contact with a glucose reading the server refuses (as an older version of the app
+    could), sync it, and return the text of its "needs attention" card."""
+    prog = await program(1)
+    person = prog.participants[0]
+    context.set_default_timeout(15_000)
+    await sign_in_with_cookie(context, server, prog.leader)
+    await page.goto(f"{server.url}/")
+    await wait_controlled(page)
+    await wait_synced(page)
+    await page.evaluate(
+        """async (pid) => {
+            const url = performance.getEntriesByType("resource")
+              .map((e) => e.name).find((n) => n.includes("/static/js/outbox.js?v="));
+            const { save } = await import(url);
+            await save("contact", crypto.randomUUID(), {participant_id: pid,
+              occurred_at: new Date().toISOString(), mode: "phone_call", glucose_mmol: 50}, 0);
+        }""",
+        str(person.id),
+    )
+    await page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    await wait_synced(page)
+    await page.goto(f"{server.url}/attention")
+    await wait_ready(page)
+    card = page.locator("#items [data-status=rejected]")
+    assert await card.count() == 1
+    assert await Contact.filter(participant_id=person.id).count() == 0  # type: ignore[call-arg]
+    return await card.locator("[data-field=glucose_mmol]").text_content() or ""
+
+
+async def test_a_chinese_phone_shows_why_in_chinese(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    text = await reject_a_reading(phone_context, phone, live_server)
+    assert "应在 1 到 35 mmol/L 之间" in text
+    assert "血糖" in text  # the field in words; its wire name stays for whoever helps
+    assert "must be" not in text and "50" not in text
+
+
+async def test_an_english_phone_shows_why_in_english(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    context = await browser.new_context(**PHONE, locale="en-GB")  # type: ignore[arg-type]
+    try:
+        text = await reject_a_reading(context, await context.new_page(), live_server)
+    finally:
+        await context.close()
+    assert "must be between 1 and 35 mmol/L" in text
+    assert "Glucose" in text and "应在" not in text and "50" not in text
