@@ -34,8 +34,9 @@ translation of every template the sync code declares (``sync.wire.TEMPLATES``).
 
 Adding translations: write the English msgid in the template or JS (``t("…")``), add a
 ``msgid``/``msgstr`` pair to your feature's ``.po`` file and restart the server. Run
-``python -m server.i18n check`` to list msgids used in templates and JS that have no Chinese
-translation.
+``python -m server.i18n check`` to list msgids used in templates and JS, and sync message
+templates, that have no Chinese translation, and translations of sync templates whose
+placeholders their messages do not carry (it exits 1 if there is any).
 """
 
 from __future__ import annotations
