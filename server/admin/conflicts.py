@@ -21,6 +21,7 @@ from tortoise.expressions import Q
 from server.admin import writes
 from server.admin.common import STAFF, in_community, page, parse_uuid, translate
 from server.auth.session import current_user, roles
+from server.i18n import language_of, localize_errors
 from sync import db as sync_db
 from sync import store
 from sync.models import Conflict, ConflictStatus, Participant, User
@@ -239,7 +240,8 @@ async def resolve(
             translate(request, "You may not resolve this conflict.")
         ) from None
     if result.status == "rejected":
-        return await _detail(request, conflict, dict(result.errors or {}))
+        errors = localize_errors(language_of(request), result.errors or {})
+        return await _detail(request, conflict, errors)
     return Redirect(f"/admin/conflicts/{conflict.id}", status_code=303)
 
 

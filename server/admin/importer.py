@@ -32,6 +32,7 @@ from server.admin import writes
 from server.admin.common import STAFF, page
 from server.auth.session import current_user, roles
 from server.exports import BOM
+from server.i18n import language_of, localize_errors, translate
 from sync import validate
 from sync.models import AuditEvent, Committee, ImportUpload, Participant, Role, User
 
@@ -97,15 +98,18 @@ async def lookups(user: User) -> Lookups:
     return Lookups(committees, leaders, codes, phones, community)
 
 
-def _reason(errors: dict[str, list[str]]) -> str:
-    return "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in errors.items())
+def _reason(errors: dict[str, list[str]], lang: str) -> str:
+    """One row's reasons in ``lang`` (the column names stay: they are the file's headers)."""
+    local = localize_errors(lang, errors)
+    return "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in local.items())
 
 
-def check_rows(text: str, look: Lookups, now: datetime) -> Checked:
+def check_rows(text: str, look: Lookups, now: datetime, lang: str = "en") -> Checked:
     """Check every row of a CSV text. Pure: the database comes in as ``look``.
 
     Line numbers are the file's own (the header is line 1). Reasons name the column and the
-    rule, never the value."""
+    rule, never the value, in ``lang`` (the uploader reads them in the preview and the file of
+    rejected rows)."""
     out = Checked()
     reader = csv.reader(io.StringIO(text.lstrip(BOM)))
     try:
@@ -116,11 +120,11 @@ def check_rows(text: str, look: Lookups, now: datetime) -> Checked:
     out.header = header
     missing = [c for c, (required, _) in COLUMNS.items() if required and c not in header]
     if missing:
-        out.error = "Missing columns: " + ", ".join(missing)
+        out.error = translate(lang, "Missing columns: %(columns)s", columns=", ".join(missing))
         return out
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        out.error = "Unknown columns: " + ", ".join(unknown)
+        out.error = translate(lang, "Unknown columns: %(columns)s", columns=", ".join(unknown))
         return out
     seen_codes: dict[str, int] = {}
     seen_phones: dict[str, int] = {}
@@ -173,18 +177,22 @@ def check_rows(text: str, look: Lookups, now: datetime) -> Checked:
             if code in look.codes:
                 errors.setdefault("code", []).append("is already used by an enrolled participant")
             elif code in seen_codes:
-                errors.setdefault("code", []).append(f"repeats line {seen_codes[code]}")
+                errors.setdefault("code", []).append(
+                    translate(lang, "repeats line %(line)s", line=seen_codes[code])
+                )
             else:
                 seen_codes[code] = number
         if phone:
             if phone in look.phones:
                 errors.setdefault("phone", []).append("is already used by an enrolled participant")
             elif phone in seen_phones:
-                errors.setdefault("phone", []).append(f"repeats line {seen_phones[phone]}")
+                errors.setdefault("phone", []).append(
+                    translate(lang, "repeats line %(line)s", line=seen_phones[phone])
+                )
             else:
                 seen_phones[phone] = number
         if errors:
-            out.rejected.append((number, raw, _reason(errors)))
+            out.rejected.append((number, raw, _reason(errors, lang)))
         else:
             out.valid.append((number, uuid.uuid4(), clean))
     return out
@@ -261,7 +269,7 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
     if text is None:
         return await _page(request, stage="upload", error="The file is not UTF-8 or GB18030 text.")
     user, now = current_user(request), datetime.now(UTC)
-    checked = check_rows(text, await lookups(user), now)
+    checked = check_rows(text, await lookups(user), now, language_of(request))
     if checked.error:
         return await _page(request, stage="upload", error=checked.error)
     token = await _keep(user, data, rejected_csv(checked.header, checked.rejected), now)
@@ -288,7 +296,7 @@ async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Temp
     started = time.perf_counter()
     text = _decode(bytes(found[0])) or ""  # it decoded on upload
     try:
-        checked = check_rows(text, await lookups(user), now)
+        checked = check_rows(text, await lookups(user), now, language_of(request))
         results = await writes.write_many(
             request, user, "participant", [(rid, fields) for _, rid, fields in checked.valid]
         )
@@ -316,7 +324,12 @@ async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Temp
                 result.get("errors") if isinstance(result, dict) else None
             )
             rejected.append(
-                (number, raw_by_line.get(number, {}), _reason(dict(errors or {})) or "refused")
+                (
+                    number,
+                    raw_by_line.get(number, {}),
+                    _reason(dict(errors or {}), language_of(request))
+                    or translate(language_of(request), "refused"),
+                )
             )
     rejected.sort(key=lambda r: r[0])
     # The uploaded file goes now; the rejected rows stay for their download, a day at most.

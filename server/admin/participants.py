@@ -28,8 +28,10 @@ from server.admin.common import (
     parse_uuid,
 )
 from server.admin.conflicts import field_kind, typed_value
+from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.i18n import language_of, localize_errors
+from server.reports import today_in
 from sync.models import Committee, Group, Participant, ParticipantStatus, Role, User
 from sync.wire import WRITABLE
 
@@ -141,9 +143,9 @@ async def _form(
     )
 
 
-def _form_values(p: Participant | None) -> dict[str, Any]:
+def _form_values(p: Participant | None, today: date | None = None) -> dict[str, Any]:
     if p is None:
-        return {"status": "active", "enrolled_on": date.today().isoformat()}
+        return {"status": "active", "enrolled_on": (today or date.today()).isoformat()}
     out: dict[str, Any] = {}
     for name in FORM_FIELDS:
         value = getattr(p, name)
@@ -169,7 +171,7 @@ async def _wire_fields(request: Request[Any, Any, Any]) -> tuple[dict[str, Any],
 
 @get("/admin/participants/new", opt=roles(*STAFF), name="admin-participant-new")
 async def new_participant(request: Request[Any, Any, Any]) -> Template:
-    values = _form_values(None)
+    values = _form_values(None, today_in(settings_of(request.app.state).zone))
     committee = request.query_params.get("committee")
     if committee:
         values["committee_id"] = committee

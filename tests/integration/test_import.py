@@ -180,6 +180,28 @@ async def test_a_file_without_the_required_columns_is_refused(
     assert await Participant.all().count() == 1
 
 
+async def test_a_chinese_reader_gets_the_reasons_in_chinese_in_the_page_and_the_file(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await setup(client, settings)
+    client.cookies.set("lang", "zh-CN")
+    html = (await upload(client, FILE)).text
+    reported = dict(
+        re.findall(r'<tr data-line="(\d+)"><td>\d+</td><td>[^<]*</td><td>([^<]*)</td>', html)
+    )
+    # The column stays as in the file; the rule is in Chinese, its numbers kept.
+    assert reported["5"].startswith("committee_code: 居委会代码不存在")
+    assert reported["6"] == "code: 与第 2 行重复"
+    assert reported["12"].startswith("hba1c_baseline: ") and "3" in reported["12"]
+    assert "20" in reported["12"] and "must be" not in reported["12"]
+    token = re.search(r"/admin/participants/import/([\w-]+)/confirm", html).group(1)  # type: ignore[union-attr]
+    rejected = await client.get(f"/admin/participants/import/{token}/rejected.csv")
+    rows = {r["line"]: r for r in csv.DictReader(io.StringIO(rejected.content.decode("utf-8-sig")))}
+    assert rows["7"]["reason"] == "code: 已被一位已入组的参与者使用"
+    missing = await upload(client, "code,full_name\nX-1,Somebody\n")
+    assert "缺少列：committee_code, consent_on" in missing.text
+
+
 async def test_another_user_cannot_confirm_my_import(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
