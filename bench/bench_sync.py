@@ -8,7 +8,7 @@ For each backend, against one uvicorn server process on 127.0.0.1 (a subprocess,
 does not share its CPU):
 
 1. push ingest: batches of 500 new contacts over HTTP, one batch at a time (from a lean
-   HTTP/1.1 client, then again from httpx), vs a raw batched
+   HTTP/1.1 client, then from two such clients at once, then again from httpx), vs a raw batched
    insert of the same kind of rows into the same database in the same run (``executemany`` on
    SQLite; on PostgreSQL ``COPY``, as the push itself uses, and ``executemany`` printed too);
 2. pull of a 10,000-record scope (a peer leader's 2,000 participants and 8,000 contacts),
@@ -178,14 +178,18 @@ class LeanClient:
 
 
 def as_new_device(bodies: list[bytes]) -> list[bytes]:
-    """The same push bodies from another device, with new record ids (made before timing)."""
+    """The same push bodies from another device, with new record ids and that device's
+    mutation ids from 1 (made before timing)."""
     device = str(uuid.uuid4())
     out = []
+    mutation_id = 0
     for body in bodies:
         decoded = msgspec.json.decode(body)
         decoded["device_id"] = device
         for m in decoded["mutations"]:
+            mutation_id += 1
             m["id"] = str(uuid.uuid4())
+            m["mutation_id"] = mutation_id
         out.append(encode(decoded))
     return out
 
@@ -317,24 +321,34 @@ async def bench_backend(
         # One warm-up batch of a second device, outside the timing.
         warm = as_new_device(bodies[:1])[0]
         assert (await c.post("/api/sync/push", content=warm)).status_code == 200
-        lean = LeanClient(
-            server.base,
-            {
-                "content-type": "application/json",
-                "accept-encoding": "gzip",
-                "x-csrftoken": c.headers["x-csrftoken"],
-                "cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items()),
-            },
-        )
+        headers = {
+            "content-type": "application/json",
+            "accept-encoding": "gzip",
+            "x-csrftoken": c.headers["x-csrftoken"],
+            "cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items()),
+        }
+
+        async def push_all(batches_of_one_device: list[bytes]) -> None:
+            lean = LeanClient(server.base, headers)
+            try:
+                for body in batches_of_one_device:
+                    status, answer = await lean.post("/api/sync/push", body)
+                    assert status == 200, answer[:300]
+            finally:
+                await lean.close()
+
         start = time.perf_counter()
-        for body in bodies:
-            status, answer = await lean.post("/api/sync/push", body)
-            assert status == 200, answer[:300]
+        await push_all(bodies)
         elapsed = time.perf_counter() - start
-        await lean.close()
         n = batches * BATCH
         out["push_rate"] = n / elapsed
         out["push_ms_per_batch"] = elapsed / batches * 1000
+        # Two phones at once, each with half the batches: while one push waits for the
+        # database, the server works on the other's (one process, one event loop).
+        halves = as_new_device(bodies[: batches // 2]), as_new_device(bodies[batches // 2 :])
+        start = time.perf_counter()
+        await asyncio.gather(*(push_all(half) for half in halves))
+        out["pair_rate"] = n / (time.perf_counter() - start)
         # The same kind of batches from httpx (another device, new ids).
         again = as_new_device(bodies)
         start = time.perf_counter()
@@ -369,6 +383,10 @@ async def bench_backend(
         print(
             f"[{label}] push ingest over HTTP: {n} contacts for {caseload} participants in {batches} batches of {BATCH}: "
             f"{out['push_rate']:,.0f} mutations/s ({out['push_ms_per_batch']:.0f} ms/batch)"
+        )
+        print(
+            f"[{label}] the same from two phones at once (half the batches each): "
+            f"{out['pair_rate']:,.0f} mutations/s; ratio to raw {out['pair_rate'] / out['raw_rate']:.2f}"
         )
         print(
             f"[{label}] the same from httpx as the client: {out['httpx_rate']:,.0f} mutations/s; "
