@@ -125,8 +125,18 @@ async def db(database_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def settings(db: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=db, secret_key="test-secret")
+def settings(db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The test's settings. The program's time zone is Settings' default unless the module or
+    test states one (``@pytest.mark.timezone("UTC")``) or a test is run in several
+    (``@pytest.mark.parametrize("settings", ["UTC", "Asia/Shanghai"], indirect=True)``)."""
+    marker = request.node.get_closest_marker("timezone")
+    zone = getattr(request, "param", None) or (marker.args[0] if marker else None)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db,
+        secret_key="test-secret",
+        **({"timezone": zone} if zone else {}),
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -85,3 +85,8 @@ async def sign_in(
     client.headers["x-csrftoken"] = csrf
     if device_id is not None:
         client.headers["x-peerlog-device"] = str(device_id)
+
+
+def at(text: str) -> datetime:
+    """An instant written with its offset, as the database keeps it: in UTC."""
+    return datetime.fromisoformat(text).astimezone(UTC)

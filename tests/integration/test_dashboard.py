@@ -11,7 +11,6 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +29,10 @@ from sync.models import (
     User,
 )
 from tests import factories
+from tests.factories import at
+
+# Days in UTC unless a test says otherwise (the program's zone is what several tests are about).
+pytestmark = pytest.mark.timezone("UTC")
 
 MODES = ["home_visit", "phone_call", "text_message", "wechat_group", "group_meeting"]
 FUNCTIONS = [
@@ -40,18 +43,6 @@ FUNCTIONS = [
     "ongoing_support",
 ]
 STATUSES = ["active"] * 6 + ["paused", "moved", "withdrawn"]
-
-
-@pytest.fixture
-def settings(db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings with the program's time zone stated: UTC, unless a test names
-    another with ``@pytest.mark.parametrize("settings", [...], indirect=True)``."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db,
-        secret_key="test-secret",
-        timezone=getattr(request, "param", "UTC"),
-    )
 
 
 @dataclass
@@ -352,11 +343,6 @@ async def test_urgent_referrals_are_listed(client: httpx.AsyncClient, settings: 
     listed = html.split('id="table-urgent"', 1)[1].split("</table>", 1)[0] if urgent else ""
     for c in urgent[:50]:
         assert c.participant.code in listed
-
-
-def at(text: str) -> datetime:
-    """An instant written with its offset, as the database keeps it: in UTC."""
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 @pytest.mark.parametrize(

@@ -18,23 +18,10 @@ from server import exports
 from server.settings import Settings
 from sync.models import AuditEvent, Contact, GroupMeeting, Participant, Role
 from tests import factories
+from tests.factories import at
 
-
-@pytest.fixture
-def settings(db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings with the program's time zone stated: UTC, unless a test names
-    another with ``@pytest.mark.parametrize("settings", [...], indirect=True)``."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db,
-        secret_key="test-secret",
-        timezone=getattr(request, "param", "UTC"),
-    )
-
-
-def at(text: str) -> datetime:
-    """An instant written with its offset, as the database keeps it: in UTC."""
-    return datetime.fromisoformat(text).astimezone(UTC)
+# Days in UTC unless a test says otherwise (the program's zone is what several tests are about).
+pytestmark = pytest.mark.timezone("UTC")
 
 
 async def make_records() -> dict[str, object]:

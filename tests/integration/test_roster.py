@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -18,25 +17,12 @@ from server.reports import is_overdue, today_in
 from server.settings import Settings
 from sync.models import Mutation, Participant, Role
 from tests import factories
+from tests.factories import at
+
+# Days in UTC unless a test says otherwise (the program's zone is what several tests are about).
+pytestmark = pytest.mark.timezone("UTC")
 
 SHANGHAI, UTC_ZONE = ZoneInfo("Asia/Shanghai"), ZoneInfo("UTC")
-
-
-@pytest.fixture
-def settings(db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings with the program's time zone stated: UTC, unless a test names
-    another with ``@pytest.mark.parametrize("settings", [...], indirect=True)``."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db,
-        secret_key="test-secret",
-        timezone=getattr(request, "param", "UTC"),
-    )
-
-
-def at(text: str) -> datetime:
-    """An instant written with its offset, as the database keeps it: in UTC."""
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def names(html: str) -> list[str]:
