@@ -98,3 +98,18 @@ async def go_online(context: BrowserContext, page: Page) -> None:
     true and fires no events, so the test fires the `online` event a phone would get."""
     await context.set_offline(False)
     await page.evaluate("() => window.dispatchEvent(new Event('online'))")
+
+
+async def queue_refused_reading(page: Page, participant_id: str) -> None:
+    """Queue, as an older version of the app could, a contact whose glucose reading the server
+    refuses (50 mmol/L), through the app's own outbox."""
+    await page.evaluate(
+        """async (pid) => {
+            const url = performance.getEntriesByType("resource")
+              .map((e) => e.name).find((n) => n.includes("/static/js/outbox.js?v="));
+            const { save } = await import(url);
+            await save("contact", crypto.randomUUID(), {participant_id: pid,
+              occurred_at: new Date().toISOString(), mode: "phone_call", glucose_mmol: 50}, 0);
+        }""",
+        participant_id,
+    )

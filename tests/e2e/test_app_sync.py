@@ -13,6 +13,7 @@ from tests.e2e.test_app_support import (
     go_online,
     idb_count,
     program,
+    queue_refused_reading,
     sign_in_with_cookie,
     wait_controlled,
     wait_ready,
@@ -97,16 +98,7 @@ async def test_conflicting_and_rejected_edits_show_in_needs_attention_with_the_r
     await phone.click("#edit button[type=submit]")
     await phone.wait_for_selector("#saved:not(:empty)")
     # ...and an older version of the app queues a reading the server refuses.
-    await phone.evaluate(
-        """async (pid) => {
-            const url = performance.getEntriesByType("resource")
-              .map((e) => e.name).find((n) => n.includes("/static/js/outbox.js?v="));
-            const { save } = await import(url);
-            await save("contact", crypto.randomUUID(), {participant_id: pid,
-              occurred_at: new Date().toISOString(), mode: "phone_call", glucose_mmol: 50}, 0);
-        }""",
-        str(person.id),
-    )
+    await queue_refused_reading(phone, str(person.id))
     # Meanwhile the coordinator changes the same number on the server.
     coordinator = await factories.user(Role.ADMIN)
     async with httpx.AsyncClient(base_url=live_server.url) as staff:
