@@ -37,10 +37,13 @@ async function precache() {
 
 // The chosen language: the worker's copy of the cookie, else the browser's languages, as the
 // server reads Accept-Language (zh… → zh-CN, en… → en, else zh-CN).
+let chosen = null; // read once per worker start: every navigation asks
+
 async function chosenLanguage() {
+  if (chosen) return chosen;
   const kept = await caches.match(LANG_KEY, { cacheName: SETTINGS });
   const lang = kept ? await kept.text() : null;
-  if (LANGUAGES.includes(lang)) return lang;
+  if (LANGUAGES.includes(lang)) return (chosen = lang);
   for (const tag of self.navigator.languages || []) {
     const low = tag.toLowerCase();
     if (low.startsWith("zh")) return "zh-CN";
@@ -51,6 +54,7 @@ async function chosenLanguage() {
 
 async function keepLanguage(lang) {
   if (!LANGUAGES.includes(lang)) return;
+  chosen = lang;
   await (await caches.open(SETTINGS)).put(LANG_KEY, new Response(lang));
 }
 
