@@ -4,18 +4,16 @@ English one."""
 
 from __future__ import annotations
 
-import asyncio
-
 from playwright.async_api import Browser, BrowserContext, Page
 
 from sync.models import Contact
 from tests.conftest import LiveServer
 from tests.e2e.conftest import PHONE
 from tests.e2e.test_app_support import (
-    idb_count,
     program,
     queue_refused_reading,
     sign_in_with_cookie,
+    wait_answered,
     wait_controlled,
     wait_ready,
     wait_synced,
@@ -34,13 +32,7 @@ async def reject_a_reading(context: BrowserContext, page: Page, server: LiveServ
     await wait_synced(page)
     await queue_refused_reading(page, str(person.id))
     await page.evaluate("() => window.dispatchEvent(new Event('online'))")
-    # Until the server has answered for it: the status bar alone may still show the count from
-    # before the save, and "synced" would then be read too early.
-    for _ in range(150):
-        if await idb_count(page, "outbox") == 0:
-            break
-        await asyncio.sleep(0.1)
-    await wait_synced(page)
+    await wait_answered(page)
     await page.goto(f"{server.url}/attention")
     await wait_ready(page)
     card = page.locator("#items [data-status=rejected]")

@@ -3,6 +3,7 @@ signing a phone in, and waiting for the service worker and for sync."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,3 +114,13 @@ async def queue_refused_reading(page: Page, participant_id: str) -> None:
         }""",
         participant_id,
     )
+
+
+async def wait_answered(page: Page) -> None:
+    """Until the server has answered for everything queued, and the status bar says so. (The bar
+    alone may still show the count from before a save, and read "synced" too early.)"""
+    for _ in range(150):
+        if await idb_count(page, "outbox") == 0:
+            break
+        await asyncio.sleep(0.1)
+    await wait_synced(page)

@@ -43,12 +43,16 @@ async function render() {
         ": " + [].concat(messages).map((m) => t(m)).join("; ")));
     const button = el("button", { type: "button", class: "button small", text: t("Dismiss") });
     button.addEventListener("click", () => dismiss(item));
+    // A refused new contact opens in the form as it was entered, to correct and send again.
+    const fix = item.status === "rejected" && item.entity === "contact" && item.fields
+      ? el("a", { class: "button small", href: `/contacts/new?fix=${item.mutation_id}`, text: t("Correct and send again") })
+      : null;
     return el("li", { class: "card " + item.status, "data-status": item.status },
       el("span", { class: "name", text: `${ENTITY()[item.entity] || item.entity}${who ? " · " + (who.full_name || who.code) : ""}` }),
       el("span", { class: "tag warn", text: item.status === "rejected" ? t("Not accepted by the server") : t("Conflict: an administrator will review it") }),
       el("span", { class: "meta", text: fmtDateTime(item.at) }),
       errors.length ? el("ul", { class: "errors" }, ...errors) : null,
-      button);
+      fix, button);
   }) : [el("li", { class: "empty", text: t("Nothing needs attention.") })]));
   document.body.dataset.ready = "yes";
 }

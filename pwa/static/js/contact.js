@@ -1,7 +1,9 @@
 // Log contact. Defaults: now, the last mode used, follow-up in 14 days. Saving writes the contact
 // and its mutation in one IndexedDB transaction and returns at once; sync happens afterwards.
+// `?fix=<mutation id>` opens a contact the server refused (from "needs attention") with what was
+// entered and why it was refused; saving sends it again under the same id.
 import { start, afterSave, el, todayISO, addDays } from "./app.js";
-import { all, getMeta, setMeta } from "./db.js";
+import { all, get, getMeta, setMeta, tx, req } from "./db.js";
 import { save, isoNow } from "./outbox.js";
 import { t } from "./i18n.js";
 import { checkContact, suggestsUrgent } from "./validate.js";
@@ -56,6 +58,45 @@ function hint() {
   document.getElementById("urgent-hint").hidden = !suggestsUrgent(f);
 }
 
+// The refused contact being corrected, if any (its "needs attention" item).
+let fixing = null;
+
+function fill(fields) {
+  const set = (name, value) => { if (value !== undefined && value !== null) form[name].value = value; };
+  set("participant_id", fields.participant_id);
+  if (fields.occurred_at) form.occurred_at.value = isoNow(new Date(fields.occurred_at)).slice(0, 16);
+  for (const name of ["mode", "referral_to", "referral_reason", "follow_up_on", "note", ...NUMBERS]) {
+    set(name, fields[name]);
+  }
+  for (const box of form.querySelectorAll("[name=functions], [name=topics]")) {
+    box.checked = (fields[box.name] || []).includes(box.value);
+  }
+  const referral = form.querySelector(`[name=referral][value="${fields.referral || "none"}"]`);
+  if (referral) referral.checked = true;
+}
+
+async function openRefused(mutationId) {
+  const item = await get("attention", mutationId);
+  if (!item || item.entity !== "contact" || item.status !== "rejected") return;
+  fixing = item;
+  fill(item.fields || {});
+  document.getElementById("fixing").hidden = false;
+  // The server's reasons, in this phone's language already, beside the fields they are about.
+  showErrors(Object.fromEntries(Object.entries(item.errors || {}).map(([k, v]) => [k, [].concat(v).join("; ")])));
+  hint();
+}
+
+// Sent again: the item leaves "needs attention" and the record waits like any other.
+async function fixed(item) {
+  await tx(["attention", "contacts"], "readwrite", async (s) => {
+    s.attention.delete(item.mutation_id);
+    const record = await req(s.contacts.get(item.id));
+    if (record) { delete record._attention; s.contacts.put(record); }
+  });
+  document.getElementById("fixing").hidden = true;
+  history.replaceState(null, "", location.pathname);
+}
+
 form.addEventListener("input", hint);
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -63,7 +104,10 @@ form.addEventListener("submit", async (e) => {
   const errors = checkContact(fields);
   showErrors(errors);
   if (Object.keys(errors).length) return;
-  await save("contact", crypto.randomUUID(), fields, 0);
+  const item = fixing;
+  fixing = null;
+  await save("contact", item ? item.id : crypto.randomUUID(), fields, 0);
+  if (item) await fixed(item);
   await setMeta("last_mode", fields.mode);
   const who = form.participant_id.selectedOptions[0]?.textContent || "";
   const saved = document.getElementById("saved");
@@ -85,4 +129,6 @@ form.participant_id.append(...people.map((p) => el("option", { value: p.id, text
 await defaults();
 const chosen = new URLSearchParams(location.search).get("participant");
 if (chosen) form.participant_id.value = chosen;
+const refused = Number(new URLSearchParams(location.search).get("fix"));
+if (refused) await openRefused(refused);
 document.body.dataset.ready = "yes";
