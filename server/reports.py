@@ -36,6 +36,7 @@ from typing import Any
 
 from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.functions import Count, Sum
+from tortoise.queryset import QuerySet
 
 from sync.models import (
     Contact,
@@ -151,6 +152,29 @@ def _contact_q(f: Filters, since: date, until: date, zone: tzinfo) -> Q:
     if f.peer_leader_id:
         q &= Q(peer_leader_id=f.peer_leader_id)
     return q
+
+
+async def urgent_referrals(contacts: QuerySet[Contact], zone: tzinfo) -> list[dict[str, Any]]:
+    """The urgent referrals among ``contacts`` (a query that leaves out voided ones), newest
+    first, at most ``URGENT_LIST_LIMIT``, their times in ``zone``: the dashboard's list and the
+    staff start page's."""
+    rows = await (
+        contacts.filter(referral=Referral.URGENT.value)
+        .order_by("-occurred_at")
+        .limit(URGENT_LIST_LIMIT)
+        .values(
+            "id",
+            "occurred_at",
+            "referral_reason",
+            "referral_to",
+            participant_code="participant__code",
+            participant_name="participant__full_name",
+            peer_leader_name="peer_leader__display_name",
+        )
+    )
+    for u in rows:
+        u["occurred_at"] = u["occurred_at"].astimezone(zone)
+    return rows
 
 
 def _meeting_q(f: Filters, zone: tzinfo) -> Q:
@@ -319,23 +343,7 @@ async def dashboard(
     first = counted[0] if counted else {}
     d.functions = [(k.value, int(first.get(k.value) or 0)) for k in KeyFunction]
 
-    d.urgent = await (
-        Contact.filter(cq & Q(referral=Referral.URGENT.value))
-        .order_by("-occurred_at")
-        .limit(URGENT_LIST_LIMIT)
-        .values(
-            "id",
-            "occurred_at",
-            "referral_reason",
-            "referral_to",
-            participant_code="participant__code",
-            participant_name="participant__full_name",
-            peer_leader_name="peer_leader__display_name",
-        )
-    )
-
-    for u in d.urgent:
-        u["occurred_at"] = u["occurred_at"].astimezone(zone)
+    d.urgent = await urgent_referrals(Contact.filter(cq), zone)
 
     attendee_lists = await GroupMeeting.filter(_meeting_q(f, zone)).values_list(
         "attendee_ids", flat=True

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request, get
 from litestar.response import Redirect, Template
 
-from server.admin.common import ROSTER_ROLES, page
+from server.admin.common import ROSTER_ROLES, in_community, page
+from server.app import settings_of
 from server.auth.session import current_user, roles
-from sync.models import Role
+from server.reports import start_of, today_in, urgent_referrals
+from sync.models import Contact, Role
+
+# SPEC 2: an urgent referral is shown at once to the community's coordinators. The start page
+# lists the last week's, newest first (the dashboard lists any period's).
+URGENT_DAYS = 7
 
 
 @get("/admin", opt=roles(*ROSTER_ROLES), name="admin-home")
 async def admin_home(request: Request[Any, Any, Any]) -> Template | Redirect:
-    if current_user(request).role == Role.VOLUNTEER:
+    user = current_user(request)
+    if user.role == Role.VOLUNTEER:
         return Redirect("/admin/roster", status_code=303)
-    return await page(request, "admin/index.html", section="home")
+    zone = settings_of(request.app.state).zone
+    since = start_of(today_in(zone) - timedelta(days=URGENT_DAYS - 1), zone)
+    recent = in_community(Contact.filter(voided=False, occurred_at__gte=since), user)
+    urgent = await urgent_referrals(recent, zone)
+    return await page(
+        request, "admin/index.html", {"urgent": urgent, "urgent_days": URGENT_DAYS}, section="home"
+    )
 
 
 ROUTES = [admin_home]
