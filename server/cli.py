@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--since", help="first day, YYYY-MM-DD, in PEERLOG_TIMEZONE")
     export.add_argument("--until", help="last day, YYYY-MM-DD, in PEERLOG_TIMEZONE")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
+
+    backup = sub.add_parser(
+        "backup", help="copy the SQLite database to a file, safely while the server runs"
+    )
+    backup.add_argument("path", help="the new file (it must not exist yet)")
     return parser
 
 
@@ -220,6 +226,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         asyncio.run(_with_db(settings, _invite))
         return 0
+    if args.command == "backup":
+        return _backup(settings, Path(args.path))
     if args.command == "demo":
         from server import demo
 
@@ -233,6 +241,34 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(_with_db(settings, lambda: exports.cli_export(args, settings.zone)))
         return 0
     raise UserError(f"unknown command {args.command!r}")
+
+
+def _backup(settings: Settings, target: Path) -> int:
+    """SQLite's online backup: a consistent copy, page by page, while the server goes on
+    writing (WAL). PostgreSQL has its own tools."""
+    if not settings.is_sqlite:
+        raise UserError(
+            "backup copies the SQLite database; for PostgreSQL use pg_dump "
+            "(e.g. pg_dump --format=custom --file=peerlog.dump DATABASE)"
+        )
+    source = Path(settings.database_url[len("sqlite://") :])
+    if not source.is_file():
+        raise UserError(f"there is no database at {source} yet: nothing to back up")
+    if target.exists():
+        raise UserError(f"{target} exists already: name a new file")
+    if not target.parent.is_dir():
+        raise UserError(f"{target.parent} is not a folder")
+    import sqlite3
+
+    partial = target.with_name(target.name + ".partial")
+    with (
+        contextlib.closing(sqlite3.connect(source)) as db,
+        contextlib.closing(sqlite3.connect(partial)) as copy,
+    ):
+        db.backup(copy)
+    partial.rename(target)  # a file under the name given is always a whole backup
+    print(f"backed up {source} to {target} ({target.stat().st_size:,} bytes)")
+    return 0
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

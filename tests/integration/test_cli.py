@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -243,3 +244,26 @@ async def test_as_a_process_demo_if_empty_twice(tmp_path: Path) -> None:
     code, out, err = await peerlog(env, "demo", "--if-empty")
     assert (code, err) == (0, "") and len(out.strip().splitlines()) == 1
     assert "peerlog invite admin" in out
+
+
+def test_backup_copies_the_sqlite_database_and_refuses_to_overwrite(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "create-user", "mei", "--role", "admin")[0] == 0
+    target = tmp_path / "peerlog-2026-11-23.sqlite3"
+    code, out, err = run(capsys, "backup", str(target))
+    assert code == 0 and not err and str(target) in out
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("SELECT username FROM users").fetchall() == [("mei",)]
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert not list(tmp_path.glob("*.partial"))
+    code, _, err = run(capsys, "backup", str(target))
+    assert_one_line_error(code, err, "exists already")
+
+
+def test_backup_on_postgresql_points_to_pg_dump(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PEERLOG_DATABASE_URL", "postgres://peerlog@db.internal:5432/peerlog")
+    code, _, err = run(capsys, "backup", "x.dump")
+    assert_one_line_error(code, err, "pg_dump")
