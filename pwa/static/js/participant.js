@@ -1,7 +1,9 @@
 // One participant: profile, contact timeline, and the phone/address edit (a participant
 // mutation carrying the version this phone last saw, so the server can merge or flag a conflict).
+// A contact logged by mistake is voided from the timeline by its author, with a reason (SPEC 2:
+// a field, never a deletion).
 import { start, el, afterSave } from "./app.js";
-import { get, all } from "./db.js";
+import { get, all, tx, req } from "./db.js";
 import { save } from "./outbox.js";
 import { t, fmtDate, fmtDateTime, fmtNumber } from "./i18n.js";
 
@@ -10,6 +12,57 @@ const form = document.getElementById("edit");
 
 const LABELS = JSON.parse(document.getElementById("labels").textContent);
 const MODES = LABELS.modes;
+let me = null; // the signed-in user: who may void which contact
+
+// The author voids their own contacts (staff any in their community, as the server allows);
+// a contact counted from a group meeting goes with the meeting.
+const voidable = (c) => Boolean(me) && c.mode && !c.meeting_id && !c.voided &&
+  (me.role === "peer_leader" ? !c.peer_leader_id || c.peer_leader_id === me.id
+    : me.role === "coordinator" || me.role === "admin");
+
+async function voidContact(c, reason) {
+  const fields = { voided: true, void_reason: reason };
+  if (c.version) return save("contact", c.id, fields, c.version);
+  // Not on the server yet: the void goes into the queued creation, so the server gets one record,
+  // void from the start. Under the sync lock, so that no push is sending the old one meanwhile.
+  const amend = () => tx(["outbox", "contacts"], "readwrite", async (s) => {
+    const queued = (await req(s.outbox.getAll()))
+      .find((m) => m.entity === "contact" && m.id === c.id && m.base_version === 0);
+    if (!queued) return false;
+    queued.fields = { ...queued.fields, ...fields };
+    s.outbox.put(queued);
+    s.contacts.put({ ...(await req(s.contacts.get(c.id))), ...fields });
+    return true;
+  });
+  const amended = navigator.locks ? await navigator.locks.request("peerlog-sync", amend) : await amend();
+  if (!amended) {
+    // Acknowledged in the meantime: it has a version now.
+    const now = await get("contacts", c.id);
+    await save("contact", c.id, fields, now?.version || 0);
+  }
+}
+
+function voidControls(c) {
+  const open = el("button", { type: "button", class: "button small", "data-action": "void", text: t("Void") });
+  const reason = el("input", { name: "void_reason", maxlength: "200", autocomplete: "off",
+    "aria-label": t("Why is this contact void?"), placeholder: t("Why is this contact void?") });
+  const error = el("p", { class: "error", role: "alert" });
+  const confirm = el("button", { type: "submit", class: "button small", text: t("Void contact") });
+  const cancel = el("button", { type: "button", class: "button small", text: t("Cancel") });
+  const box = el("form", { class: "void", hidden: true }, reason, error, confirm, cancel);
+  open.addEventListener("click", () => { box.hidden = false; open.hidden = true; reason.focus(); });
+  cancel.addEventListener("click", () => { box.hidden = true; open.hidden = false; });
+  box.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const why = reason.value.trim();
+    if (!why) { error.textContent = t("Say why it is void."); reason.focus(); return; }
+    await voidContact(c, why);
+    document.getElementById("saved").textContent = t("Voided on this phone. Waiting to sync.");
+    await render();
+    afterSave();
+  });
+  return [open, box];
+}
 
 function field(label, value) {
   if (value === null || value === undefined || value === "") return null;
@@ -42,8 +95,8 @@ async function render() {
   const contacts = (await all("contacts")).filter((c) => c.participant_id === id && !c.voided);
   const meetings = (await all("meetings")).filter((m) => (m.attendee_ids || []).includes(id) && !m.voided);
   const events = [
-    ...contacts.map((c) => ({ at: c.occurred_at, text: MODES[c.mode] || c.mode, c })),
-    ...meetings.map((m) => ({ at: m.occurred_at, text: t("Group meeting"), c: m })),
+    ...contacts.map((c) => ({ at: c.occurred_at, text: MODES[c.mode] || c.mode, c, kind: "contact" })),
+    ...meetings.map((m) => ({ at: m.occurred_at, text: t("Group meeting"), c: m, kind: "meeting" })),
   ].sort((a, b) => (b.at || "").localeCompare(a.at || ""));
   document.getElementById("timeline").replaceChildren(...(events.length ? events.map((e) =>
     el("li", { class: "card" + (e.c.referral === "urgent" ? " urgent" : "") },
@@ -51,7 +104,8 @@ async function render() {
       e.c.follow_up_on ? el("span", { class: "meta", text: t("Follow-up %(date)s", { date: fmtDate(e.c.follow_up_on) }) }) : null,
       e.c.referral === "urgent" ? el("span", { class: "tag warn", text: t("Urgent referral") }) : null,
       e.c._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null,
-      e.c._attention ? el("a", { class: "tag warn", href: "/attention", text: t("Needs attention") }) : null))
+      e.c._attention ? el("a", { class: "tag warn", href: "/attention", text: t("Needs attention") }) : null,
+      ...(e.kind === "contact" && voidable(e.c) ? voidControls(e.c) : [])))
     : [el("li", { class: "empty", text: t("No contacts yet.") })]));
   document.body.dataset.ready = "yes";
 }
@@ -74,6 +128,6 @@ form.addEventListener("submit", async (e) => {
   afterSave();
 });
 
-await start();
+me = await start();
 await render();
 document.addEventListener("peerlog:data", render);

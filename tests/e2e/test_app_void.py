@@ -1,0 +1,85 @@
+"""A contact logged by mistake is voided from the participant's timeline by its author, with a
+reason: a field the server keeps (SPEC 2), never a deletion; offline too, before it ever synced."""
+
+from __future__ import annotations
+
+from playwright.async_api import BrowserContext, Page, expect
+
+from sync.models import Contact, Mutation
+from tests.conftest import LiveServer
+from tests.e2e.test_app_support import (
+    go_online,
+    idb_count,
+    program,
+    sign_in_with_cookie,
+    wait_answered,
+    wait_controlled,
+    wait_ready,
+    wait_synced,
+)
+
+
+async def log_and_void(page: Page, server: LiveServer, participant_id: str, why: str) -> None:
+    await page.goto(f"{server.url}/contacts/new?participant={participant_id}")
+    await wait_ready(page)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#saved a")
+    await page.goto(f"{server.url}/participants/view?id={participant_id}")
+    await wait_ready(page)
+    await page.click("#timeline [data-action=void]")
+    await page.click("#timeline form.void button[type=submit]")  # no reason yet: refused
+    await expect(page.locator("#timeline form.void .error")).not_to_be_empty()
+    await page.fill("#timeline form.void input[name=void_reason]", why)
+    await page.click("#timeline form.void button[type=submit]")
+    await expect(page.locator("#timeline .empty")).to_be_visible()  # off the timeline
+
+
+async def test_a_synced_contact_is_voided_with_its_reason(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await program(1)
+    person = prog.participants[0]
+    phone_context.set_default_timeout(15_000)
+    await sign_in_with_cookie(phone_context, live_server, prog.leader)
+    await phone.goto(f"{live_server.url}/")
+    await wait_controlled(phone)
+    await wait_synced(phone)
+    await phone.goto(f"{live_server.url}/contacts/new?participant={person.id}")
+    await wait_ready(phone)
+    await phone.click("button[type=submit]")
+    await phone.wait_for_selector("#saved a")
+    await wait_answered(phone)
+    logged = await Contact.get(participant_id=person.id)  # type: ignore[call-arg]
+    assert not logged.voided
+
+    await phone.goto(f"{live_server.url}/participants/view?id={person.id}")
+    await wait_ready(phone)
+    await phone.click("#timeline [data-action=void]")
+    await phone.fill("#timeline form.void input[name=void_reason]", "wrong person")
+    await phone.click("#timeline form.void button[type=submit]")
+    await expect(phone.locator("#timeline .empty")).to_be_visible()
+    await phone.evaluate("() => window.dispatchEvent(new Event('online'))")
+    await wait_answered(phone)
+    await logged.refresh_from_db()
+    assert (logged.voided, logged.void_reason, logged.version) == (True, "wrong person", 2)
+
+
+async def test_a_contact_voided_before_it_synced_reaches_the_server_once_and_void(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await program(1)
+    person = prog.participants[0]
+    phone_context.set_default_timeout(15_000)
+    await sign_in_with_cookie(phone_context, live_server, prog.leader)
+    await phone.goto(f"{live_server.url}/")
+    await wait_controlled(phone)
+    await wait_synced(phone)
+    await phone_context.set_offline(True)
+    await log_and_void(phone, live_server, str(person.id), "logged twice")
+    assert await idb_count(phone, "outbox") == 1  # the void went into the queued creation
+
+    await go_online(phone_context, phone)
+    await wait_answered(phone)
+    stored = await Contact.get(participant_id=person.id)  # type: ignore[call-arg]
+    assert (stored.voided, stored.void_reason, stored.version) == (True, "logged twice", 1)
+    assert await Mutation.filter(record_id=stored.id).count() == 1
