@@ -83,3 +83,39 @@ async def test_a_contact_voided_before_it_synced_reaches_the_server_once_and_voi
     stored = await Contact.get(participant_id=person.id)  # type: ignore[call-arg]
     assert (stored.voided, stored.void_reason, stored.version) == (True, "logged twice", 1)
     assert await Mutation.filter(record_id=stored.id).count() == 1
+
+
+async def test_a_group_meeting_voided_by_its_recorder_is_void_for_every_attendee(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await program(2)
+    first, second = prog.participants
+    phone_context.set_default_timeout(15_000)
+    await sign_in_with_cookie(phone_context, live_server, prog.leader)
+    await phone.goto(f"{live_server.url}/")
+    await wait_controlled(phone)
+    await wait_synced(phone)
+    await phone.goto(f"{live_server.url}/meetings/new")
+    await wait_ready(phone)
+    await phone.select_option("#group_id", str(prog.group.id))
+    for box in await phone.query_selector_all("[name=attendee_ids]"):
+        await box.check()
+    await phone.click("button[type=submit]")
+    await phone.wait_for_selector("#saved:not(:empty)")
+    await wait_answered(phone)
+    assert await Contact.filter(meeting_id__isnull=False, voided=False).count() == 2
+
+    await phone.goto(f"{live_server.url}/participants/view?id={first.id}")
+    await wait_ready(phone)
+    # The attendee's own contact counted from the meeting has no Void: the meeting has.
+    assert await phone.locator("#timeline [data-action=void]").count() == 1
+    await phone.click("#timeline [data-action=void]")
+    await phone.fill("#timeline form.void input[name=void_reason]", "wrong day")
+    await phone.click("#timeline form.void button[type=submit]")
+    await phone.evaluate("() => window.dispatchEvent(new Event('online'))")
+    await wait_answered(phone)
+    # Void for both attendees, through the engine's meeting expansion.
+    counted = await Contact.filter(participant_id__in=[first.id, second.id]).values_list(
+        "voided", flat=True
+    )
+    assert counted and all(counted)

@@ -1,10 +1,10 @@
 // One participant: profile, contact timeline, and the phone/address edit (a participant
 // mutation carrying the version this phone last saw, so the server can merge or flag a conflict).
-// A contact logged by mistake is voided from the timeline by its author, with a reason (SPEC 2:
-// a field, never a deletion).
+// A contact or group meeting logged by mistake is voided from the timeline by its author, with a
+// reason (SPEC 2: a field, never a deletion); voiding a meeting voids it for every attendee.
 import { start, el, afterSave } from "./app.js";
 import { get, all, tx, req } from "./db.js";
-import { save } from "./outbox.js";
+import { save, STORE_OF } from "./outbox.js";
 import { t, fmtDate, fmtDateTime, fmtNumber } from "./i18n.js";
 
 const id = new URLSearchParams(location.search).get("id");
@@ -14,40 +14,43 @@ const LABELS = JSON.parse(document.getElementById("labels").textContent);
 const MODES = LABELS.modes;
 let me = null; // the signed-in user: who may void which contact
 
-// The author voids their own contacts (staff any in their community, as the server allows);
+// The author voids what they recorded (staff anything in their community, as the server allows);
 // a contact counted from a group meeting goes with the meeting.
-const voidable = (c) => Boolean(me) && c.mode && !c.meeting_id && !c.voided &&
-  (me.role === "peer_leader" ? !c.peer_leader_id || c.peer_leader_id === me.id
+const voidable = (r) => Boolean(me) && !r.meeting_id && !r.voided &&
+  (me.role === "peer_leader" ? !r.peer_leader_id || r.peer_leader_id === me.id
     : me.role === "coordinator" || me.role === "admin");
 
-async function voidContact(c, reason) {
+async function voidRecord(entity, r, reason) {
   const fields = { voided: true, void_reason: reason };
-  if (c.version) return save("contact", c.id, fields, c.version);
+  if (r.version) return save(entity, r.id, fields, r.version);
   // Not on the server yet: the void goes into the queued creation, so the server gets one record,
   // void from the start. Under the sync lock, so that no push is sending the old one meanwhile.
-  const amend = () => tx(["outbox", "contacts"], "readwrite", async (s) => {
+  const store = STORE_OF[entity];
+  const amend = () => tx(["outbox", store], "readwrite", async (s) => {
     const queued = (await req(s.outbox.getAll()))
-      .find((m) => m.entity === "contact" && m.id === c.id && m.base_version === 0);
+      .find((m) => m.entity === entity && m.id === r.id && m.base_version === 0);
     if (!queued) return false;
     queued.fields = { ...queued.fields, ...fields };
     s.outbox.put(queued);
-    s.contacts.put({ ...(await req(s.contacts.get(c.id))), ...fields });
+    s[store].put({ ...(await req(s[store].get(r.id))), ...fields });
     return true;
   });
   const amended = navigator.locks ? await navigator.locks.request("peerlog-sync", amend) : await amend();
   if (!amended) {
     // Acknowledged in the meantime: it has a version now.
-    const now = await get("contacts", c.id);
-    await save("contact", c.id, fields, now?.version || 0);
+    const now = await get(store, r.id);
+    await save(entity, r.id, fields, now?.version || 0);
   }
 }
 
-function voidControls(c) {
+function voidControls(entity, c) {
   const open = el("button", { type: "button", class: "button small", "data-action": "void", text: t("Void") });
+  const question = entity === "contact" ? t("Why is this contact void?") : t("Why is this meeting void?");
   const reason = el("input", { name: "void_reason", maxlength: "200", autocomplete: "off",
-    "aria-label": t("Why is this contact void?"), placeholder: t("Why is this contact void?") });
+    "aria-label": question, placeholder: question });
   const error = el("p", { class: "error", role: "alert" });
-  const confirm = el("button", { type: "submit", class: "button small", text: t("Void contact") });
+  const confirm = el("button", { type: "submit", class: "button small",
+    text: entity === "contact" ? t("Void contact") : t("Void the meeting for everyone") });
   const cancel = el("button", { type: "button", class: "button small", text: t("Cancel") });
   const box = el("form", { class: "void", hidden: true }, reason, error, confirm, cancel);
   open.addEventListener("click", () => { box.hidden = false; open.hidden = true; reason.focus(); });
@@ -56,7 +59,7 @@ function voidControls(c) {
     e.preventDefault();
     const why = reason.value.trim();
     if (!why) { error.textContent = t("Say why it is void."); reason.focus(); return; }
-    await voidContact(c, why);
+    await voidRecord(entity, c, why);
     document.getElementById("saved").textContent = t("Voided on this phone. Waiting to sync.");
     await render();
     afterSave();
@@ -105,7 +108,7 @@ async function render() {
       e.c.referral === "urgent" ? el("span", { class: "tag warn", text: t("Urgent referral") }) : null,
       e.c._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null,
       e.c._attention ? el("a", { class: "tag warn", href: "/attention", text: t("Needs attention") }) : null,
-      ...(e.kind === "contact" && voidable(e.c) ? voidControls(e.c) : [])))
+      ...(voidable(e.c) ? voidControls(e.kind === "contact" ? "contact" : "group_meeting", e.c) : [])))
     : [el("li", { class: "empty", text: t("No contacts yet.") })]));
   document.body.dataset.ready = "yes";
 }
