@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from tortoise.exceptions import IntegrityError
@@ -195,7 +195,7 @@ async def _group_form(request: Request[Any, Any, Any], group_id: uuid.UUID | Non
     if result.status == "rejected":
         errors = result.errors or {}
         if "leader_id" in errors or "co_leader_id" in errors:
-            raise PermissionDeniedException("A group's leaders are peer leaders of its community.")
+            return _back(community_id, "leaders")
         return _back(community_id, "missing")
     # The engine audited the write (``sync.applied``); this names the page action too.
     await _audit(

@@ -157,6 +157,27 @@ async def test_a_group_leader_change_reaches_phones_and_is_audited(
     assert await AuditEvent.filter(action="group.update", record_id=str(group.id)).exists()
 
 
+async def test_a_group_led_by_someone_outside_the_community_is_refused_with_the_reason(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    outsider = await factories.user(Role.PEER_LEADER, community=await factories.community())
+    client.cookies.set("lang", "zh-CN")
+    response = await client.post(
+        "/admin/places/groups",
+        data={
+            "community_id": str(w["community"].id),  # type: ignore[attr-defined]
+            "name": "Evening walkers",
+            "leader_id": str(outsider.id),
+        },
+    )
+    # Back to the page with the reason, not a "not for your role" page: the role is right.
+    assert response.status_code == 303 and "error=leaders" in response.headers["location"]
+    page_ = await client.get(response.headers["location"])
+    assert "小组的组长必须是本社区的同伴组长" in page_.text
+    assert not await Group.filter(name="Evening walkers").exists()
+
+
 async def test_a_coordinator_manages_only_their_own_places(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
