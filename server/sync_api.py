@@ -25,7 +25,7 @@ from server.errors import request_id
 from server.i18n import language_of, localize_errors
 from server.settings import Settings
 from sync import engine
-from sync.wire import MalformedBody, PushResponse, decode_push
+from sync.wire import MalformedBody, PushResponse, decode_push, errors_json
 
 Req = Request[Any, Any, Any]
 NO_STORE = {"cache-control": "no-store"}
@@ -51,9 +51,11 @@ def _json(body: Any, headers: dict[str, str] = NO_STORE) -> Response[bytes]:
 
 
 def _localized(response: PushResponse, lang: str) -> PushResponse:
-    # Also makes the messages plain ``str`` for the encoder; valid results have no errors.
+    # Also makes the messages plain ``str`` for the encoder; valid results have no errors. The
+    # templates go along, for a phone that later switches language.
     for result in response.results:
         if result.errors:
+            result.templates = errors_json(result.errors)
             result.errors = localize_errors(lang, result.errors)
     return response
 

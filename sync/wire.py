@@ -263,6 +263,10 @@ class MutationResult(msgspec.Struct, omit_defaults=True):
     errors: dict[str, list[str]] | None = None
     # Set only when the answer comes from the mutation log: the mutation was processed before.
     duplicate: bool = False
+    # With ``errors``: each message's template and parameters (``errors_json``), so that a phone
+    # can show them again in the language it is switched to later. An addition to SPEC 3's
+    # result: a client that does not know it reads ``errors`` as before.
+    templates: dict[str, list[Any]] | None = None
 
 
 class PushResponse(msgspec.Struct):

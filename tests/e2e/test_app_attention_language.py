@@ -60,3 +60,18 @@ async def test_an_english_phone_shows_why_in_english(
         await context.close()
     assert "must be between 1 and 35 mmol/L" in text
     assert "Glucose" in text and "应在" not in text and "50" not in text
+
+
+async def test_a_refusal_follows_the_phone_into_another_language_offline(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    assert "应在 1 到 35 mmol/L 之间" in await reject_a_reading(phone_context, phone, live_server)
+    await phone_context.set_offline(True)
+    await phone.goto(f"{live_server.url}/settings")
+    await wait_ready(phone)
+    await phone.click("a[href^='/lang/'][lang=en]")
+    await phone.wait_for_function("() => document.documentElement.lang === 'en'")
+    await phone.goto(f"{live_server.url}/attention")
+    await wait_ready(phone)
+    text = await phone.locator("#items [data-field=glucose_mmol]").text_content() or ""
+    assert "must be between 1 and 35 mmol/L" in text and "应在" not in text

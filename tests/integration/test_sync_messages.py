@@ -87,6 +87,26 @@ async def test_a_chinese_phone_reads_why_in_chinese_with_the_rules_numbers(
     assert response.json()["results"][6]["status"] == "applied"
 
 
+async def test_a_refusal_carries_its_templates_for_a_phone_that_switches_language_later(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    _, person = await leader_with_participant(client, settings)
+    client.cookies.set("lang", "zh-CN")
+    results = (await push(client, uuid.uuid4(), bad_batch(person.id, uuid.uuid4()))).json()[
+        "results"
+    ]
+    glucose = results[0]["templates"]["glucose_mmol"][0]
+    assert glucose[0] == "must be between %(low)s and %(high)s %(unit)s"
+    assert {k: str(v) for k, v in glucose[1].items()} == {
+        "low": "1",
+        "high": "35",
+        "unit": "mmol/L",
+    }
+    functions = results[5]["templates"]["functions"][0]
+    assert functions[1]["number"] == 2 and "message" in functions[1]["problem"]
+    assert "templates" not in results[6]  # accepted: nothing to say
+
+
 async def test_an_english_phone_reads_why_in_english(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:

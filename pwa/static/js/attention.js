@@ -2,12 +2,13 @@
 // conflict an administrator will resolve. The user reads, fixes by entering again, and dismisses.
 import { start, el } from "./app.js";
 import { all, tx, req } from "./db.js";
-import { t, fmtDateTime } from "./i18n.js";
+import { t, fmtDateTime, reasons } from "./i18n.js";
 
 const ENTITY = () => ({ participant: t("Participant"), contact: t("Contact"), group_meeting: t("Group meeting") });
 // The server writes its messages in this phone's language (the `lang` cookie or the browser's
-// Accept-Language, as for the pages) and names the field by its wire name; the label says which
-// field in words, the wire name stays for whoever helps on the phone.
+// Accept-Language, as for the pages), with their templates for a later switch, and names the
+// field by its wire name; the label says which field in words, the wire name stays for whoever
+// helps on the phone.
 const FIELD = () => ({
   participant_id: t("Participant"), occurred_at: t("When"), mode: t("How"), duration_min: t("Minutes"),
   functions: t("Key functions of peer support"), topics: t("Topics"), referral: t("Referral"),
@@ -37,10 +38,10 @@ async function render() {
   const list = document.getElementById("items");
   list.replaceChildren(...(items.length ? items.map((item) => {
     const who = people.get(item.entity === "participant" ? item.id : item.fields?.participant_id);
-    const errors = Object.entries(item.errors || {}).map(([field, messages]) =>
+    // In this phone's language now, even when it was switched after the refusal.
+    const errors = Object.keys(item.errors || {}).map((field) =>
       el("li", { "data-field": field }, labels[field] ? labels[field] + " " : "", el("code", { text: field }),
-        // t(): a message kept from before the server translated them is still looked up.
-        ": " + [].concat(messages).map((m) => t(m)).join("; ")));
+        ": " + reasons(item, field).join("; ")));
     const button = el("button", { type: "button", class: "button small", text: t("Dismiss") });
     button.addEventListener("click", () => dismiss(item));
     // A refused new contact opens in the form as it was entered, to correct and send again.

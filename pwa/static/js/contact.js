@@ -5,7 +5,7 @@
 import { start, afterSave, el, todayISO, addDays } from "./app.js";
 import { all, get, getMeta, setMeta, tx, req } from "./db.js";
 import { save, isoNow } from "./outbox.js";
-import { t } from "./i18n.js";
+import { t, reasons } from "./i18n.js";
 import { checkContact, suggestsUrgent } from "./validate.js";
 
 const form = document.getElementById("contact");
@@ -82,7 +82,7 @@ async function openRefused(mutationId) {
   fill(item.fields || {});
   document.getElementById("fixing").hidden = false;
   // The server's reasons, in this phone's language already, beside the fields they are about.
-  showErrors(Object.fromEntries(Object.entries(item.errors || {}).map(([k, v]) => [k, [].concat(v).join("; ")])));
+  showErrors(Object.fromEntries(Object.keys(item.errors || {}).map((k) => [k, reasons(item, k).join("; ")])));
   hint();
 }
 

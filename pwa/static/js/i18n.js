@@ -20,6 +20,22 @@ export function t(msgid, values) {
   return values ? text.replace(/%\((\w+)\)[sd]/g, (_, k) => String(values[k] ?? "")) : text;
 }
 
+// A server message kept as [template, parameters] (a push result's `templates`), in this
+// page's language: parameters may be messages themselves, or lists of option codes.
+export function message(m) {
+  if (typeof m === "string") return t(m);
+  const [template, params] = m;
+  const value = (v) => (v?.message ? message(v.message)
+    : v?.list ? v.list.join(lang === "zh-CN" ? "、" : ", ") : String(v));
+  return t(template, Object.fromEntries(Object.entries(params || {}).map(([k, v]) => [k, value(v)])));
+}
+
+// A refused record's messages per field, in this page's language when the server sent their
+// templates, else as they came (looked up, in case they are a known msgid).
+export const reasons = (item, field) => (item.templates?.[field]
+  ? item.templates[field].map(message)
+  : [].concat(item.errors?.[field] || []).map((m) => t(m)));
+
 const dateFmt = new Intl.DateTimeFormat(lang, { year: "numeric", month: "short", day: "numeric" });
 const timeFmt = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 const numFmt = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });

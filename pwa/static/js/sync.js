@@ -123,7 +123,8 @@ async function acknowledge(batch, body) {
       if (status === "rejected" || status === "conflict") {
         s.attention.put({
           mutation_id: m.mutation_id, entity: m.entity, id: m.id, status,
-          errors: r.errors || {}, conflict_id: r.conflict_id || null, fields: m.fields,
+          errors: r.errors || {}, templates: r.templates || null,
+          conflict_id: r.conflict_id || null, fields: m.fields,
           at: new Date().toISOString(),
         });
       }
