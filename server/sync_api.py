@@ -13,6 +13,7 @@ keeps each message's English text and its template. Only rejected results are to
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import msgspec
@@ -121,4 +122,21 @@ async def pull(
     return _json(page)
 
 
-ROUTES: list[Any] = [push, pull]
+@get("/api/sync/conflicts", opt=roles())
+async def conflicts(request: Req, id: list[str] | None = None) -> Response[bytes]:
+    """``?id=…&id=…``: the status of conflicts the signed-in user's pushes opened, as
+    ``{"conflicts": {id: "open" | "resolved" | "dismissed"}}``; unknown ids and other users'
+    are left out. (An addition to SPEC 3, for the phone's "needs attention".)"""
+    wanted: list[uuid.UUID] = []
+    for value in id or []:
+        try:
+            wanted.append(uuid.UUID(value))
+        except ValueError:
+            raise _invalid(f"id: {value[:40]!r} is not a conflict id (UUID)") from None
+    if len(wanted) > engine.MAX_CONFLICT_IDS:
+        raise _invalid(f"id: at most {engine.MAX_CONFLICT_IDS} at a time")
+    statuses = await engine.conflict_statuses(current_user(request), wanted)
+    return _json({"conflicts": statuses})
+
+
+ROUTES: list[Any] = [push, pull, conflicts]

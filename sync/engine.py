@@ -128,6 +128,19 @@ async def actor_for(user: User) -> Actor:
     )
 
 
+MAX_CONFLICT_IDS = 100
+
+
+async def conflict_statuses(user: User, ids: list[uuid.UUID]) -> dict[str, str]:
+    """Where the conflicts this user's pushes opened stand: id → ``open``, ``resolved`` or
+    ``dismissed`` (at most ``MAX_CONFLICT_IDS``; another user's conflicts are not answered).
+    A phone shows it in "needs attention": the values that stand come with its next pull."""
+    rows = await Conflict.filter(id__in=ids[:MAX_CONFLICT_IDS], user_id=user.id).values_list(
+        "id", "status"
+    )
+    return {str(conflict_id): str(status) for conflict_id, status in rows}
+
+
 async def push(user: User, request: PushRequest, *, request_id: str | None = None) -> PushResponse:
     """Apply a phone's batch (one transaction) and answer one result per mutation, in order.
 

@@ -4,9 +4,10 @@ what the server would not take is shown in "needs attention" with its reasons.""
 from __future__ import annotations
 
 import httpx
-from playwright.async_api import BrowserContext, Page, Route
+from playwright.async_api import BrowserContext, Page, Route, expect
 
-from sync.models import Contact, ContactMode, Participant, Role
+from sync import engine
+from sync.models import Conflict, Contact, ContactMode, Participant, Role
 from tests import factories
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
@@ -133,6 +134,16 @@ async def test_conflicting_and_rejected_edits_show_in_needs_attention_with_the_r
     # The server kept its value; the conflict waits for an administrator.
     assert (await Participant.get(id=person.id)).phone == "13800000000"
     assert await Contact.filter(mode=ContactMode.PHONE_CALL).count() == 0
+    card = phone.locator("#items [data-status=conflict] .tag")
+    assert "管理员会审核" in (await card.text_content() or "")
+
+    # Once an administrator resolves it, the card says so.
+    conflict = await Conflict.get(record_id=person.id)
+    await engine.resolve_conflict(conflict.id, coordinator, {"phone": ("device", None)})
+    await phone.reload()
+    await wait_ready(phone)
+    await expect(card).to_have_attribute("data-conflict", "resolved")
+    assert "管理员已处理" in (await card.text_content() or "")
 
 
 async def test_a_gap_in_mutation_ids_is_resent_from_the_last_acknowledged(

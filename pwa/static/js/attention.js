@@ -3,6 +3,7 @@
 import { start, el } from "./app.js";
 import { all, tx, req } from "./db.js";
 import { t, fmtDateTime, reasons } from "./i18n.js";
+import { apiHeaders } from "./device.js";
 
 const ENTITY = () => ({ participant: t("Participant"), contact: t("Contact"), group_meeting: t("Group meeting") });
 // The server writes its messages in this phone's language (the `lang` cookie or the browser's
@@ -31,9 +32,29 @@ async function dismiss(item) {
   render();
 }
 
+// Where the conflicts stand on the server (when it can be asked): id → open/resolved/dismissed.
+async function conflictStatuses(items) {
+  const ids = items.filter((i) => i.status === "conflict" && i.conflict_id).map((i) => i.conflict_id);
+  if (!ids.length || !navigator.onLine) return {};
+  try {
+    const query = ids.slice(0, 100).map((id) => "id=" + encodeURIComponent(id)).join("&");
+    const res = await fetch("/api/sync/conflicts?" + query, { headers: apiHeaders(), cache: "no-store" });
+    return res.ok ? (await res.json()).conflicts || {} : {};
+  } catch {
+    return {}; // offline after all: the card says what it said before
+  }
+}
+
+const CONFLICT_TAG = () => ({
+  open: t("Conflict: an administrator will review it"),
+  resolved: t("Conflict resolved by an administrator: the values that stand come with the next sync"),
+  dismissed: t("Conflict closed by an administrator: the server's values stand"),
+});
+
 async function render() {
   const people = new Map((await all("participants")).map((p) => [p.id, p]));
   const items = (await all("attention")).sort((a, b) => b.mutation_id - a.mutation_id);
+  const standing = await conflictStatuses(items);
   const labels = FIELD();
   const list = document.getElementById("items");
   list.replaceChildren(...(items.length ? items.map((item) => {
@@ -50,7 +71,9 @@ async function render() {
       : null;
     return el("li", { class: "card " + item.status, "data-status": item.status },
       el("span", { class: "name", text: `${ENTITY()[item.entity] || item.entity}${who ? " · " + (who.full_name || who.code) : ""}` }),
-      el("span", { class: "tag warn", text: item.status === "rejected" ? t("Not accepted by the server") : t("Conflict: an administrator will review it") }),
+      el("span", { class: "tag warn", "data-conflict": standing[item.conflict_id] || null,
+        text: item.status === "rejected" ? t("Not accepted by the server")
+          : CONFLICT_TAG()[standing[item.conflict_id] || "open"] }),
       el("span", { class: "meta", text: fmtDateTime(item.at) }),
       errors.length ? el("ul", { class: "errors" }, ...errors) : null,
       fix, button);
