@@ -112,6 +112,7 @@ async def test_a_group_meeting_voided_by_its_recorder_is_void_for_every_attendee
     await phone.click("#timeline [data-action=void]")
     await phone.fill("#timeline form.void input[name=void_reason]", "wrong day")
     await phone.click("#timeline form.void button[type=submit]")
+    await expect(phone.locator("#saved")).not_to_be_empty()  # the void is queued
     await phone.evaluate("() => window.dispatchEvent(new Event('online'))")
     await wait_answered(phone)
     # Void for both attendees, through the engine's meeting expansion.
