@@ -89,6 +89,8 @@ def service_worker_source() -> tuple[bytes, str]:
     version = h.hexdigest()[:12]
     header = (
         f"import {{ syncNow }} from {json.dumps(assets.static_url('js/sync.js'))};\n"
+        f"import {{ onlyExisting }} from {json.dumps(assets.static_url('js/db.js'))};\n"
+        "onlyExisting();\n"
         f"const VERSION = {json.dumps(version)};\n"
         f'const CACHE = "peerlog-" + VERSION;\n'
         f"const PRECACHE = {json.dumps(urls)};\n"

@@ -47,6 +47,7 @@ export async function wipeAndLeave({ revoked = false } = {}) {
   const next = await getMeta("next_mutation_id", 1).catch(() => 1);
   // The worker goes too, or it would cache pages again as soon as the sign-in page loads;
   // the next start after sign-in registers it afresh.
+  navigator.serviceWorker?.controller?.postMessage({ type: "retire" });
   for (const reg of (await navigator.serviceWorker?.getRegistrations?.()) || []) await reg.unregister();
   await wipeLocal();
   if (revoked) {

@@ -9,13 +9,22 @@ let opening = null;
 // After a wipe (here or in another tab or the service worker), code still running must not
 // quietly create an empty database again; a later start opens it as usual.
 let refuseUntil = 0;
+let mayCreate = true;
+
+// For the service worker: it only syncs what a page stored, so it opens the database but never
+// creates it. (A background sync that fired just after a sign-out made an empty one again.)
+export function onlyExisting() { mayCreate = false; }
 
 export function open() {
   if (Date.now() < refuseUntil) return Promise.reject(new DOMException("wiped", "InvalidStateError"));
   if (!opening) {
     opening = new Promise((resolve, reject) => {
       const req = indexedDB.open(NAME, VERSION);
-      req.onupgradeneeded = () => {
+      req.onupgradeneeded = (event) => {
+        if (!mayCreate && event.oldVersion === 0) {
+          req.transaction.abort(); // fails the open; no database is left behind
+          return;
+        }
         const db = req.result;
         for (const name of ["participants", "contacts", "meetings", "groups"]) {
           const store = db.createObjectStore(name, { keyPath: "id" });

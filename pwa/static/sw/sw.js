@@ -29,10 +29,23 @@ self.addEventListener("activate", (event) => {
 
 const shellKey = (path, lang) => `${path}?lang=${lang}`;
 
+// A response fetched on a cache miss goes into the cache only if the cache is there: install
+// makes it, and a sign-out or a revoked device deletes it on purpose, while this worker may
+// still serve the sign-in page's files for a moment.
+async function topUp(request, response) {
+  if (!retired && (await caches.has(CACHE))) await (await caches.open(CACHE)).put(request, response);
+}
+
+// Set by a page that signs out or is revoked: this worker is on its way out, and no cache may
+// be made again behind the wipe (an install, a precache or a top-up still running).
+let retired = false;
+
 async function precache() {
+  if (retired) return;
   const cache = await caches.open(CACHE);
   const shells = SHELLS.flatMap((path) => LANGUAGES.map((lang) => shellKey(path, lang)));
   await cache.addAll([...PRECACHE, ...shells].map((u) => new Request(u, { cache: "reload" })));
+  if (retired) await caches.delete(CACHE);
 }
 
 // The chosen language: the worker's copy of the cookie, else the browser's languages, as the
@@ -53,7 +66,7 @@ async function chosenLanguage() {
 }
 
 async function keepLanguage(lang) {
-  if (!LANGUAGES.includes(lang)) return;
+  if (retired || !LANGUAGES.includes(lang)) return;
   chosen = lang;
   await (await caches.open(SETTINGS)).put(LANG_KEY, new Response(lang));
 }
@@ -61,6 +74,7 @@ async function keepLanguage(lang) {
 self.addEventListener("message", (event) => {
   const type = event.data?.type;
   if (type === "skip-waiting") self.skipWaiting();
+  if (type === "retire") retired = true;
   if (type === "ensure-cache") {
     event.waitUntil(caches.has(CACHE).then((has) => (has ? null : precache())).catch(() => null));
   }
@@ -93,7 +107,7 @@ self.addEventListener("fetch", (event) => {
       const cached = await caches.match(key, { cacheName: CACHE });
       if (cached) return cached;
       const res = await fetch(key);
-      if (res.ok) (await caches.open(CACHE)).put(key, res.clone());
+      if (res.ok) await topUp(key, res.clone());
       return res;
     })());
     return;
@@ -103,7 +117,7 @@ self.addEventListener("fetch", (event) => {
     if (cached) return cached;
     const res = await fetch(event.request);
     if (res.ok && (url.pathname.startsWith("/static/") || url.pathname.startsWith("/i18n/"))) {
-      (await caches.open(CACHE)).put(event.request, res.clone());
+      await topUp(event.request, res.clone());
     }
     return res;
   })());
