@@ -9,26 +9,17 @@ from sync.models import Contact
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
     idb_count,
-    program,
+    open_synced,
     queue_refused_reading,
-    sign_in_with_cookie,
     wait_answered,
-    wait_controlled,
     wait_ready,
-    wait_synced,
 )
 
 
 async def test_a_refused_contact_is_corrected_and_sent_again_under_its_id(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
-    prog = await program(1)
-    person = prog.participants[0]
-    phone_context.set_default_timeout(15_000)
-    await sign_in_with_cookie(phone_context, live_server, prog.leader)
-    await phone.goto(f"{live_server.url}/")
-    await wait_controlled(phone)
-    await wait_synced(phone)
+    person = (await open_synced(phone_context, phone, live_server)).participants[0]
     await queue_refused_reading(phone, str(person.id))
     await phone.evaluate("() => window.dispatchEvent(new Event('online'))")
     await wait_answered(phone)

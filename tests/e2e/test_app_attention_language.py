@@ -10,26 +10,17 @@ from sync.models import Contact
 from tests.conftest import LiveServer
 from tests.e2e.conftest import PHONE
 from tests.e2e.test_app_support import (
-    program,
+    open_synced,
     queue_refused_reading,
-    sign_in_with_cookie,
     wait_answered,
-    wait_controlled,
     wait_ready,
-    wait_synced,
 )
 
 
 async def reject_a_reading(context: BrowserContext, page: Page, server: LiveServer) -> str:
     """Queue a contact with a glucose reading the server refuses (as an older version of the app
     could), sync it, and return the text of its "needs attention" card."""
-    prog = await program(1)
-    person = prog.participants[0]
-    context.set_default_timeout(15_000)
-    await sign_in_with_cookie(context, server, prog.leader)
-    await page.goto(f"{server.url}/")
-    await wait_controlled(page)
-    await wait_synced(page)
+    person = (await open_synced(context, page, server)).participants[0]
     await queue_refused_reading(page, str(person.id))
     await page.evaluate("() => window.dispatchEvent(new Event('online'))")
     await wait_answered(page)

@@ -124,3 +124,28 @@ async def wait_answered(page: Page) -> None:
             break
         await asyncio.sleep(0.1)
     await wait_synced(page)
+
+
+async def open_synced(
+    context: BrowserContext, page: Page, server: LiveServer, n: int = 1
+) -> Program:
+    """A program of ``n`` participants, its peer leader signed in on the phone, the app open on
+    Today with the service worker in control and the first sync done."""
+    prog = await program(n)
+    context.set_default_timeout(15_000)
+    await sign_in_with_cookie(context, server, prog.leader)
+    await page.goto(f"{server.url}/")
+    await wait_controlled(page)
+    await wait_synced(page)
+    return prog
+
+
+async def record_meeting(page: Page, server: LiveServer, group_id: str) -> None:
+    """A group meeting of the group, everyone in it ticked as there, saved on the phone."""
+    await page.goto(f"{server.url}/meetings/new")
+    await wait_ready(page)
+    await page.select_option("#group_id", group_id)
+    for box in await page.query_selector_all("[name=attendee_ids]"):
+        await box.check()
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#saved:not(:empty)")

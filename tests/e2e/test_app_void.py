@@ -10,12 +10,10 @@ from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
     go_online,
     idb_count,
-    program,
-    sign_in_with_cookie,
+    open_synced,
+    record_meeting,
     wait_answered,
-    wait_controlled,
     wait_ready,
-    wait_synced,
 )
 
 
@@ -37,13 +35,7 @@ async def log_and_void(page: Page, server: LiveServer, participant_id: str, why:
 async def test_a_synced_contact_is_voided_with_its_reason(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
-    prog = await program(1)
-    person = prog.participants[0]
-    phone_context.set_default_timeout(15_000)
-    await sign_in_with_cookie(phone_context, live_server, prog.leader)
-    await phone.goto(f"{live_server.url}/")
-    await wait_controlled(phone)
-    await wait_synced(phone)
+    person = (await open_synced(phone_context, phone, live_server)).participants[0]
     await phone.goto(f"{live_server.url}/contacts/new?participant={person.id}")
     await wait_ready(phone)
     await phone.click("button[type=submit]")
@@ -67,13 +59,7 @@ async def test_a_synced_contact_is_voided_with_its_reason(
 async def test_a_contact_voided_before_it_synced_reaches_the_server_once_and_void(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
-    prog = await program(1)
-    person = prog.participants[0]
-    phone_context.set_default_timeout(15_000)
-    await sign_in_with_cookie(phone_context, live_server, prog.leader)
-    await phone.goto(f"{live_server.url}/")
-    await wait_controlled(phone)
-    await wait_synced(phone)
+    person = (await open_synced(phone_context, phone, live_server)).participants[0]
     await phone_context.set_offline(True)
     await log_and_void(phone, live_server, str(person.id), "logged twice")
     assert await idb_count(phone, "outbox") == 1  # the void went into the queued creation
@@ -88,20 +74,9 @@ async def test_a_contact_voided_before_it_synced_reaches_the_server_once_and_voi
 async def test_a_group_meeting_voided_by_its_recorder_is_void_for_every_attendee(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
-    prog = await program(2)
+    prog = await open_synced(phone_context, phone, live_server, 2)
     first, second = prog.participants
-    phone_context.set_default_timeout(15_000)
-    await sign_in_with_cookie(phone_context, live_server, prog.leader)
-    await phone.goto(f"{live_server.url}/")
-    await wait_controlled(phone)
-    await wait_synced(phone)
-    await phone.goto(f"{live_server.url}/meetings/new")
-    await wait_ready(phone)
-    await phone.select_option("#group_id", str(prog.group.id))
-    for box in await phone.query_selector_all("[name=attendee_ids]"):
-        await box.check()
-    await phone.click("button[type=submit]")
-    await phone.wait_for_selector("#saved:not(:empty)")
+    await record_meeting(phone, live_server, str(prog.group.id))
     await wait_answered(phone)
     assert await Contact.filter(meeting_id__isnull=False, voided=False).count() == 2
 

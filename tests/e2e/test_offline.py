@@ -13,6 +13,7 @@ from tests.e2e.test_app_support import (
     go_online,
     idb_count,
     program,
+    record_meeting,
     sign_in_with_cookie,
     wait_controlled,
     wait_ready,
@@ -53,13 +54,7 @@ async def test_contacts_logged_offline_survive_a_restart_and_reach_the_server_ex
 
     # The meeting first here; the next test logs contacts before a meeting, the order that once
     # broke a foreign key in the push.
-    await phone.goto(f"{live_server.url}/meetings/new")
-    await wait_ready(phone)
-    await phone.select_option("#group_id", str(prog.group.id))
-    for box in await phone.query_selector_all("[name=attendee_ids]"):
-        await box.check()
-    await phone.click("button[type=submit]")
-    await phone.wait_for_selector("#saved:not(:empty)")
+    await record_meeting(phone, live_server, str(prog.group.id))
     for i in (1, 2, 3):
         await log_contact(phone, live_server.url, i)
     assert await waiting(phone, 4) == 4
@@ -95,13 +90,7 @@ async def test_contacts_then_a_meeting_logged_offline_reach_the_server(
     await wait_synced(phone)
     await phone_context.set_offline(True)
     await log_contact(phone, live_server.url, 1)
-    await phone.goto(f"{live_server.url}/meetings/new")
-    await wait_ready(phone)
-    await phone.select_option("#group_id", str(prog.group.id))
-    for box in await phone.query_selector_all("[name=attendee_ids]"):
-        await box.check()
-    await phone.click("button[type=submit]")
-    await phone.wait_for_selector("#saved:not(:empty)")
+    await record_meeting(phone, live_server, str(prog.group.id))
     await go_online(phone_context, phone)
     await wait_synced(phone, ms=4_000)
     assert await GroupMeeting.filter(group=prog.group).count() == 1
