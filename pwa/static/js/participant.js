@@ -54,7 +54,7 @@ function voidControls(entity, c) {
   const cancel = el("button", { type: "button", class: "button small", text: t("Cancel") });
   const box = el("form", { class: "void", hidden: true }, reason, error, confirm, cancel);
   open.addEventListener("click", () => { box.hidden = false; open.hidden = true; reason.focus(); });
-  cancel.addEventListener("click", () => { box.hidden = true; open.hidden = false; });
+  cancel.addEventListener("click", () => { box.hidden = true; open.hidden = false; redrawIfStale(); });
   box.addEventListener("submit", async (e) => {
     e.preventDefault();
     const why = reason.value.trim();
@@ -133,4 +133,14 @@ form.addEventListener("submit", async (e) => {
 
 me = await start();
 await render();
-document.addEventListener("peerlog:data", render);
+
+// A sync may bring new data while the user is typing (a phone number, why a contact is void):
+// the page is redrawn once they are done, not under their fingers.
+let stale = false;
+const busy = () => Boolean(document.activeElement?.closest?.("#edit, #timeline form.void")) ||
+  Boolean(document.querySelector("#timeline form.void:not([hidden])"));
+function redrawIfStale() {
+  if (stale && !busy()) { stale = false; render(); }
+}
+document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else render(); });
+document.addEventListener("focusout", () => setTimeout(redrawIfStale, 0));
