@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -147,21 +148,6 @@ class Outcome:
         )
 
 
-def mutation_result_dict(result: MutationResult) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "mutation_id": result.mutation_id,
-        "id": result.id,
-        "status": result.status,
-    }
-    if result.version is not None:
-        out["version"] = result.version
-    if result.conflict_id is not None:
-        out["conflict_id"] = result.conflict_id
-    if result.errors:
-        out["errors"] = result.errors
-    return out
-
-
 # Hook run inside the push transaction after the writes (conflict resolution marks its conflict).
 AfterWrite = Callable[[BaseDBAsyncClient, list[Outcome]], Awaitable[None]]
 
@@ -269,7 +255,7 @@ async def _push(
         if mid in fresh_results and mid not in answered:
             results.append(fresh_results[mid])
         elif mid in fresh_results:  # the same id twice in one batch: the second is a replay
-            results.append(_from_log(mutation_result_dict(fresh_results[mid])))
+            results.append(msgspec.structs.replace(fresh_results[mid], duplicate=True))
         elif mid in logged:
             results.append(_from_log(logged[mid]))
         else:

@@ -83,6 +83,20 @@ async def test_a_replayed_batch_is_answered_from_the_log_and_not_applied_twice(
     assert await Mutation.all().count() == 1
 
 
+async def test_a_mutation_sent_twice_in_one_batch_is_applied_once_and_answered_twice(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    _leader, person, device_id = await _peer_leader_with_participant(client, settings)
+    good = mutation(1, "contact", uuid.uuid4(), contact_fields(person.id))
+    bad = mutation(2, "contact", uuid.uuid4(), contact_fields(person.id, glucose_mmol=80))
+    results = (await push(client, device_id, [good, good, bad, bad])).json()["results"]
+    assert results[0]["status"] == "applied" and results[2]["status"] == "rejected"
+    assert results[1] == {**results[0], "duplicate": True}
+    assert results[3] == {**results[2], "duplicate": True}  # its reasons and templates too
+    assert await Contact.all().count() == 1
+    assert await Mutation.all().count() == 2
+
+
 async def test_push_limits_and_errors(client: httpx.AsyncClient, settings: Settings) -> None:
     _leader, person, device_id = await _peer_leader_with_participant(client, settings)
     too_many = [
