@@ -8,6 +8,7 @@ process's own database, emptied before each test). ``database_url`` alone is an 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -105,6 +106,17 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     if migrated:
         yield await _emptied_postgres()
+        return
+    async with empty_database(POSTGRES_URL, tmp_path) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def empty_database(like: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A new, empty database of the same backend as the URL ``like`` (dropped afterwards on
+    PostgreSQL; a file in ``tmp_path`` on SQLite)."""
+    if like.startswith("sqlite"):
+        yield f"sqlite://{tmp_path / f'empty-{uuid.uuid4().hex[:8]}.sqlite3'}"
         return
     name = f"peerlog_t_{uuid.uuid4().hex[:12]}"
     await _pg_admin(f'CREATE DATABASE "{name}"')

@@ -9,8 +9,6 @@ import statistics
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,7 +36,7 @@ from sync.models import (
 )
 from sync.push import MEETING_CONTACT_NS
 from sync.wire import PullResponse
-from tests.conftest import POSTGRES_URL, _pg_admin, _with_database
+from tests.conftest import empty_database
 
 SEED = 7
 TODAY = date(2026, 11, 23)
@@ -86,19 +84,6 @@ async def _digest() -> str:
         for row in sorted(rows, key=lambda r: str(r.get("id", r.get("name")))):
             digest.update(repr(sorted(row.items())).encode())
     return digest.hexdigest()
-
-
-@asynccontextmanager
-async def _fresh_database(like: str, tmp_path: Path) -> AsyncIterator[str]:
-    if like.startswith("sqlite"):
-        yield f"sqlite://{tmp_path / 'second.sqlite3'}"
-        return
-    name = f"peerlog_t_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(POSTGRES_URL, name)
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- shape -----------------------------------------------------------------------------------------
@@ -175,7 +160,7 @@ async def test_the_same_seed_gives_identical_rows_and_another_seed_does_not(
     await _run(settings)
     first = await _digest()
     await sync_db.close()
-    async with _fresh_database(db, tmp_path) as second_url:
+    async with empty_database(db, tmp_path) as second_url:
         await sync_db.migrate(second_url)
         await sync_db.init(second_url)
         try:
