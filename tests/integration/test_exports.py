@@ -209,50 +209,29 @@ async def test_peerlog_export_on_the_command_line(settings: Settings, tmp_path: 
         "PEERLOG_DATA_DIR": str(tmp_path),
         "PEERLOG_TIMEZONE": settings.timezone,
     }
+
+    async def peerlog_export(*argv: str) -> tuple[int, bytes, bytes]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "server",
+            "export",
+            *argv,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, err = await proc.communicate()
+        return proc.returncode or 0, stdout, err
+
     out = tmp_path / "meetings.csv"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        "export",
-        "meetings",
-        "--community",
-        "SH-XH",
-        "-o",
-        str(out),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
+    code, _, err = await peerlog_export("meetings", "--community", "SH-XH", "-o", str(out))
+    assert code == 0, err.decode()
     assert len(parse(out.read_bytes())) == 1 and b"wrote 1 meetings" in err
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        "export",
-        "contacts",
-        "--since",
-        "2026-13-01",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, err = await proc.communicate()
-    assert proc.returncode == 2 and b"YYYY-MM-DD" in err and b"Traceback" not in err
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        "export",
-        "participants",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, err = await proc.communicate()
-    assert proc.returncode == 0 and len(parse(stdout)) == 4
+    code, _, err = await peerlog_export("contacts", "--since", "2026-13-01")
+    assert code == 2 and b"YYYY-MM-DD" in err and b"Traceback" not in err
+    code, stdout, _ = await peerlog_export("participants")
+    assert code == 0 and len(parse(stdout)) == 4
 
 
 @pytest.mark.parametrize("settings", ["Asia/Shanghai"], indirect=True)
