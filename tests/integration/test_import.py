@@ -78,8 +78,10 @@ async def upload(client: httpx.AsyncClient, text: str) -> httpx.Response:
     )
 
 
-def token_of(page: httpx.Response) -> str:
-    return re.search(r"/admin/participants/import/([\w-]+)/confirm", page.text).group(1)  # type: ignore[union-attr]
+def token_of(page: httpx.Response | str) -> str:
+    """The upload's token, from the preview page (a response or its text)."""
+    text = page if isinstance(page, str) else page.text
+    return re.search(r"/admin/participants/import/([\w-]+)/confirm", text).group(1)  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -128,7 +130,7 @@ async def test_confirm_imports_the_good_rows_through_the_engine(
 ) -> None:
     world = await setup(client, settings)
     html = (await upload(client, FILE)).text
-    token = re.search(r"/admin/participants/import/([\w-]+)/confirm", html).group(1)  # type: ignore[union-attr]
+    token = token_of(html)
     done = await client.post(f"/admin/participants/import/{token}/confirm")
     assert done.status_code == 200
     assert "Imported 3 participants" in done.text
@@ -164,7 +166,7 @@ async def test_a_second_confirmation_imports_nothing_twice(
 ) -> None:
     await setup(client, settings)
     html = (await upload(client, FILE)).text
-    token = re.search(r"/admin/participants/import/([\w-]+)/confirm", html).group(1)  # type: ignore[union-attr]
+    token = token_of(html)
     await client.post(f"/admin/participants/import/{token}/confirm")
     again = await client.post(f"/admin/participants/import/{token}/confirm")
     assert again.status_code == 404
@@ -194,7 +196,7 @@ async def test_a_chinese_reader_gets_the_reasons_in_chinese_in_the_page_and_the_
     assert reported["6"] == "code: 与第 2 行重复"
     assert reported["12"].startswith("hba1c_baseline: ") and "3" in reported["12"]
     assert "20" in reported["12"] and "must be" not in reported["12"]
-    token = re.search(r"/admin/participants/import/([\w-]+)/confirm", html).group(1)  # type: ignore[union-attr]
+    token = token_of(html)
     rejected = await client.get(f"/admin/participants/import/{token}/rejected.csv")
     rows = {r["line"]: r for r in csv.DictReader(io.StringIO(rejected.content.decode("utf-8-sig")))}
     assert rows["7"]["reason"] == "code: 已被一位已入组的参与者使用"
@@ -207,7 +209,7 @@ async def test_another_user_cannot_confirm_my_import(
 ) -> None:
     world = await setup(client, settings)
     html = (await upload(client, FILE)).text
-    token = re.search(r"/admin/participants/import/([\w-]+)/confirm", html).group(1)  # type: ignore[union-attr]
+    token = token_of(html)
     other = await factories.user(Role.COORDINATOR, community=await world["committee"].community)  # type: ignore[attr-defined]
     await factories.sign_in(client, other, settings)
     assert (await client.post(f"/admin/participants/import/{token}/confirm")).status_code == 404
