@@ -286,7 +286,7 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
 
 @post("/admin/participants/import/{token:str}/confirm", opt=roles(*STAFF), status_code=200)
 async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
-    user, now = current_user(request), datetime.now(UTC)
+    user, now, lang = current_user(request), datetime.now(UTC), language_of(request)
     waiting = _mine(user, token, now).filter(confirmed_at__isnull=True)
     found = await waiting.values_list("data", flat=True)
     # Claimed with one conditional UPDATE: of two confirmations at once (two tabs, two servers),
@@ -296,7 +296,7 @@ async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Temp
     started = time.perf_counter()
     text = _decode(bytes(found[0])) or ""  # it decoded on upload
     try:
-        checked = check_rows(text, await lookups(user), now, language_of(request))
+        checked = check_rows(text, await lookups(user), now, lang)
         results = await writes.write_many(
             request, user, "participant", [(rid, fields) for _, rid, fields in checked.valid]
         )
@@ -323,14 +323,8 @@ async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Temp
             errors = getattr(result, "errors", None) or (
                 result.get("errors") if isinstance(result, dict) else None
             )
-            rejected.append(
-                (
-                    number,
-                    raw_by_line.get(number, {}),
-                    _reason(dict(errors or {}), language_of(request))
-                    or translate(language_of(request), "refused"),
-                )
-            )
+            reason = _reason(dict(errors or {}), lang) or translate(lang, "refused")
+            rejected.append((number, raw_by_line.get(number, {}), reason))
     rejected.sort(key=lambda r: r[0])
     # The uploaded file goes now; the rejected rows stay for their download, a day at most.
     await ImportUpload.filter(id=token).update(
