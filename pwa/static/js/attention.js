@@ -33,16 +33,22 @@ async function dismiss(item) {
 }
 
 // Where the conflicts stand on the server (when it can be asked): id → open/resolved/dismissed.
+// The screen is redrawn after every page a sync brings; the server is asked again only when the
+// cards are other conflicts or a minute has passed.
+let asked = { query: "", at: 0, answer: {} };
+
 async function conflictStatuses(items) {
   const ids = items.filter((i) => i.status === "conflict" && i.conflict_id).map((i) => i.conflict_id);
-  if (!ids.length || !navigator.onLine) return {};
+  if (!ids.length || !navigator.onLine) return asked.answer;
+  const query = ids.slice(0, 100).map((id) => "id=" + encodeURIComponent(id)).join("&");
+  if (query === asked.query && Date.now() - asked.at < 60_000) return asked.answer;
   try {
-    const query = ids.slice(0, 100).map((id) => "id=" + encodeURIComponent(id)).join("&");
     const res = await fetch("/api/sync/conflicts?" + query, { headers: apiHeaders(), cache: "no-store" });
-    return res.ok ? (await res.json()).conflicts || {} : {};
+    if (res.ok) asked = { query, at: Date.now(), answer: (await res.json()).conflicts || {} };
   } catch {
-    return {}; // offline after all: the card says what it said before
+    // Offline after all: the cards say what they said before.
   }
+  return asked.answer;
 }
 
 const CONFLICT_TAG = () => ({
