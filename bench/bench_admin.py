@@ -23,15 +23,15 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_postgres  # noqa: E402 (beside this script)
 
 from server import demo  # noqa: E402
 from server.app import create_app  # noqa: E402
@@ -185,24 +185,8 @@ async def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="peerlog-bench-admin-db-"))
     await run(f"sqlite://{tmp / 'bench.sqlite3'}", args.runs, "SQLite")
     if args.postgres and not args.no_postgres:
-        import asyncpg
-
-        name = f"peerlog_bench_admin_{uuid.uuid4().hex[:8]}"
-        admin_url = args.postgres.replace("postgres://", "postgresql://", 1)
-        conn = await asyncpg.connect(admin_url)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-        parts = urlsplit(args.postgres)
-        try:
-            await run(
-                urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")),
-                args.runs,
-                "PostgreSQL",
-            )
-        finally:
-            conn = await asyncpg.connect(admin_url)
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.close()
+        async with scratch_postgres(args.postgres, "peerlog_bench_admin") as url:
+            await run(url, args.runs, "PostgreSQL")
 
 
 if __name__ == "__main__":

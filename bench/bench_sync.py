@@ -34,13 +34,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_postgres  # noqa: E402 (beside this script)
 
 from server.auth.session import SESSION_COOKIE, create_session  # noqa: E402
 from server.settings import Settings  # noqa: E402
@@ -175,6 +177,15 @@ class LeanClient:
         if self.writer is not None:
             self.writer.close()
             await self.writer.wait_closed()
+
+
+async def push_rate(client: httpx.AsyncClient, bodies: list[bytes]) -> float:
+    """Mutations a second, pushing ``bodies`` one after another from ``client``."""
+    start = time.perf_counter()
+    for body in bodies:
+        r = await client.post("/api/sync/push", content=body)
+        assert r.status_code == 200, r.text[:300]
+    return len(bodies) * BATCH / (time.perf_counter() - start)
 
 
 def as_new_device(bodies: list[bytes]) -> list[bytes]:
@@ -350,12 +361,7 @@ async def bench_backend(
         await asyncio.gather(*(push_all(half) for half in halves))
         out["pair_rate"] = n / (time.perf_counter() - start)
         # The same kind of batches from httpx (another device, new ids).
-        again = as_new_device(bodies)
-        start = time.perf_counter()
-        for body in again:
-            r = await c.post("/api/sync/push", content=body)
-            assert r.status_code == 200, r.text[:300]
-        out["httpx_rate"] = n / (time.perf_counter() - start)
+        out["httpx_rate"] = await push_rate(c, as_new_device(bodies))
         await c.aclose()
         # The same batches through the same app in this process (httpx over ASGI): no socket and
         # no uvicorn, but the client's work shares this one process with the server's.
@@ -367,12 +373,7 @@ async def bench_backend(
         await asgi.get("/healthz")
         asgi.headers["x-csrftoken"] = asgi.cookies.get("csrftoken") or ""
         asgi.headers["content-type"] = "application/json"
-        again = as_new_device(bodies)
-        start = time.perf_counter()
-        for body in again:
-            r = await asgi.post("/api/sync/push", content=body)
-            assert r.status_code == 200, r.text[:300]
-        out["asgi_rate"] = n / (time.perf_counter() - start)
+        out["asgi_rate"] = await push_rate(asgi, as_new_device(bodies))
         await asgi.aclose()
         out["raw_rate"] = await raw_contacts(leader, str(community.id), people, n)
         out["ratio"] = out["push_rate"] / out["raw_rate"]
@@ -588,23 +589,10 @@ async def main() -> None:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     if args.postgres and not args.no_postgres:
-        import asyncpg
-
-        admin = args.postgres.replace("postgres://", "postgresql://", 1)
-        name = f"peerlog_bench_{uuid.uuid4().hex[:8]}"
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-        parts = urlsplit(args.postgres)
-        url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-        try:
+        async with scratch_postgres(args.postgres, "peerlog_bench") as url:
             await bench_backend(
                 url, "postgres", args.batches, args.devices, args.rounds, args.caseload
             )
-        finally:
-            conn = await asyncpg.connect(admin)
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.close()
 
 
 if __name__ == "__main__":
