@@ -95,3 +95,24 @@ async def test_a_group_meeting_voided_by_its_recorder_is_void_for_every_attendee
         "voided", flat=True
     )
     assert counted and all(counted)
+
+
+async def test_a_sync_arriving_while_the_reason_is_typed_does_not_close_the_form(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    person = (await open_synced(phone_context, phone, live_server)).participants[0]
+    await phone.goto(f"{live_server.url}/contacts/new?participant={person.id}")
+    await wait_ready(phone)
+    await phone.click("button[type=submit]")
+    await phone.wait_for_selector("#saved a")
+    await phone.goto(f"{live_server.url}/participants/view?id={person.id}")
+    await wait_ready(phone)
+    await phone.click("#timeline [data-action=void]")
+    await phone.fill("#timeline form.void input[name=void_reason]", "wrong pers")
+    # What the sync client announces after each page it brings.
+    await phone.evaluate("() => document.dispatchEvent(new Event('peerlog:data'))")
+    await expect(phone.locator("#timeline form.void input[name=void_reason]")).to_have_value(
+        "wrong pers"
+    )
+    await phone.click("#timeline form.void button[type=button]")  # cancel: now it redraws
+    await expect(phone.locator("#timeline form.void")).to_be_hidden()
