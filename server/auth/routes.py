@@ -34,7 +34,7 @@ from server.auth.session import (
 )
 from server.i18n import render
 from server.settings import Settings
-from sync.models import Credential, Device, User
+from sync.models import Credential, Device, Role, User
 
 Req = Request[Any, Any, Any]
 
@@ -205,6 +205,14 @@ async def me(request: Req) -> dict[str, Any]:
     result = _me(current_user(request))
     auth = get_auth(request)
     result["device_id"] = str(auth.device_id) if auth.device_id else None
+    user = current_user(request)
+    if user.role is Role.VOLUNTEER and user.community_id:  # type: ignore[attr-defined]
+        # SPEC 1: the roster names each participant's peer leader; the phone keeps these names.
+        leaders = await User.filter(
+            community_id=user.community_id,  # type: ignore[attr-defined]
+            role=Role.PEER_LEADER,
+        ).values_list("id", "display_name")
+        result["peer_leaders"] = {str(i): name for i, name in leaders}
     return result
 
 
@@ -351,7 +359,13 @@ def _safe_next(raw: str | None) -> str:
 @get("/signin", opt=public(), include_in_schema=False)
 async def signin_page(request: Req) -> Template:
     return render(
-        request, "auth/signin.html", {"next": _safe_next(request.query_params.get("next"))}
+        request,
+        "auth/signin.html",
+        {
+            "next": _safe_next(request.query_params.get("next")),
+            # A phone that was switched off lands here after wiping itself: say why.
+            "revoked": request.query_params.get("why") == "revoked",
+        },
     )
 
 

@@ -163,7 +163,7 @@ async def test_a_volunteer_sees_their_committee_roster_and_no_contact_logging(
     page = await open_signed_in(phone_context, live_server, Program(volunteer, prog.group))
     await page.goto(f"{live_server.url}/roster")
     await wait_ready(page)
-    rows = page.locator("#roster tbody tr")
+    rows = page.locator("#roster .card")
     assert await rows.count() == 2
     assert "张伟0" in (await rows.first.text_content() or "")
     assert await page.locator("#nav-roster").is_visible()

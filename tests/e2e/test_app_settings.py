@@ -71,9 +71,14 @@ async def test_a_revoked_device_wipes_its_data_and_goes_to_sign_in(
     await Device.update_or_create(
         id=device_id, defaults={"user": leader, "revoked_at": datetime.now(UTC)}
     )
+    errors: list[str] = []
+    phone.on("pageerror", lambda e: errors.append(str(e)))
 
     await phone.goto(f"{live_server.url}/participants")
     await phone.wait_for_url("**/signin**")
+    # The person is told what happened and whom to ask, in the phone's language (zh-CN here).
+    await expect(phone.locator("#revoked")).to_contain_text("协调员")
+    assert errors == []
     local = await phone.evaluate(LOCAL_DATA)
     assert "peerlog" not in local["databases"]
     assert local["caches"] == []

@@ -2,7 +2,7 @@
 // signed in, draw the status bar and keep sync running (open, `online`, after saves, a timer).
 import { getMeta, setMeta, count } from "./db.js";
 import { syncNow, listen, wipeLocal } from "./sync.js";
-import { loadCatalogue, t, fmtDateTime } from "./i18n.js";
+import { loadCatalogue, t, fmtWhen } from "./i18n.js";
 import { apiHeaders } from "./device.js";
 
 const PERIOD = 3 * 60 * 1000;
@@ -57,7 +57,7 @@ export async function wipeAndLeave({ revoked = false } = {}) {
     const kept = Number(localStorage.getItem("peerlog.next_mutation_id")) || 1;
     localStorage.setItem("peerlog.next_mutation_id", String(Math.max(kept, next)));
   }
-  location.replace("/signin");
+  location.replace(revoked ? "/signin?why=revoked" : "/signin");
 }
 
 async function currentUser() {
@@ -161,7 +161,7 @@ export async function renderStatus() {
     waiting ? t("%(n)s waiting to sync", { n: waiting }) : t("All synced");
   box.dataset.waiting = String(waiting);
   box.querySelector("[data-s=last]").textContent =
-    last ? t("Last sync %(when)s", { when: fmtDateTime(last) }) : t("Not synced yet");
+    last ? t("Last sync %(when)s", { when: fmtWhen(last) }) : t("Not synced yet");
   const link = box.querySelector("[data-s=attention]");
   link.hidden = !attention;
   link.textContent = t("%(n)s need attention", { n: attention });

@@ -53,9 +53,33 @@ function showErrors(errors) {
   if (first) form[first]?.focus?.();
 }
 
+// A reading outside SPEC 3's thresholds pre-selects an urgent referral, unless the peer leader
+// chose a referral themselves; saving one with "no referral" asks first (a coordinator only hears
+// of what is referred).
+let referralChosen = false;
+let autoUrgent = false;
+const ask = document.getElementById("ask-referral");
+
+function setReferral(value) {
+  form.querySelector(`[name=referral][value="${value}"]`).checked = true;
+}
+
 function hint() {
-  const f = read();
-  document.getElementById("urgent-hint").hidden = !suggestsUrgent(f);
+  const out = suggestsUrgent(read());
+  document.getElementById("urgent-hint").hidden = !out;
+  if (!referralChosen && out !== autoUrgent) {
+    setReferral(out ? "urgent" : "none");
+    autoUrgent = out;
+  }
+  if (!out) ask.hidden = true;
+}
+
+// true when the form may be saved as it is.
+function referralSettled(fields) {
+  if (!suggestsUrgent(fields) || fields.referral !== "none" || ask.dataset.confirmed === "yes") return true;
+  ask.hidden = false;
+  ask.querySelector("button").focus();
+  return false;
 }
 
 // The refused contact being corrected, if any (its "needs attention" item).
@@ -97,13 +121,29 @@ async function fixed(item) {
   history.replaceState(null, "", location.pathname);
 }
 
-form.addEventListener("input", hint);
+form.addEventListener("input", (e) => {
+  if (e.target.name === "referral") { referralChosen = true; ask.hidden = true; }
+  hint();
+});
+ask.addEventListener("click", (e) => {
+  const answer = e.target.closest("button")?.dataset.answer;
+  if (!answer) return;
+  ask.hidden = true;
+  if (answer === "urgent") {
+    setReferral("urgent");
+    referralChosen = true;
+    form.referral_reason.focus();
+  } else {
+    ask.dataset.confirmed = "yes";
+    form.querySelector("button[type=submit]").click(); // requestSubmit() is Safari 16+
+  }
+});
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   const fields = read();
   const errors = checkContact(fields);
   showErrors(errors);
-  if (Object.keys(errors).length) return;
+  if (Object.keys(errors).length || !referralSettled(fields)) return;
   const item = fixing;
   fixing = null;
   await save("contact", item ? item.id : crypto.randomUUID(), fields, 0);
@@ -115,6 +155,8 @@ form.addEventListener("submit", async (e) => {
     el("a", { href: `/participants/view?id=${fields.participant_id}`, text: who }));
   const keep = form.participant_id.value;
   form.reset();
+  referralChosen = autoUrgent = false;
+  delete ask.dataset.confirmed;
   await defaults();
   form.participant_id.value = new URLSearchParams(location.search).get("participant") ? keep : "";
   hint();

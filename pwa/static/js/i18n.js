@@ -38,6 +38,7 @@ export const reasons = (item, field) => (item.templates?.[field]
 
 const dateFmt = new Intl.DateTimeFormat(lang, { year: "numeric", month: "short", day: "numeric" });
 const timeFmt = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const clockFmt = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
 const numFmt = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
 
 // "2026-11-20" is a calendar date: read it as local midnight, not UTC, or it shifts a day west.
@@ -49,4 +50,11 @@ function toDate(value) {
 
 export const fmtDate = (v) => (v ? dateFmt.format(toDate(v)) : "");
 export const fmtDateTime = (v) => (v ? timeFmt.format(toDate(v)) : "");
+// A moment today as its time only ("09:41"), another day with its date: short enough for the
+// one-line status bar.
+export const fmtWhen = (v) => {
+  if (!v) return "";
+  const d = toDate(v);
+  return d.toDateString() === new Date().toDateString() ? clockFmt.format(d) : timeFmt.format(d);
+};
 export const fmtNumber = (v) => (v === null || v === undefined || v === "" ? "" : numFmt.format(v));

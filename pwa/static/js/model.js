@@ -1,6 +1,7 @@
 // What the screens compute from the local records: last contact, next follow-up, overdue.
-// Overdue (SPEC 3): the follow-up date has passed with no contact since, or no contact for
-// `overdue_days` (a server setting the shell carries in data-overdue-days).
+// Overdue (SPEC 3): an active participant whose follow-up date has passed with no contact since,
+// or with no contact for `overdue_days` (a server setting the shell carries in data-overdue-days).
+// Paused and withdrawn participants are never overdue, on any screen.
 import { all } from "./db.js";
 import { todayISO, addDays } from "./app.js";
 
@@ -47,13 +48,15 @@ export function summarize({ participants, contacts, meetings }, today = todayISO
   }
   const staleBefore = addDays(today, -overdueDays());
   const soon = addDays(today, 7);
-  for (const i of info.values()) {
+  const status = new Map(participants.map((p) => [p.id, active(p)]));
+  for (const [id, i] of info) {
     const since = i.last || i.enrolled;
     i.followUpMissed = Boolean(i.next && i.next < today && (!i.last || i.last <= i.next));
     i.stale = !since || since < staleBefore;
-    i.overdue = i.followUpMissed || i.stale;
-    i.dueToday = i.next === today;
-    i.dueSoon = Boolean(i.next && i.next >= today && i.next <= soon);
+    i.active = status.get(id);
+    i.overdue = i.active && (i.followUpMissed || i.stale);
+    i.dueToday = i.active && i.next === today;
+    i.dueSoon = i.active && Boolean(i.next && i.next >= today && i.next <= soon);
   }
   return info;
 }

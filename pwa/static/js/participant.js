@@ -3,7 +3,8 @@
 // A contact or group meeting logged by mistake is voided from the timeline by its author, with a
 // reason (SPEC 2: a field, never a deletion); voiding a meeting voids it for every attendee.
 import { start, el, afterSave } from "./app.js";
-import { get, all, tx, req } from "./db.js";
+import { get, tx, req } from "./db.js";
+import { loadAll, summarize } from "./model.js";
 import { save, STORE_OF } from "./outbox.js";
 import { t, fmtDate, fmtDateTime, fmtNumber } from "./i18n.js";
 
@@ -43,8 +44,8 @@ async function voidRecord(entity, r, reason) {
   }
 }
 
+// Void sits behind a "More" menu on each card: a rare act, not a large button beside every visit.
 function voidControls(entity, c) {
-  const open = el("button", { type: "button", class: "button small", "data-action": "void", text: t("Void") });
   const question = entity === "contact" ? t("Why is this contact void?") : t("Why is this meeting void?");
   const reason = el("input", { name: "void_reason", maxlength: "200", autocomplete: "off",
     "aria-label": question, placeholder: question });
@@ -52,9 +53,11 @@ function voidControls(entity, c) {
   const confirm = el("button", { type: "submit", class: "button small",
     text: entity === "contact" ? t("Void contact") : t("Void the meeting for everyone") });
   const cancel = el("button", { type: "button", class: "button small", text: t("Cancel") });
-  const box = el("form", { class: "void", hidden: true }, reason, error, confirm, cancel);
-  open.addEventListener("click", () => { box.hidden = false; open.hidden = true; reason.focus(); });
-  cancel.addEventListener("click", () => { box.hidden = true; open.hidden = false; redrawIfStale(); });
+  const box = el("form", { class: "void" }, reason, error, confirm, cancel);
+  const menu = el("details", { class: "more" },
+    el("summary", { "data-action": "void", text: t("More") }), box);
+  menu.addEventListener("toggle", () => { if (menu.open) reason.focus(); else redrawIfStale(); });
+  cancel.addEventListener("click", () => { menu.open = false; });
   box.addEventListener("submit", async (e) => {
     e.preventDefault();
     const why = reason.value.trim();
@@ -64,7 +67,36 @@ function voidControls(entity, c) {
     await render();
     afterSave();
   });
-  return [open, box];
+  return [menu];
+}
+
+const names = (keys, labels) => (keys || []).map((k) => labels[k] || k).join(", ");
+
+// What a card says about a contact or a meeting: what was discussed, what was reported, what
+// was referred, the note: what a peer leader reads before the next visit.
+function details(kind, r) {
+  const lines = [];
+  const add = (label, value) => { if (value) lines.push(el("p", { class: "line" }, el("span", { class: "label", text: label + " " }), value)); };
+  if (kind === "meeting") {
+    add(t("Topic"), r.topic);
+    add(t("Place"), r.place);
+  } else {
+    add(t("Topics"), names(r.topics, LABELS.topics));
+    add(t("Key functions"), names(r.functions, LABELS.functions));
+    const readings = [
+      r.glucose_mmol != null ? `${fmtNumber(r.glucose_mmol)} mmol/L` : null,
+      r.bp_systolic ? `${r.bp_systolic}/${r.bp_diastolic ?? "–"} mmHg` : null,
+      r.weight_kg != null ? `${fmtNumber(r.weight_kg)} kg` : null,
+    ].filter(Boolean).join(" · ");
+    add(t("Reported"), readings);
+    if (r.referral && r.referral !== "none") {
+      add(r.referral === "urgent" ? t("Urgent referral") : t("Routine referral"),
+        [LABELS.referral_to[r.referral_to] || r.referral_to, r.referral_reason].filter(Boolean).join(" · ") || "✓");
+    }
+    if (r.follow_up_on) add(t("Next follow-up"), fmtDate(r.follow_up_on));
+  }
+  add(t("Note"), r.note);
+  return lines;
 }
 
 function field(label, value) {
@@ -82,6 +114,8 @@ async function render() {
     return;
   }
   document.getElementById("name").textContent = p.full_name || p.code;
+  const data = await loadAll();
+  const summary = summarize(data).get(p.id);
   document.getElementById("log").href = `/contacts/new?participant=${p.id}`;
   box.replaceChildren(el("dl", {},
     field(t("Code"), p.code), field(t("Phone"), p.phone), field(t("Address"), p.address),
@@ -89,14 +123,24 @@ async function render() {
     field(t("HbA1c"), p.hba1c != null ? `${fmtNumber(p.hba1c)} % (${fmtDate(p.hba1c_on)})` : null),
     field(t("Blood pressure"), p.bp_systolic ? `${p.bp_systolic}/${p.bp_diastolic} mmHg` : null),
     field(t("Notes"), p.notes),
+    field(t("Last contact"), summary.last ? fmtDate(summary.last) : t("Never contacted")),
+    field(t("Next follow-up"), summary.next ? fmtDate(summary.next) : null),
+    summary.overdue ? field(t("Overdue"), "✓") : null,
     p.needs_visit ? field(t("Needs a visit"), p.needs_visit_reason || "✓") : null));
   if (p._pending) box.append(el("p", { class: "tag", text: t("Waiting to sync") }));
   form.phone.value = p.phone || "";
   form.address.value = p.address || "";
   form.needs_visit.checked = Boolean(p.needs_visit);
   form.needs_visit_reason.value = p.needs_visit_reason || "";
-  const contacts = (await all("contacts")).filter((c) => c.participant_id === id && !c.voided);
-  const meetings = (await all("meetings")).filter((m) => (m.attendee_ids || []).includes(id) && !m.voided);
+  if (me?.role === "volunteer") {
+    // A volunteer receives no contacts (SPEC 1): the profile above says when the last one was.
+    document.body.dataset.ready = "yes";
+    return;
+  }
+  const meetings = data.meetings.filter((m) => (m.attendee_ids || []).includes(id));
+  const shownMeetings = new Set(meetings.map((m) => m.id));
+  // A meeting also counts as a contact for each attendee: the timeline shows the meeting once.
+  const contacts = data.contacts.filter((c) => c.participant_id === id && !shownMeetings.has(c.meeting_id));
   const events = [
     ...contacts.map((c) => ({ at: c.occurred_at, text: MODES[c.mode] || c.mode, c, kind: "contact" })),
     ...meetings.map((m) => ({ at: m.occurred_at, text: t("Group meeting"), c: m, kind: "meeting" })),
@@ -104,10 +148,10 @@ async function render() {
   document.getElementById("timeline").replaceChildren(...(events.length ? events.map((e) =>
     el("li", { class: "card" + (e.c.referral === "urgent" ? " urgent" : "") },
       el("span", { class: "name", text: `${fmtDateTime(e.at)} · ${e.text}` }),
-      e.c.follow_up_on ? el("span", { class: "meta", text: t("Follow-up %(date)s", { date: fmtDate(e.c.follow_up_on) }) }) : null,
       e.c.referral === "urgent" ? el("span", { class: "tag warn", text: t("Urgent referral") }) : null,
       e.c._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null,
       e.c._attention ? el("a", { class: "tag warn", href: "/attention", text: t("Needs attention") }) : null,
+      ...details(e.kind, e.c),
       ...(voidable(e.c) ? voidControls(e.kind === "contact" ? "contact" : "group_meeting", e.c) : [])))
     : [el("li", { class: "empty", text: t("No contacts yet.") })]));
   document.body.dataset.ready = "yes";
@@ -138,7 +182,7 @@ await render();
 // the page is redrawn once they are done, not under their fingers.
 let stale = false;
 const busy = () => Boolean(document.activeElement?.closest?.("#edit, #timeline form.void")) ||
-  Boolean(document.querySelector("#timeline form.void:not([hidden])"));
+  Boolean(document.querySelector("#timeline details.more[open]"));
 function redrawIfStale() {
   if (stale && !busy()) { stale = false; render(); }
 }

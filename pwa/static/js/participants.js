@@ -4,6 +4,7 @@ import { t, fmtDate } from "./i18n.js";
 import { loadAll, summarize } from "./model.js";
 
 const form = document.getElementById("find");
+const LABELS = JSON.parse(document.getElementById("labels").textContent);
 let data = null;
 let info = null;
 
@@ -21,6 +22,7 @@ function render() {
   const items = shown.map((p) => {
     const i = info.get(p.id);
     const flags = [];
+    if (p.status && p.status !== "active") flags.push(el("span", { class: "tag", text: LABELS.statuses[p.status] || p.status }));
     if (i.overdue) flags.push(el("span", { class: "tag warn", text: t("Overdue") }));
     if (p._pending) flags.push(el("span", { class: "tag", text: t("Waiting to sync") }));
     return el("li", { class: "card" },

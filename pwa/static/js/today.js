@@ -47,6 +47,10 @@ async function render() {
   fill(document.getElementById("due"),
     due.slice(0, SHOW + 1).map((p) => row(p, info.get(p.id).dueToday ? t("Due today") : t("Due %(date)s", { date: fmtDate(info.get(p.id).next) }))),
     t("No follow-ups due this week."), "due", due.length);
+  const visit = people.filter((p) => p.needs_visit);
+  fill(document.getElementById("visit"),
+    visit.slice(0, SHOW + 1).map((p) => row(p, p.needs_visit_reason || t("Needs a visit"), "overdue")),
+    t("Nobody needs a visit."), "all", visit.length);
   document.getElementById("today-date").textContent = fmtDate(new Date());
   document.body.dataset.ready = "yes";
   performance.mark("peerlog:today-ready");
