@@ -78,7 +78,9 @@ _PO_FOLDERS = {"zh-CN": "zh_CN"}
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    """msgid → translation for one language, merged from every .po file (empty for English)."""
+    """msgid → translation for one language, merged from every .po file (empty for English).
+    A message with a context (``msgctxt``, ``pgettext``) is keyed ``context + "\x04" + msgid``,
+    as gettext keys it, so the same English word can mean two things."""
     folder = _PO_FOLDERS.get(lang)
     if folder is None:
         return {}
@@ -94,8 +96,12 @@ def catalogue(lang: str) -> dict[str, str]:
                 merged[str(message.id[0])] = str(strings[0])
                 merged[str(message.id[1])] = str(strings[-1])
             else:
-                merged[str(message.id)] = str(message.string)
+                merged[_key(message.context, str(message.id))] = str(message.string)
     return merged
+
+
+def _key(context: str | None, msgid: str) -> str:
+    return f"{context}\x04{msgid}" if context else msgid
 
 
 @cache
@@ -226,6 +232,13 @@ def _gettext(ctx: Context, message: str, **values: Any) -> str:
 
 
 @pass_context
+def _pgettext(ctx: Context, context: str, message: str, **values: Any) -> str:
+    """A word whose meaning needs a context: ``pgettext("invite", "Code")``."""
+    text = str(translations(_lang(ctx)).pgettext(context, message))
+    return text % values if values else text
+
+
+@pass_context
 def _ngettext(ctx: Context, singular: str, plural: str, n: int, **values: Any) -> str:
     text = translations(_lang(ctx)).ngettext(singular, plural, n)
     return text % {"num": n, **values}
@@ -279,6 +292,7 @@ def install(environment: Any) -> None:
     every Jinja template; the language comes from ``lang`` in the template context."""
     environment.globals["_"] = _gettext
     environment.globals["ngettext"] = _ngettext
+    environment.globals["pgettext"] = _pgettext
     environment.globals["LANGUAGES"] = LANGUAGES
     environment.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     environment.filters["format_date"] = _format_date
@@ -331,6 +345,10 @@ _MSGID_PATTERNS = (
     re.compile(r"""\b_\(\s*'((?:[^'\\]|\\.)*)'"""),
     re.compile(r"""\bt\(\s*"((?:[^"\\]|\\.)*)"""),
 )
+# pgettext("context", "msgid") in a template, pt("context", "msgid") in JS.
+_CONTEXT_PATTERN = re.compile(
+    r"""\b(?:pgettext|pt)\(\s*["']([^"']+)["']\s*,\s*"((?:[^"\\]|\\.)*)"""
+)
 
 
 def used_msgids(root: Path | None = None) -> set[str]:
@@ -345,6 +363,7 @@ def used_msgids(root: Path | None = None) -> set[str]:
                 m.encode().decode("unicode_escape") if "\\" in m else m
                 for m in pattern.findall(text)
             )
+        found.update(_key(context, msgid) for context, msgid in _CONTEXT_PATTERN.findall(text))
     return found
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import BrowserContext, Page, expect
 
-from sync.models import Contact, Role
+from sync.models import Contact, GroupMeeting, Role
 from tests import factories
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
@@ -176,10 +176,16 @@ async def test_the_timeline_shows_a_meeting_once_with_what_was_discussed(
     await wait_ready(phone)
     await phone.select_option("#group_id", str(prog.group.id))
     await phone.fill("#topic", "饮食与运动")
+    await phone.fill("#co_leader", "王医生")
     for box in await phone.query_selector_all("[name=attendee_ids]"):
         await box.check()
     await phone.click("button[type=submit]")
     await phone.wait_for_selector("#saved:not(:empty)")
+    # The group's next meeting offers the same co-leader.
+    await phone.reload()
+    await wait_ready(phone)
+    await phone.select_option("#group_id", str(prog.group.id))
+    await expect(phone.locator("#co_leader")).to_have_value("王医生")
     await phone.goto(f"{live_server.url}/contacts/new?participant={pid}")
     await wait_ready(phone)
     await phone.check("[name=topics][value=diet]")
@@ -194,6 +200,8 @@ async def test_the_timeline_shows_a_meeting_once_with_what_was_discussed(
     cards = phone.locator("#timeline .card")
     await expect(cards).to_have_count(2)  # the meeting once, and the contact
     await expect(cards.filter(has_text="小组活动")).to_contain_text("饮食与运动")
+    await expect(cards.filter(has_text="小组活动")).to_contain_text("王医生")
+    assert await GroupMeeting.filter(co_leader="王医生").count() == 1
     contact = cards.filter(has_text="想少吃主食")
     await expect(contact).to_contain_text("饮食")
     # Void is behind a menu, not a large button on every card.

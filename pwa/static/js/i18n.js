@@ -20,6 +20,12 @@ export function t(msgid, values) {
   return values ? text.replace(/%\((\w+)\)[sd]/g, (_, k) => String(values[k] ?? "")) : text;
 }
 
+// pt("status", "Open"): a word whose meaning needs a context (gettext's pgettext).
+export const pt = (context, msgid, values) => {
+  const key = context + "\x04" + msgid;
+  return messages[key] ? t(key, values) : t(msgid, values);
+};
+
 // A server message kept as [template, parameters] (a push result's `templates`), in this
 // page's language: parameters may be messages themselves, or lists of option codes.
 export function message(m) {

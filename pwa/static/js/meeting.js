@@ -1,6 +1,7 @@
-// Group meeting: one group_meeting mutation with the attendees' ids.
+// Group meeting: one group_meeting mutation with the attendees' ids, and who from the health
+// centre co-led it (SPEC 2), offered again for the group's next meeting.
 import { start, afterSave, el } from "./app.js";
-import { all } from "./db.js";
+import { all, getMeta, setMeta } from "./db.js";
 import { save, isoNow } from "./outbox.js";
 import { t } from "./i18n.js";
 
@@ -18,7 +19,12 @@ function attendees() {
     : [el("p", { class: "empty", text: group ? t("No participants in this group on this phone.") : t("Choose a group first.") })]));
 }
 
-form.group_id.addEventListener("change", attendees);
+async function coLeader() {
+  const group = form.group_id.value;
+  form.co_leader.value = group ? (await getMeta("co_leader:" + group)) || "" : "";
+}
+
+form.group_id.addEventListener("change", () => { attendees(); coLeader(); });
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   const errors = {};
@@ -36,13 +42,17 @@ form.addEventListener("submit", async (e) => {
     occurred_at: isoNow(at),
     attendee_ids: [...form.querySelectorAll("[name=attendee_ids]:checked")].map((c) => c.value),
   };
-  for (const n of ["place", "topic", "note"]) if (text(n)) fields[n] = text(n);
+  for (const n of ["place", "topic", "co_leader", "note"]) if (text(n)) fields[n] = text(n);
   await save("group_meeting", crypto.randomUUID(), fields, 0);
+  await setMeta("co_leader:" + fields.group_id, fields.co_leader || "");
+  const group = form.group_id.value;
   document.getElementById("saved").textContent =
     t("Saved on this phone. Waiting to sync.") + " " + t("%(n)s attended.", { n: fields.attendee_ids.length });
   form.reset();
+  form.group_id.value = group;
   form.occurred_at.value = isoNow().slice(0, 16);
   attendees();
+  await coLeader();
   afterSave();
 });
 
@@ -53,4 +63,5 @@ form.group_id.append(...groups.map((g) => el("option", { value: g.id, text: g.na
 if (groups.length === 1) form.group_id.value = groups[0].id;
 form.occurred_at.value = isoNow().slice(0, 16);
 attendees();
+await coLeader();
 document.body.dataset.ready = "yes";

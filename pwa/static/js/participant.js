@@ -80,6 +80,7 @@ function details(kind, r) {
   if (kind === "meeting") {
     add(t("Topic"), r.topic);
     add(t("Place"), r.place);
+    add(t("Co-leading staff member"), r.co_leader);
   } else {
     add(t("Topics"), names(r.topics, LABELS.topics));
     add(t("Key functions"), names(r.functions, LABELS.functions));
