@@ -177,6 +177,45 @@ async def urgent_referrals(contacts: QuerySet[Contact], zone: tzinfo) -> list[di
     return rows
 
 
+# SPEC 3: the phone's form suggests an urgent referral for these reported values.
+GLUCOSE_SAFE = (3.9, 16.7)  # mmol/L: below or above is out of range
+BP_URGENT = (180, 110)  # mmHg: systolic or diastolic at or above
+
+
+async def unreferred_readings(contacts: QuerySet[Contact], zone: tzinfo) -> list[dict[str, Any]]:
+    """Contacts among ``contacts`` whose reported glucose or blood pressure is outside the safe
+    range and that carry no urgent referral, newest first (as ``urgent_referrals``): a peer
+    leader may have saved one without a referral, and a coordinator should hear of it."""
+    low, high = GLUCOSE_SAFE
+    out_of_range = (
+        Q(glucose_mmol__lt=low)
+        | Q(glucose_mmol__gt=high)
+        | Q(bp_systolic__gte=BP_URGENT[0])
+        | Q(bp_diastolic__gte=BP_URGENT[1])
+    )
+    rows = await (
+        contacts.filter(out_of_range)
+        .exclude(referral=Referral.URGENT.value)
+        .order_by("-occurred_at")
+        .limit(URGENT_LIST_LIMIT)
+        .values(
+            "id",
+            "occurred_at",
+            "referral",
+            "glucose_mmol",
+            "bp_systolic",
+            "bp_diastolic",
+            participant_code="participant__code",
+            participant_name="participant__full_name",
+            participant_phone="participant__phone",
+            peer_leader_name="peer_leader__display_name",
+        )
+    )
+    for u in rows:
+        u["occurred_at"] = u["occurred_at"].astimezone(zone)
+    return rows
+
+
 def _meeting_q(f: Filters, zone: tzinfo) -> Q:
     q = Q(
         voided=False,

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from server.admin.common import ROSTER_ROLES, in_community, page
 from server.app import settings_of
 from server.auth.session import current_user, roles
-from server.reports import start_of, today_in, urgent_referrals
+from server.reports import start_of, today_in, unreferred_readings, urgent_referrals
 from sync.models import Contact, Role
 
 # SPEC 2: an urgent referral is shown at once to the community's coordinators. The start page
@@ -27,10 +27,12 @@ async def admin_home(request: Request[Any, Any, Any]) -> Template | Redirect:
     zone = settings_of(request.app.state).zone
     since = start_of(today_in(zone) - timedelta(days=URGENT_DAYS - 1), zone)
     recent = in_community(Contact.filter(voided=False, occurred_at__gte=since), user)
-    urgent = await urgent_referrals(recent, zone)
-    return await page(
-        request, "admin/index.html", {"urgent": urgent, "urgent_days": URGENT_DAYS}, section="home"
-    )
+    context = {
+        "urgent": await urgent_referrals(recent, zone),
+        "unreferred": await unreferred_readings(recent, zone),
+        "urgent_days": URGENT_DAYS,
+    }
+    return await page(request, "admin/index.html", context, section="home")
 
 
 ROUTES = [admin_home]

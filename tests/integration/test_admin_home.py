@@ -63,3 +63,36 @@ async def test_a_quiet_week_says_so(client: httpx.AsyncClient, settings: Setting
     client.cookies.set("lang", "en")
     html = (await client.get("/admin")).text
     assert "No urgent referrals in the last 7 days." in html
+
+
+async def test_a_reading_outside_the_safe_range_without_an_urgent_referral_reaches_the_coordinator(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    community = await factories.community()
+    leader = await factories.user(Role.PEER_LEADER, community=community)
+    committee = await factories.committee(community)
+    people = {}
+    for name, kw in {
+        "low glucose, no referral": {"glucose_mmol": 2.8, "referral": "none"},
+        "high pressure, routine": {"bp_systolic": 185, "bp_diastolic": 95, "referral": "routine"},
+        "already urgent": {"glucose_mmol": 2.5, "referral": "urgent"},
+        "in range": {"glucose_mmol": 6.1, "bp_systolic": 130, "bp_diastolic": 80},
+    }.items():
+        people[name] = await factories.participant(committee, leader, full_name=name)
+        await Contact.create(
+            participant=people[name],
+            peer_leader=leader,
+            community=community,
+            occurred_at=datetime.now(UTC) - timedelta(hours=3),
+            mode="phone_call",
+            **kw,
+        )
+    await factories.sign_in(
+        client, await factories.user(Role.COORDINATOR, community=community), settings
+    )
+    client.cookies.set("lang", "en")
+    html = (await client.get("/admin")).text
+    table = html.split('id="table-unreferred"', 1)[1].split("</table>", 1)[0]
+    assert "low glucose, no referral" in table and "2.8 mmol/L" in table
+    assert "high pressure, routine" in table and "185/95 mmHg" in table
+    assert "already urgent" not in table and "in range" not in table
