@@ -320,6 +320,23 @@ class ChangeCounter(Model):
         table = "change_counter"
 
 
+class DatabaseGeneration(Model):
+    """One row each time the database is restored from a copy (``peerlog restore``,
+    ``peerlog after-restore``). The newest row's ``generation`` goes into every pull cursor: a
+    cursor from before the restore belongs to another generation, and its phone fetches its
+    whole scope again instead of skipping the changes numbered again (SPEC 3). No row yet: the
+    database's first generation, ``""``."""
+
+    id = fields.IntField(primary_key=True)
+    generation = fields.CharField(max_length=36, unique=True)
+    started_at = fields.DatetimeField(auto_now_add=True)
+    # How the restore was made: ``restore`` (peerlog restore FILE) or ``after-restore``.
+    reason = fields.CharField(max_length=32)
+
+    class Meta:
+        table = "database_generation"
+
+
 class Mutation(Model):
     """One row per received mutation: the per-device mutation log, the version history of the
     record it wrote (``changes`` holds each field's old and new value at ``version``; a

@@ -13,10 +13,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from sync import cursor as cursors
-from sync import db, scope, sequence, store
+from sync import db, restore, scope, store
 from sync.scope import Actor
 from sync.wire import Change, PullResponse, ResyncResponse
 
@@ -38,16 +39,19 @@ async def pull(
     """One page. No cursor = from the beginning (a full resync). Raises ``cursor.BadCursor``."""
     limit = max(1, min(int(limit), MAX_LIMIT))
     after = cursors.START
-    if cursor_text:
-        parsed = cursors.decode(cursor_text)
+    parsed = cursors.decode(cursor_text) if cursor_text else None
+    if parsed is not None:
         if parsed.scope != actor.descriptor or parsed.token != actor.scope_token:
-            await _audit(actor, device_id, request_id, 0, resync=True)
-            log.info("pull user=%s resync", actor.user_id)
-            return ResyncResponse()
+            return await _resync(actor, device_id, request_id, "scope")
         after = parsed.seq
     dialect = store.Dialect(db.dialect())
+    # Read before the page's transaction: every change at or below ``high`` has committed, so
+    # the scans (whose snapshot starts later) see all of them.
+    high, generation = await restore.position(connections.get("default"))
+    if parsed is not None and (parsed.generation != generation or parsed.seq > high):
+        # A cursor from before a restore: it would skip the changes numbered again since.
+        return await _resync(actor, device_id, request_id, "restore")
     async with in_transaction() as conn:
-        high = await sequence.current(conn)
         candidates: list[tuple[int, str, dict[str, Any]]] = []
         scans: list[tuple[str, str, str, str, list[Any]]] = []
         total = 0
@@ -107,11 +111,24 @@ async def pull(
     return PullResponse(
         changes=changes,
         cursor=cursors.encode(
-            cursors.Cursor(seq=next_seq, scope=actor.descriptor, token=actor.scope_token)
+            cursors.Cursor(
+                seq=next_seq,
+                scope=actor.descriptor,
+                token=actor.scope_token,
+                generation=generation,
+            )
         ),
         has_more=has_more,
         total_estimate=total,
     )
+
+
+async def _resync(
+    actor: Actor, device_id: str | None, request_id: str | None, reason: str
+) -> ResyncResponse:
+    await _audit(actor, device_id, request_id, 0, resync=True, reason=reason)
+    log.info("pull user=%s resync reason=%s", actor.user_id, reason)
+    return ResyncResponse()
 
 
 class _Marks:
@@ -126,7 +143,13 @@ class _Marks:
 
 
 async def _audit(
-    actor: Actor, device_id: str | None, request_id: str | None, count: int, *, resync: bool
+    actor: Actor,
+    device_id: str | None,
+    request_id: str | None,
+    count: int,
+    *,
+    resync: bool,
+    reason: str | None = None,
 ) -> None:
     dialect = store.Dialect(db.dialect())
     marks = dialect.marks(7)
@@ -140,6 +163,8 @@ async def _audit(
                 device_id,
                 "sync.pull",
                 request_id,
-                store.encode_json({"count": count, "resync": resync}),
+                store.encode_json(
+                    {"count": count, "resync": resync, **({"reason": reason} if reason else {})}
+                ),
             ],
         )

@@ -30,7 +30,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from sync import db, merge, scope, sequence, store, validate
+from sync import db, merge, restore, scope, sequence, store, validate
 from sync.models import Role
 from sync.scope import Actor
 from sync.wire import (
@@ -239,6 +239,17 @@ async def _push(
             conn, dialect, actor, device_id, now, request_id, current_base, force_version
         )
         outcomes = await batch.run(fresh) if fresh else []
+        await restore.audit_resend(
+            conn,
+            dialect,
+            actor_id=actor.user_id,
+            device_id=str(device_id),
+            request_id=request_id,
+            now=now,
+            resent=[
+                (o.mutation.mutation_id, o.status, o.created) for o in outcomes if o.mutation.resend
+            ],
+        )
         if after_write is not None:
             await after_write(conn, outcomes)
         new_last = max(last, expected - 1)
@@ -593,6 +604,10 @@ class _Batch:
             errors = scope.meeting_write_errors(self.actor, current)
         if errors:
             return Outcome(m, rid, "rejected", errors=errors, base_version=base_version)
+        if m.resend and m.base_version == 0 and restore.same_values(current, clean):
+            # A creation the server acknowledged, lost in a restore and sent again, that finds
+            # its record as it was sent (restored, or re-sent twice): applied once, no new version.
+            return Outcome(m, rid, "applied", version=current_version, base_version=0)
 
         if current is None:
             changed: dict[str, Any] = {}

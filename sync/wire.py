@@ -246,6 +246,10 @@ class MutationIn(msgspec.Struct, forbid_unknown_fields=True):
     fields: dict[str, Any]
     base_version: int = 0
     client_time: str | None = None
+    # The phone sends this mutation again: the server had acknowledged it, then lost it when its
+    # database was restored from an earlier copy (SPEC 3). Audited; an identical creation of a
+    # record that is still there is ``applied`` once.
+    resend: bool = False
 
 
 class PushRequest(msgspec.Struct, forbid_unknown_fields=True):
