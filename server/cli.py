@@ -60,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
         "backup", help="copy the SQLite database to a file, safely while the server runs"
     )
     backup.add_argument("path", help="the new file (it must not exist yet)")
+
+    restore = sub.add_parser(
+        "restore",
+        help="put a `peerlog backup` file back as the SQLite database; phones resend what it lacks",
+    )
+    restore.add_argument("path", help="the backup file")
+    sub.add_parser(
+        "after-restore",
+        help="after restoring the database by other means (pg_restore): start a new generation",
+    )
     return parser
 
 
@@ -228,6 +238,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "backup":
         return _backup(settings, Path(args.path))
+    if args.command in ("restore", "after-restore"):
+        from server import restores
+
+        if args.command == "restore":
+            return restores.restore_sqlite(settings, Path(args.path))
+        return restores.after_restore(settings)
     if args.command == "demo":
         from server import demo
 
