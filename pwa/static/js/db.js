@@ -2,8 +2,8 @@
 // never touches data never pays for opening it. Every write waits for its transaction's `complete`
 // with strict durability, so "saved" means on disk, not in a buffer the OS may drop.
 const NAME = "peerlog";
-const VERSION = 1;
-export const STORES = ["participants", "contacts", "meetings", "groups", "outbox", "attention", "meta"];
+const VERSION = 2;
+export const STORES = ["participants", "contacts", "meetings", "groups", "outbox", "attention", "meta", "sent"];
 
 let opening = null;
 // After a wipe (here or in another tab or the service worker), code still running must not
@@ -26,13 +26,20 @@ export function open() {
           return;
         }
         const db = req.result;
-        for (const name of ["participants", "contacts", "meetings", "groups"]) {
-          const store = db.createObjectStore(name, { keyPath: "id" });
-          if (name === "contacts") store.createIndex("participant_id", "participant_id");
+        // Step by step from the version on the phone: an upgrade keeps every record and the queue.
+        if (event.oldVersion < 1) {
+          for (const name of ["participants", "contacts", "meetings", "groups"]) {
+            const store = db.createObjectStore(name, { keyPath: "id" });
+            if (name === "contacts") store.createIndex("participant_id", "participant_id");
+          }
+          db.createObjectStore("outbox", { keyPath: "mutation_id" });
+          db.createObjectStore("attention", { keyPath: "mutation_id" });
+          db.createObjectStore("meta", { keyPath: "key" });
         }
-        db.createObjectStore("outbox", { keyPath: "mutation_id" });
-        db.createObjectStore("attention", { keyPath: "mutation_id" });
-        db.createObjectStore("meta", { keyPath: "key" });
+        if (event.oldVersion < 2) {
+          // The sent log (sentlog.js), pruned by the time of acknowledgement.
+          db.createObjectStore("sent", { keyPath: "mutation_id" }).createIndex("at", "at");
+        }
       };
       req.onsuccess = () => {
         const db = req.result;

@@ -7,6 +7,7 @@
 // has already processed with its original result (`duplicate`), so nothing is applied twice.
 import { tx, req, all, getMeta, setMeta, wipe } from "./db.js";
 import { STORE_OF, queued } from "./outbox.js";
+import { remember, recover, mark } from "./sentlog.js";
 import { apiHeaders } from "./device.js";
 
 const MAX_BATCH = 500;
@@ -75,6 +76,7 @@ function batchOf(items, limit) {
   for (const m of items) {
     const { mutation_id, entity, id, base_version, fields, client_time } = m;
     const wire = { mutation_id, entity, id, base_version, fields, client_time };
+    if (m.resend) wire.resend = true; // sent again after the server lost it (sentlog.js)
     const bytes = enc.encode(JSON.stringify(wire)).length + 1;
     if (out.length >= limit || (out.length && size + bytes > MAX_BYTES)) break;
     out.push(wire);
@@ -95,11 +97,14 @@ async function push(h) {
       body: JSON.stringify({ device_id: h["x-peerlog-device"], schema_version: 1, mutations: batch }),
     });
     if (res.status === 200) {
-      await acknowledge(batch, await res.json());
+      const body = await res.json();
+      await acknowledge(batch, body);
+      await recover(Number(body.last_mutation_id)); // the server lost some: they are queued again
       emit("changed");
     } else if (res.status === 409 && renumbered++ < 3) {
       const body = await res.json().catch(() => ({}));
-      await renumber(Number(body.last_mutation_id ?? body.expected ?? 0));
+      const last = Number(body.last_mutation_id ?? body.expected ?? 0);
+      if (!(await recover(last))) await renumber(last);
     } else if (res.status === 413 && limit > 1) {
       limit = Math.max(1, Math.floor(batch.length / 2));
     } else {
@@ -111,13 +116,15 @@ async function push(h) {
 // A mutation leaves the outbox only here, inside the transaction that records its result.
 async function acknowledge(batch, body) {
   const byId = new Map(batch.map((m) => [m.mutation_id, m]));
-  const stores = ["outbox", "attention", "participants", "contacts", "meetings"];
+  const stores = ["outbox", "attention", "participants", "contacts", "meetings", "sent", "meta"];
   await tx(stores, "readwrite", async (s) => {
+    const acked = [];
     for (const r of body.results || []) {
       const m = byId.get(r.mutation_id);
       if (!m) continue;
       s.outbox.delete(m.mutation_id);
       const status = r.status === "duplicate" ? (r.original_status || "applied") : r.status;
+      acked.push({ m, status });
       const store = s[STORE_OF[m.entity]];
       const record = await req(store.get(m.id));
       if (status === "rejected" || status === "conflict") {
@@ -135,6 +142,7 @@ async function acknowledge(batch, body) {
         store.put(record);
       }
     }
+    await remember(s, acked);
   });
 }
 
@@ -148,6 +156,19 @@ async function renumber(last) {
     items.forEach((m, i) => s.outbox.put({ ...m, mutation_id: last + 1 + i }));
     s.meta.put({ key: "next_mutation_id", value: last + 1 + items.length });
   });
+}
+
+// A resync also follows a restore of the server's database from an earlier copy. Before fetching
+// everything again, ask how far the server has this device's mutations (an empty push) and send
+// again what it lost, so that the records it lost are back before the phone compares scopes.
+async function resendLost(h) {
+  if (!(await mark())) return;
+  const res = await call("/api/sync/push", {
+    method: "POST", headers: h,
+    body: JSON.stringify({ device_id: h["x-peerlog-device"], schema_version: 1, mutations: [] }),
+  });
+  if (res.status !== 200) throw new SyncError("retry", res.status);
+  if (await recover(Number((await res.json()).last_mutation_id))) await push(h);
 }
 
 async function applyPage(changes, cursor, seen) {
@@ -196,6 +217,7 @@ async function pull(h) {
     const body = await res.json();
     if (body.resync) {
       if (seen) throw new SyncError("retry", 200); // a resync inside a resync: try later
+      await resendLost(h);
       seen = { participants: new Set(), contacts: new Set(), meetings: new Set(), groups: new Set() };
       cursor = null;
       received = 0;

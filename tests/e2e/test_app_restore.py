@@ -1,0 +1,157 @@
+"""A restore of the server's database from an earlier copy loses nothing a phone was told was
+saved (SPEC 3, "Acknowledged means durable, also across a restore"): the real app in Chromium,
+the real `peerlog backup` and `peerlog restore` commands on the live server's database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import BrowserContext, Page
+
+from sync import engine
+from sync.models import AuditEvent, Contact, Mutation, Role
+from tests import factories
+from tests.conftest import LiveServer
+from tests.e2e.test_app_support import Program, open_synced, wait_answered, wait_ready
+
+
+async def peerlog(server: LiveServer, *argv: str) -> str:
+    """Run the `peerlog` command line on the live server's database, as an operator would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEERLOG_")}
+    env |= {
+        "PEERLOG_DATA_DIR": str(server.settings.data_dir),
+        "PEERLOG_DATABASE_URL": server.settings.database_url,
+        "PEERLOG_SECRET_KEY": "test-secret",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        *argv,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def log_contacts(page: Page, server: LiveServer, count: int) -> list[str]:
+    """Log ``count`` contacts in the app, each until it says "saved"; returns the ids of every
+    contact on the phone (the program has no others)."""
+    for i in range(count):
+        await page.goto(f"{server.url}/contacts/new")
+        await wait_ready(page)
+        await page.select_option("#participant_id", index=1 + i % 2)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#saved a")
+    return list(
+        await page.evaluate(
+            """() => new Promise((resolve, reject) => {
+                const r = indexedDB.open("peerlog");
+                r.onsuccess = () => {
+                  const q = r.result.transaction("contacts").objectStore("contacts").getAllKeys();
+                  q.onsuccess = () => { r.result.close(); resolve(q.result); };
+                  q.onerror = reject; };
+                r.onerror = reject; })"""
+        )
+    )
+
+
+async def sync_now(page: Page) -> None:
+    """What the app does on its timer, now."""
+    url = await page.evaluate(
+        """() => performance.getEntriesByType("resource").map((e) => e.name)
+             .find((n) => n.includes("/static/js/app.js?v="))"""
+    )
+    await page.evaluate("async (url) => { const { run } = await import(url); await run(); }", url)
+
+
+async def on_phone(page: Page, store: str, key: str) -> Any:
+    return await page.evaluate(
+        """([store, key]) => new Promise((resolve, reject) => {
+            const r = indexedDB.open("peerlog");
+            r.onsuccess = () => { const q = r.result.transaction(store).objectStore(store).get(key);
+              q.onsuccess = () => { r.result.close(); resolve(q.result ?? null); };
+              q.onerror = reject; };
+            r.onerror = reject; })""",
+        [store, key],
+    )
+
+
+async def log_map(leader_id: object) -> dict[int, str]:
+    rows = await Mutation.filter(user_id=leader_id).values("mutation_id", "record_id")
+    return {int(r["mutation_id"]): str(r["record_id"]) for r in rows}
+
+
+async def restore_earlier_copy(
+    page: Page, server: LiveServer, prog: Program, tmp_path: Path
+) -> tuple[list[str], dict[int, str]]:
+    """Three contacts synced, a backup, four more synced, then the backup restored. Returns the
+    contacts the phone was told were saved and the device's mutation log before the restore."""
+    assert len(await log_contacts(page, server, 3)) == 3
+    await wait_answered(page)
+    backup = tmp_path / "before.sqlite3"
+    await peerlog(server, "backup", str(backup))
+    saved = await log_contacts(page, server, 4)
+    assert len(saved) == 7
+    await wait_answered(page)
+    assert await Contact.filter(peer_leader=prog.leader).count() == 7
+    acknowledged = await log_map(prog.leader.id)
+    assert "new database generation" in await peerlog(server, "restore", str(backup))
+    assert await Contact.filter(peer_leader=prog.leader).count() == 3  # the copy's
+    return saved, acknowledged
+
+
+async def assert_nothing_lost(
+    prog: Program, saved: list[str], acknowledged: dict[int, str], resent: int
+) -> None:
+    contacts = await Contact.filter(peer_leader=prog.leader).values_list("id", flat=True)
+    assert sorted(str(c) for c in contacts) == sorted(saved)  # each exactly once
+    # The ids the server had acknowledged name the same records again: none was reused.
+    now = await log_map(prog.leader.id)
+    assert {k: now[k] for k in acknowledged} == acknowledged
+    events = await AuditEvent.filter(action="sync.resend").values("detail", "actor_id")
+    assert [(e["detail"]["count"], e["detail"]["recreated"]) for e in events] == [(resent, resent)]
+    assert events[0]["actor_id"] == prog.leader.id
+
+
+async def test_a_restored_database_gets_back_every_contact_the_phone_was_told_was_saved(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page, tmp_path: Path
+) -> None:
+    prog = await open_synced(phone_context, phone, live_server, n=2)
+    saved, acknowledged = await restore_earlier_copy(phone, live_server, prog, tmp_path)
+
+    # Work goes on after the restore: an administrator corrects a phone number (a change the
+    # restored sequence numbers below the phone's cursor), and the peer leader logs a contact.
+    admin = await factories.user(Role.ADMIN)
+    target = prog.participants[0]
+    await engine.write(admin, "participant", target.id, {"phone": "13900001111"})
+    saved = await log_contacts(phone, live_server, 1)
+    assert len(saved) == 8
+    await wait_answered(phone)
+
+    await assert_nothing_lost(prog, saved, acknowledged, resent=4)
+    # The phone's pull has the change made after the restore, and keeps every contact.
+    assert (await on_phone(phone, "participants", str(target.id)))["phone"] == "13900001111"
+    for cid in saved:
+        contact = await on_phone(phone, "contacts", cid)
+        assert contact is not None and not contact.get("_pending"), cid
+
+
+async def test_a_phone_with_nothing_queued_resends_what_the_restore_lost_at_its_next_sync(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page, tmp_path: Path
+) -> None:
+    prog = await open_synced(phone_context, phone, live_server, n=2)
+    saved, acknowledged = await restore_earlier_copy(phone, live_server, prog, tmp_path)
+
+    await sync_now(phone)  # the app's timer: nothing queued, so no push would tell it
+
+    await assert_nothing_lost(prog, saved, acknowledged, resent=4)
+    for cid in saved:
+        assert await on_phone(phone, "contacts", cid) is not None, cid
