@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,15 @@ from sync import engine
 from sync.models import AuditEvent, Contact, Mutation, Role
 from tests import factories
 from tests.conftest import LiveServer
-from tests.e2e.test_app_support import Program, open_synced, wait_answered, wait_ready
+from tests.e2e.test_app_support import (
+    Program,
+    open_synced,
+    program,
+    sign_in_with_cookie,
+    wait_answered,
+    wait_controlled,
+    wait_ready,
+)
 
 
 async def peerlog(server: LiveServer, *argv: str) -> str:
@@ -72,7 +81,7 @@ async def sync_now(page: Page) -> None:
     await page.evaluate("async (url) => { const { run } = await import(url); await run(); }", url)
 
 
-async def on_phone(page: Page, store: str, key: str) -> Any:
+async def on_phone(page: Page, store: str, key: str | int) -> Any:
     return await page.evaluate(
         """([store, key]) => new Promise((resolve, reject) => {
             const r = indexedDB.open("peerlog");
@@ -155,3 +164,82 @@ async def test_a_phone_with_nothing_queued_resends_what_the_restore_lost_at_its_
     await assert_nothing_lost(prog, saved, acknowledged, resent=4)
     for cid in saved:
         assert await on_phone(phone, "contacts", cid) is not None, cid
+
+
+async def test_an_app_update_keeps_the_records_and_the_queue_of_the_older_database(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    """The sent log is a new IndexedDB store: opening the phone's database of the previous
+    version upgrades it in place, and what it held (a record, its queued creation) is kept and
+    sent, then kept in the sent log."""
+    prog = await program(1)
+    phone_context.set_default_timeout(15_000)
+    await sign_in_with_cookie(phone_context, live_server, prog.leader)
+    await phone.goto(f"{live_server.url}/healthz")  # the origin, without the app
+    contact_id = str(uuid.uuid4())
+    person = prog.participants[0]
+    fields = {
+        "participant_id": str(person.id),
+        "occurred_at": "2026-11-20T09:30:00+08:00",
+        "mode": "phone_call",
+    }
+    # The database exactly as version 1 of db.js made it, with one contact waiting to sync.
+    await phone.evaluate(
+        """([id, fields]) => new Promise((resolve, reject) => {
+            const r = indexedDB.open("peerlog", 1);
+            r.onupgradeneeded = () => {
+              const db = r.result;
+              for (const name of ["participants", "contacts", "meetings", "groups"]) {
+                const store = db.createObjectStore(name, { keyPath: "id" });
+                if (name === "contacts") store.createIndex("participant_id", "participant_id");
+              }
+              db.createObjectStore("outbox", { keyPath: "mutation_id" });
+              db.createObjectStore("attention", { keyPath: "mutation_id" });
+              db.createObjectStore("meta", { keyPath: "key" });
+            };
+            r.onsuccess = () => {
+              const t = r.result.transaction(["contacts", "outbox", "meta"], "readwrite");
+              t.objectStore("contacts").put({ id, version: 0, _pending: 1, ...fields });
+              t.objectStore("outbox").put({ mutation_id: 1, entity: "contact", id,
+                base_version: 0, fields, client_time: fields.occurred_at });
+              t.objectStore("meta").put({ key: "next_mutation_id", value: 2 });
+              t.oncomplete = () => { r.result.close(); resolve(); };
+              t.onerror = reject;
+            };
+            r.onerror = reject; })""",
+        [contact_id, fields],
+    )
+    await phone.goto(f"{live_server.url}/")
+    await wait_controlled(phone)
+    await wait_answered(phone)
+    assert await Contact.filter(id=contact_id).count() == 1
+    kept = await on_phone(phone, "contacts", contact_id)
+    assert kept is not None and kept["version"] == 1 and not kept.get("_pending")
+    sent = await on_phone(phone, "sent", 1)
+    assert sent is not None and sent["id"] == contact_id and sent["status"] == "applied"
+    assert (await on_phone(phone, "meta", "acked_mark"))["value"] == 1
+
+
+async def test_the_sent_log_keeps_thirty_days(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    await open_synced(phone_context, phone, live_server, n=2)
+    saved = await log_contacts(phone, live_server, 1)
+    await wait_answered(phone)
+    assert (await on_phone(phone, "sent", 1))["id"] == saved[0]
+    # 31 days on, the next acknowledgement lets the old entry go; the mark stays.
+    await phone.evaluate(
+        """async () => {
+            const url = (name) => performance.getEntriesByType("resource").map((e) => e.name)
+              .find((n) => n.includes(`/static/js/${name}?v=`));
+            const { tx } = await import(url("db.js"));
+            const { remember, KEEP_DAYS } = await import(url("sentlog.js"));
+            const later = Date.now() + (KEEP_DAYS + 1) * 86400000;
+            const m = { mutation_id: 2, entity: "contact", id: crypto.randomUUID(), base_version: 0,
+              fields: {}, client_time: null };
+            await tx(["sent", "meta"], "readwrite", (s) => remember(s, [{ m, status: "applied" }], later));
+        }"""
+    )
+    assert await on_phone(phone, "sent", 1) is None
+    assert await on_phone(phone, "sent", 2) is not None
+    assert (await on_phone(phone, "meta", "acked_mark"))["value"] == 2
