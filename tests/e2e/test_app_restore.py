@@ -217,7 +217,7 @@ async def test_an_app_update_keeps_the_records_and_the_queue_of_the_older_databa
     assert kept is not None and kept["version"] == 1 and not kept.get("_pending")
     sent = await on_phone(phone, "sent", 1)
     assert sent is not None and sent["id"] == contact_id and sent["status"] == "applied"
-    assert (await on_phone(phone, "meta", "acked_mark"))["value"] == 1
+    assert (await on_phone(phone, "meta", "acked_mark"))["value"]["id"] == 1
 
 
 async def test_the_sent_log_keeps_thirty_days(
@@ -237,9 +237,12 @@ async def test_the_sent_log_keeps_thirty_days(
             const later = Date.now() + (KEEP_DAYS + 1) * 86400000;
             const m = { mutation_id: 2, entity: "contact", id: crypto.randomUUID(), base_version: 0,
               fields: {}, client_time: null };
-            await tx(["sent", "meta"], "readwrite", (s) => remember(s, [{ m, status: "applied" }], later));
+            const { device } = (await tx(["meta"], "readonly", (s) => new Promise((ok) => {
+              const q = s.meta.get("acked_mark"); q.onsuccess = () => ok(q.result.value); })));
+            await tx(["sent", "meta"], "readwrite",
+              (s) => remember(s, [{ m, status: "applied" }], device, later));
         }"""
     )
     assert await on_phone(phone, "sent", 1) is None
     assert await on_phone(phone, "sent", 2) is not None
-    assert (await on_phone(phone, "meta", "acked_mark"))["value"] == 2
+    assert (await on_phone(phone, "meta", "acked_mark"))["value"]["id"] == 2

@@ -14,35 +14,43 @@ import { STORE_OF } from "./outbox.js";
 export const KEEP_DAYS = 30;
 const MARK = "acked_mark";
 
+// The mark is the device's: a phone that became a new device (its id was refused at a sign-in)
+// has nothing acknowledged under the new id, and must never send the old one's log under it.
+async function markOf(s, device) {
+  const row = (await req(s.meta.get(MARK)))?.value;
+  return row && row.device === device ? row.id : 0;
+}
+
 // Inside the transaction that takes acknowledged mutations out of the outbox (stores "sent" and
-// "meta" among `s`): `acked` is [{ m: the wire mutation, status }].
-export async function remember(s, acked, now = Date.now()) {
+// "meta" among `s`): `acked` is [{ m: the wire mutation, status }], acknowledged to `device`.
+export async function remember(s, acked, device, now = Date.now()) {
   if (!acked.length) return;
-  let mark = (await req(s.meta.get(MARK)))?.value || 0;
+  let mark = await markOf(s, device);
   for (const { m, status } of acked) {
     const { mutation_id, entity, id, base_version, fields, client_time } = m;
     s.sent.put({ mutation_id, entity, id, base_version, fields, client_time, status, at: now });
     mark = Math.max(mark, mutation_id);
   }
-  s.meta.put({ key: MARK, value: mark });
+  s.meta.put({ key: MARK, value: { device, id: mark } });
   const old = IDBKeyRange.upperBound(now - KEEP_DAYS * 86400000);
   for (const key of await req(s.sent.index("at").getAllKeys(old))) s.sent.delete(key);
 }
 
-// Has the server acknowledged anything of this phone's that it could have lost?
-export async function mark() {
-  return tx(["meta"], "readonly", async (s) => (await req(s.meta.get(MARK)))?.value || 0);
+// Has the server acknowledged anything of this device's that it could have lost?
+export async function mark(device) {
+  return tx(["meta"], "readonly", (s) => markOf(s, device));
 }
 
-// The server's last processed mutation for this device is `last`. When that is below the mark,
+// The server's last processed mutation for `device` is `last`. When that is below the mark,
 // re-queue the sent log above it (rejected mutations wrote nothing, so nothing of theirs was
 // lost: they stay out) and renumber the queue after it. True when anything was re-queued; false
 // when the server has everything this phone knows it acknowledged.
-export async function recover(last) {
+export async function recover(last, device) {
+  // Nearly always nothing was lost: find that out without a read-write transaction (a disk flush).
+  if (!(last < (await mark(device)))) return false;
   const records = [...new Set(Object.values(STORE_OF))];
   return tx(["sent", "outbox", "attention", "meta", ...records], "readwrite", async (s) => {
-    const acked = (await req(s.meta.get(MARK)))?.value || 0;
-    if (!(last < acked)) return false;
+    if (!(last < (await markOf(s, device)))) return false;
     const lost = (await req(s.sent.getAll(IDBKeyRange.lowerBound(last, true))))
       .filter((e) => e.status !== "rejected");
     const queue = await req(s.outbox.getAll());
@@ -60,7 +68,7 @@ export async function recover(last) {
     }
     for (const m of queue) s.outbox.put({ ...m, mutation_id: next++ });
     s.meta.put({ key: "next_mutation_id", value: next });
-    s.meta.put({ key: MARK, value: last });
+    s.meta.put({ key: MARK, value: { device, id: last } });
     return lost.length > 0;
   });
 }

@@ -98,13 +98,14 @@ async function push(h) {
     });
     if (res.status === 200) {
       const body = await res.json();
-      await acknowledge(batch, body);
-      await recover(Number(body.last_mutation_id)); // the server lost some: they are queued again
+      await acknowledge(batch, body, h["x-peerlog-device"]);
+      // Below what it had acknowledged: the server lost some (a restore). They are queued again.
+      await recover(Number(body.last_mutation_id), h["x-peerlog-device"]);
       emit("changed");
     } else if (res.status === 409 && renumbered++ < 3) {
       const body = await res.json().catch(() => ({}));
       const last = Number(body.last_mutation_id ?? body.expected ?? 0);
-      if (!(await recover(last))) await renumber(last);
+      if (!(await recover(last, h["x-peerlog-device"]))) await renumber(last);
     } else if (res.status === 413 && limit > 1) {
       limit = Math.max(1, Math.floor(batch.length / 2));
     } else {
@@ -114,7 +115,7 @@ async function push(h) {
 }
 
 // A mutation leaves the outbox only here, inside the transaction that records its result.
-async function acknowledge(batch, body) {
+async function acknowledge(batch, body, device) {
   const byId = new Map(batch.map((m) => [m.mutation_id, m]));
   const stores = ["outbox", "attention", "participants", "contacts", "meetings", "sent", "meta"];
   await tx(stores, "readwrite", async (s) => {
@@ -142,7 +143,7 @@ async function acknowledge(batch, body) {
         store.put(record);
       }
     }
-    await remember(s, acked);
+    await remember(s, acked, device);
   });
 }
 
@@ -162,13 +163,14 @@ async function renumber(last) {
 // everything again, ask how far the server has this device's mutations (an empty push) and send
 // again what it lost, so that the records it lost are back before the phone compares scopes.
 async function resendLost(h) {
-  if (!(await mark())) return;
+  const device = h["x-peerlog-device"];
+  if (!(await mark(device))) return;
   const res = await call("/api/sync/push", {
     method: "POST", headers: h,
-    body: JSON.stringify({ device_id: h["x-peerlog-device"], schema_version: 1, mutations: [] }),
+    body: JSON.stringify({ device_id: device, schema_version: 1, mutations: [] }),
   });
   if (res.status !== 200) throw new SyncError("retry", res.status);
-  if (await recover(Number((await res.json()).last_mutation_id))) await push(h);
+  if (await recover(Number((await res.json()).last_mutation_id), device)) await push(h);
 }
 
 async function applyPage(changes, cursor, seen) {
