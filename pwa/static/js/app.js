@@ -58,6 +58,9 @@ export async function wipeAndLeave({ revoked = false } = {}) {
     localStorage.setItem("peerlog.next_mutation_id", String(Math.max(kept, next)));
   }
   location.replace(revoked ? "/signin?why=revoked" : "/signin");
+  // The page is going away: the screen that called must not carry on against the wiped store
+  // (its reads would fail with "wiped" as uncaught errors).
+  await new Promise(() => {});
 }
 
 async function currentUser() {
