@@ -10,7 +10,7 @@ ifdef PEERLOG_PORT
 export PEERLOG_ORIGIN ?= http://localhost:$(PEERLOG_PORT)
 endif
 
-.PHONY: help run test lint format bench migrations chromium node-tools clean
+.PHONY: help run test lint format bench migrations chromium webkit node-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,11 @@ chromium: ## make sure Debian's Chromium is there for the browser tests
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	else echo "The browser tests need Chromium at /usr/bin/chromium: run 'sudo apt-get install -y chromium'"; exit 1; fi
 
+webkit: ## make sure WebKitGTK's WebDriver and Xvfb are there for the WebKit-engine tests
+	@if command -v WebKitWebDriver >/dev/null && command -v Xvfb >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=900 webkit2gtk-driver xvfb >/dev/null; \
+	else echo "The WebKit tests need WebKitWebDriver and Xvfb: run 'sudo apt-get install -y webkit2gtk-driver xvfb'"; exit 1; fi
+
 node-tools: ## axe-core for the accessibility checks (from npm)
 	@test -f node_modules/axe-core/axe.min.js || npm install --silent --no-audit --no-fund --prefix . axe-core@4 >/dev/null
 
@@ -42,7 +47,7 @@ format: $(STAMP) ## format the code with ruff
 	$(BIN)/ruff format sync server tests bench
 	$(BIN)/ruff check --fix sync server tests bench
 
-test: $(STAMP) chromium node-tools lint ## install what the tests need, lint, run the whole suite
+test: $(STAMP) chromium webkit node-tools lint ## install what the tests need, lint, run the whole suite
 	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP) ## run the benchmarks (see BENCHMARKS.md)

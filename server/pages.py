@@ -65,6 +65,18 @@ def _shell(path: str) -> Any:
     return get(path, opt=SHELL_OPT, include_in_schema=False, name=f"app:{name}")(handler)
 
 
+@get("/offline", opt=SHELL_OPT, include_in_schema=False, name="app:offline")
+async def offline_page(request: Request[Any, Any, Any], lang: str | None = None) -> Template:
+    """The page the service worker shows when a page that needs the network is opened offline
+    (cached in every language, like the screens), with a way back to Today."""
+    chosen = i18n.normalize(lang) if lang else None
+    page = i18n.render(request, "app/offline.html", headers={"cache-control": "no-cache"})
+    if chosen:
+        page.context["lang"] = chosen
+        page.headers["content-language"] = chosen
+    return page
+
+
 def precache_assets() -> list[str]:
     """What the service worker stores at install: the app's CSS, JS, icons (hashed URLs)."""
     keep = ("css/app.css", "js/", "icons/")
@@ -157,5 +169,6 @@ ROUTES: list[Any] = [
     *i18n.ROUTES,
     service_worker,
     manifest,
+    offline_page,
     *(_shell(path) for path in SCREENS),
 ]

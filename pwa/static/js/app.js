@@ -1,9 +1,11 @@
 // What every screen does first: load the strings, register the service worker, check who is
-// signed in, draw the status bar and keep sync running (open, `online`, after saves, a timer).
+// signed in, draw the status bar and keep sync running (open, back in the foreground, `online`,
+// after saves, a timer).
 import { getMeta, setMeta, count } from "./db.js";
 import { syncNow, listen, wipeLocal } from "./sync.js";
 import { loadCatalogue, t, fmtWhen } from "./i18n.js";
 import { apiHeaders } from "./device.js";
+import { watchForeground, renderWaiting } from "./phone.js";
 
 const PERIOD = 3 * 60 * 1000;
 const $ = (sel) => document.querySelector(sel);
@@ -32,6 +34,8 @@ export async function start() {
   if (user) {
     // Ask once signed in: a browser may grant it silently to an installed or much-used app.
     navigator.storage?.persist?.().catch(() => {});
+    // Without Background Sync (iPhones) this is when records leave the phone.
+    watchForeground(() => { backoff = 0; run(); });
     run();
   }
   return user;
@@ -168,6 +172,7 @@ export async function renderStatus() {
   const link = box.querySelector("[data-s=attention]");
   link.hidden = !attention;
   link.textContent = t("%(n)s need attention", { n: attention });
+  await renderWaiting(waiting).catch(() => {});
 }
 
 function registerWorker() {

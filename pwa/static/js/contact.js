@@ -7,6 +7,7 @@ import { all, get, getMeta, setMeta, tx, req } from "./db.js";
 import { save, isoNow } from "./outbox.js";
 import { t, reasons } from "./i18n.js";
 import { checkContact, suggestsUrgent } from "./validate.js";
+import { uuid } from "./uuid.js";
 
 const form = document.getElementById("contact");
 const NUMBERS = ["duration_min", "glucose_mmol", "bp_systolic", "bp_diastolic", "weight_kg"];
@@ -146,7 +147,7 @@ form.addEventListener("submit", async (e) => {
   if (Object.keys(errors).length || !referralSettled(fields)) return;
   const item = fixing;
   fixing = null;
-  await save("contact", item ? item.id : crypto.randomUUID(), fields, 0);
+  await save("contact", item ? item.id : uuid(), fields, 0);
   if (item) await fixed(item);
   await setMeta("last_mode", fields.mode);
   const who = form.participant_id.selectedOptions[0]?.textContent || "";

@@ -1,11 +1,13 @@
 // This phone's device id: made once, kept in localStorage, sent as `x-peerlog-device` on every
 // API call so the server can bind sessions to it and refuse it after an administrator revokes it.
+import { uuid } from "./uuid.js";
+
 const KEY = "peerlog.device_id";
 
 export function deviceId() {
   let id = localStorage.getItem(KEY);
   if (!id) {
-    id = crypto.randomUUID();
+    id = uuid();
     localStorage.setItem(KEY, id);
   }
   return id;

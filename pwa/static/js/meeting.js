@@ -4,6 +4,7 @@ import { start, afterSave, el } from "./app.js";
 import { all, getMeta, setMeta } from "./db.js";
 import { save, isoNow } from "./outbox.js";
 import { t } from "./i18n.js";
+import { uuid } from "./uuid.js";
 
 const form = document.getElementById("meeting");
 let people = [];
@@ -46,6 +47,8 @@ form.addEventListener("submit", async (e) => {
   await save("group_meeting", crypto.randomUUID(), fields, 0);
   await setMeta("co_leader:" + fields.group_id, fields.co_leader || "");
   const group = form.group_id.value;
+  for (const n of ["place", "topic", "note"]) if (text(n)) fields[n] = text(n);
+  await save("group_meeting", uuid(), fields, 0);
   document.getElementById("saved").textContent =
     t("Saved on this phone. Waiting to sync.") + " " + t("%(n)s attended.", { n: fields.attendee_ids.length });
   form.reset();

@@ -4,23 +4,45 @@ import { start, wipeAndLeave } from "./app.js";
 import { count } from "./db.js";
 import { t, fmtNumber } from "./i18n.js";
 import { apiHeaders } from "./device.js";
+import { canSendInBackground } from "./phone.js";
 
+// Every part of the Storage API is checked on its own: Safari 15.2–16 has persisted() and
+// persist() but no estimate(), and WebKit without the Storage API has none of them.
 async function storage() {
   const persisted = document.getElementById("persisted");
   const usage = document.getElementById("usage");
-  if (!navigator.storage?.persisted) {
-    persisted.textContent = t("This browser cannot say whether data is protected.");
-    return;
+  const store = navigator.storage;
+  let yes = null;
+  try {
+    if (store?.persisted) yes = await store.persisted();
+    if (!yes && store?.persist) yes = await store.persist();
+  } catch {
+    yes = null;
   }
-  let yes = await navigator.storage.persisted();
-  if (!yes && navigator.storage.persist) yes = await navigator.storage.persist();
-  persisted.textContent = yes
-    ? t("Data on this phone is protected from automatic deletion.")
-    : t("The browser may delete data on this phone when space runs low. Sync often.");
-  const { usage: used = 0, quota = 0 } = await navigator.storage.estimate();
-  usage.textContent = t("Using %(used)s MB of %(quota)s MB.", {
-    used: fmtNumber(used / 1048576), quota: fmtNumber(Math.round(quota / 1048576)),
-  });
+  persisted.textContent = yes === null
+    ? t("This browser cannot say whether data is protected.")
+    : yes
+      ? t("Data on this phone is protected from automatic deletion.")
+      : t("The browser may delete data on this phone when space runs low. Sync often.");
+  let estimate = null;
+  try {
+    if (store?.estimate) estimate = await store.estimate();
+  } catch {
+    estimate = null;
+  }
+  usage.textContent = estimate
+    ? t("Using %(used)s MB of %(quota)s MB.", {
+      used: fmtNumber((estimate.usage || 0) / 1048576),
+      quota: fmtNumber(Math.round((estimate.quota || 0) / 1048576)),
+    })
+    : t("This browser does not say how much space Peerlog uses.");
+}
+
+// Without Background Sync (iPhones, Firefox) records leave only while the app is open: say so.
+function background() {
+  document.getElementById("background").textContent = canSendInBackground()
+    ? t("This browser sends waiting records in the background, even after Peerlog is closed.")
+    : t("This browser cannot send records in the background: they wait on this phone until Peerlog is open with a connection. Open Peerlog when you have a network.");
 }
 
 async function signOut() {
@@ -54,5 +76,6 @@ document.getElementById("signout").addEventListener("click", async () => {
 document.getElementById("signout-anyway").addEventListener("click", signOut);
 
 await start();
+background();
 await storage();
 document.body.dataset.ready = "yes";

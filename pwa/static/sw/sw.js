@@ -9,6 +9,7 @@
 // a /lang/ link is followed and by the page when the two disagree (app.js).
 const LANG_KEY = "/__peerlog/lang";
 const SETTINGS = "peerlog-settings"; // a cache of its own: it outlives the versioned ones
+const OFFLINE = "/offline"; // "this page needs a connection", cached in every language
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
@@ -43,7 +44,7 @@ let retired = false;
 async function precache() {
   if (retired) return;
   const cache = await caches.open(CACHE);
-  const shells = SHELLS.flatMap((path) => LANGUAGES.map((lang) => shellKey(path, lang)));
+  const shells = [...SHELLS, OFFLINE].flatMap((path) => LANGUAGES.map((lang) => shellKey(path, lang)));
   await cache.addAll([...PRECACHE, ...shells].map((u) => new Request(u, { cache: "reload" })));
   if (retired) await caches.delete(CACHE);
 }
@@ -101,12 +102,18 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (event.request.mode === "navigate") {
-    if (!SHELLS.includes(url.pathname)) return; // sign-in, account, admin: always the network
+    if (!SHELLS.includes(url.pathname)) {
+      // Sign-in, account, admin: always the network, and offline a page that says so with a way
+      // back to Today (in a home-screen app the browser's error page is a dead end).
+      event.respondWith(fetch(event.request).catch(needsConnection));
+      return;
+    }
     event.respondWith((async () => {
       const key = shellKey(url.pathname, await chosenLanguage());
       const cached = await caches.match(key, { cacheName: CACHE });
       if (cached) return cached;
-      const res = await fetch(key);
+      const res = await fetch(key).catch(() => null);
+      if (!res) return needsConnection();
       if (res.ok) await topUp(key, res.clone());
       return res;
     })());
@@ -122,6 +129,12 @@ self.addEventListener("fetch", (event) => {
     return res;
   })());
 });
+
+async function needsConnection() {
+  const page = await caches.match(shellKey(OFFLINE, await chosenLanguage()), { cacheName: CACHE });
+  if (!page) return Response.error();
+  return new Response(page.body, { status: 503, statusText: "Offline", headers: page.headers });
+}
 
 // Background Sync: the browser wakes the worker when the network is back, even with the app closed.
 self.addEventListener("sync", (event) => {
