@@ -30,7 +30,9 @@ SYNCED = (
 )
 
 
-async def enrolled_in_chromium(server: LiveServer, browser: Browser, n: int) -> tuple[Program, str, str]:
+async def enrolled_in_chromium(
+    server: LiveServer, browser: Browser, n: int
+) -> tuple[Program, str, str]:
     """A peer leader enrolled from an invite with a passkey in Chromium: (program, session
     cookie, device id), to be carried over to WebKit."""
     prog = await program(n)
@@ -87,7 +89,13 @@ async def test_webkit_works_offline_and_two_contacts_arrive_exactly_once(
             await live_server.stop()
             await phone.get("/")  # a reload, answered by the service worker
             await phone.ready()
-            assert await phone.js("return document.querySelector('h1').textContent.includes('今天');")
+            assert await phone.js(
+                "return document.querySelector('h1').textContent.includes('今天');"
+            )
+            manifest = (
+                "return (await fetch('/manifest.webmanifest', {credentials: 'omit'})).status;"
+            )
+            assert await phone.js_async(manifest) == 200  # from the worker's cache
             await phone.click("a[href='/participants']")  # and on between screens
             await phone.until("location.pathname === '/participants'")
             await phone.ready()
@@ -136,7 +144,9 @@ async def test_webkit_settings_open_with_safari_16_storage_and_an_offline_link_s
             await phone.click("a[href='/account']")
             await phone.until("document.getElementById('needs-connection')")
             assert await phone.js("return location.pathname;") == "/account"
-            assert "需要网络连接" in await phone.js("return document.querySelector('h1').textContent;")
+            assert "需要网络连接" in await phone.js(
+                "return document.querySelector('h1').textContent;"
+            )
             await phone.click("#needs-connection a[href='/']")
             await phone.until("location.pathname === '/'")
             await phone.ready()

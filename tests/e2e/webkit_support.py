@@ -67,8 +67,9 @@ async def bounded(body: Awaitable[T], limit: float = TEST_LIMIT) -> T:
 async def xvfb() -> AsyncIterator[str]:
     """A private X display (Xvfb picks a free number and writes it to a pipe)."""
     read, write = os.pipe()
-    proc = subprocess.Popen(
-        [XVFB or "Xvfb", "-displayfd", str(write), "-screen", "0", "480x960x24", "-nolisten", "tcp"],
+    proc = await asyncio.create_subprocess_exec(
+        XVFB or "Xvfb",
+        *("-displayfd", str(write), "-screen", "0", "480x960x24", "-nolisten", "tcp"),
         pass_fds=(write,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -79,8 +80,9 @@ async def xvfb() -> AsyncIterator[str]:
         yield f":{number.decode().strip()}"
     finally:
         os.close(read)
-        proc.kill()
-        proc.wait()
+        with suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
 
 
 class WebKitPhone:
