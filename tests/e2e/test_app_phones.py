@@ -14,10 +14,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.async_api import BrowserContext, Page, Route
+from playwright.async_api import Browser, BrowserContext, Page, Route
 
 from sync.models import Contact
 from tests.conftest import LiveServer
+from tests.e2e.conftest import PHONE
+from tests.e2e.test_app_screens import AXE
 from tests.e2e.test_app_support import open_synced, wait_ready, wait_synced, waiting
 from tests.e2e.test_offline import log_contact
 
@@ -213,3 +215,42 @@ async def test_a_browser_too_old_for_peerlog_is_told_so(
         assert words in (await page.text_content("#old-browser") or "")
     finally:
         await context.close()
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="run `make node-tools` for axe-core")
+async def test_axe_finds_no_serious_problem_in_the_guide_the_banner_and_the_offline_page(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    # axe is injected as a script, which the strict CSP would (rightly) refuse.
+    context = await browser.new_context(**PHONE, locale="zh-CN", bypass_csp=True)  # type: ignore[arg-type]
+    problems: list[str] = []
+
+    async def check(page: Page, what: str) -> None:
+        if await page.evaluate("document.documentElement.scrollWidth") > 360:
+            problems.append(f"{what}: wider than the phone")
+        await page.add_script_tag(path=str(AXE))
+        axe = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+        result = await asyncio.wait_for(axe, 60)
+        for v in result["violations"]:
+            if v["impact"] in ("serious", "critical"):
+                problems.append(f"{what}: {v['id']} {[n['target'] for n in v['nodes']][:3]}")
+
+    try:
+        page = await context.new_page()
+        await page.add_init_script(IOS_TAB)
+        await pause_clock(page)
+        await open_synced(context, page, live_server)
+        await save_without_network(context, page, live_server)
+        await page.clock.set_system_time(NOW + timedelta(hours=25))
+        await page.goto(f"{live_server.url}/")
+        await page.wait_for_selector("#waited:not([hidden])")
+        await page.wait_for_selector("#home-guide:not([hidden])")
+        await page.clock.resume()  # axe waits on timers of its own
+        await check(page, "Today with the guide and the banner")
+        await context.set_offline(True)
+        await page.goto(f"{live_server.url}/account")
+        await page.wait_for_selector("#needs-connection")
+        await check(page, "needs a connection")
+    finally:
+        await context.close()
+    assert problems == [], "\n".join(problems)
