@@ -44,11 +44,9 @@ form.addEventListener("submit", async (e) => {
     attendee_ids: [...form.querySelectorAll("[name=attendee_ids]:checked")].map((c) => c.value),
   };
   for (const n of ["place", "topic", "co_leader", "note"]) if (text(n)) fields[n] = text(n);
-  await save("group_meeting", crypto.randomUUID(), fields, 0);
+  await save("group_meeting", uuid(), fields, 0);
   await setMeta("co_leader:" + fields.group_id, fields.co_leader || "");
   const group = form.group_id.value;
-  for (const n of ["place", "topic", "note"]) if (text(n)) fields[n] = text(n);
-  await save("group_meeting", uuid(), fields, 0);
   document.getElementById("saved").textContent =
     t("Saved on this phone. Waiting to sync.") + " " + t("%(n)s attended.", { n: fields.attendee_ids.length });
   form.reset();
