@@ -8,13 +8,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Request, Response, delete, get, patch, post
+from litestar import Request, Response, delete, get, head, patch, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
-from server.auth import audit, device_keys, passkeys, ratelimit
+from server.auth import audit, device_keys, inapp, passkeys, ratelimit
 from server.auth.admin_pages import ROUTES as ADMIN_ROUTES
 from server.auth.device_keys import DeviceKeyRefused
 from server.auth.devices import bind_device, device_label, parse_device_id, revoke_device
@@ -455,6 +455,16 @@ def _safe_next(raw: str | None) -> str:
     return "/"
 
 
+def _in_app(request: Req) -> dict[str, Any]:
+    """What the in-app browser notice needs (nothing in an ordinary browser)."""
+    found = inapp.detect(request.headers.get("user-agent", ""))
+    if found is None:
+        return {"inapp": None}
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = _settings(request).origin + request.url.path + (f"?{query}" if query else "")
+    return {"inapp": found, "page_url": url}
+
+
 @get("/signin", opt=public(), include_in_schema=False)
 async def signin_page(request: Req) -> Template:
     return render(
@@ -464,6 +474,7 @@ async def signin_page(request: Req) -> Template:
             "next": _safe_next(request.query_params.get("next")),
             # A phone that was switched off lands here after wiping itself: say why.
             "revoked": request.query_params.get("why") == "revoked",
+            **_in_app(request),
         },
     )
 
@@ -488,9 +499,27 @@ async def invite_page(request: Req, code: FromPath[str]) -> Template:
             status_code=404 if problem == "unknown" else 410,
         )
     assert invite is not None
+    # Opening (or a chat app's link preview fetching) the page never uses the invite up: only a
+    # registration does.
     return render(
-        request, "auth/invite.html", {"code": invite.code, "display_name": invite.user.display_name}
+        request,
+        "auth/invite.html",
+        {
+            "code": invite.code,
+            "display_name": invite.user.display_name,
+            "device_key_allowed": device_keys.allowed(invite.user, _settings(request)),
+            **_in_app(request),
+        },
     )
+
+
+@head("/invite/{code:str}", opt=public(), include_in_schema=False)
+async def invite_page_head(request: Req, code: FromPath[str]) -> Response[None]:
+    """A link-preview bot's HEAD: the page's status, and nothing used up."""
+    await _limit(request, "invite")
+    _, problem = await find_invite(code)
+    status = 200 if problem is None else 404 if problem == "unknown" else 410
+    return Response(None, status_code=status, media_type="text/html")
 
 
 @get("/account", opt=roles(*ALL_ROLES), include_in_schema=False)
@@ -529,6 +558,7 @@ ROUTES: list[Any] = [
     signin_page,
     invite_by_code,
     invite_page,
+    invite_page_head,
     account_page,
     *ADMIN_ROUTES,
 ]
