@@ -4,6 +4,7 @@ import { getMeta, setMeta, count } from "./db.js";
 import { syncNow, listen, wipeLocal } from "./sync.js";
 import { loadCatalogue, t, fmtWhen } from "./i18n.js";
 import { apiHeaders } from "./device.js";
+import { forgetKey } from "./devicekey.js";
 
 const PERIOD = 3 * 60 * 1000;
 const $ = (sel) => document.querySelector(sel);
@@ -51,6 +52,7 @@ export async function wipeAndLeave({ revoked = false } = {}) {
   for (const reg of (await navigator.serviceWorker?.getRegistrations?.()) || []) await reg.unregister();
   await wipeLocal();
   if (revoked) {
+    await forgetKey(); // a device key is bound to the revoked device: dead too
     localStorage.removeItem("peerlog.device_id");
     localStorage.removeItem("peerlog.next_mutation_id");
   } else {
