@@ -415,10 +415,11 @@ async def remove_passkey(request: Req, passkey_id: FromPath[uuid.UUID]) -> dict[
     return {"removed": str(found.id)}
 
 
-def _device(d: Device, current: uuid.UUID | None) -> dict[str, Any]:
+def _device(d: Device, current: uuid.UUID | None, keyed: set[uuid.UUID]) -> dict[str, Any]:
     return {
         "id": str(d.id),
         "label": d.label,
+        "sign_in": "device_key" if d.id in keyed else "passkey",
         "created_at": d.created_at.isoformat(),
         "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
         "last_sync_at": d.last_sync_at.isoformat() if d.last_sync_at else None,
@@ -431,7 +432,8 @@ def _device(d: Device, current: uuid.UUID | None) -> dict[str, Any]:
 async def list_devices(request: Req) -> dict[str, Any]:
     rows = await Device.filter(user_id=current_user(request).id).order_by("-last_seen_at")
     current = get_auth(request).device_id
-    return {"devices": [_device(d, current) for d in rows]}
+    keyed = await device_keys.devices_with_keys([d.id for d in rows])
+    return {"devices": [_device(d, current, keyed) for d in rows]}
 
 
 @post("/api/auth/devices/{device_id:uuid}/revoke", opt=roles(*ALL_ROLES), status_code=HTTP_200_OK)
@@ -525,13 +527,15 @@ async def invite_page_head(request: Req, code: FromPath[str]) -> Response[None]:
 @get("/account", opt=roles(*ALL_ROLES), include_in_schema=False)
 async def account_page(request: Req) -> Template:
     user = current_user(request)
+    devices = await Device.filter(user_id=user.id).order_by("-last_seen_at")
     return render(
         request,
         "account.html",
         {
             "user": user,
             "passkeys": await Credential.filter(user_id=user.id).order_by("created_at"),
-            "devices": await Device.filter(user_id=user.id).order_by("-last_seen_at"),
+            "devices": devices,
+            "key_devices": await device_keys.devices_with_keys([d.id for d in devices]),
             "current_device_id": get_auth(request).device_id,
         },
     )

@@ -309,3 +309,21 @@ async def test_device_key_sign_in_is_rate_limited(
         for _ in range(settings.rate_limit_per_minute + 1)
     ]
     assert codes[:-1] == [200] * settings.rate_limit_per_minute and codes[-1] == 429
+
+
+async def test_the_devices_pages_show_which_devices_sign_in_with_a_device_key(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    user, phone = await enrolled(client, settings)
+    own = (await client.get("/api/auth/devices", headers=phone.headers)).json()["devices"]
+    assert [(d["id"], d["sign_in"]) for d in own] == [(str(phone.device_id), "device_key")]
+    account = (await client.get("/account", headers=phone.headers)).text
+    assert 'data-signin-kind="device_key"' in account
+    await client.post("/api/auth/logout", json={})
+    admin = await factories.user(Role.ADMIN)
+    await factories.sign_in(client, admin, settings)
+    for path in ("/admin/devices", f"/admin/users/{user.id}"):
+        page = (await client.get(path, headers={"accept-language": "en"})).text
+        assert 'data-signin-kind="device_key"' in page and "Device key" in page
+    detail = (await client.get(f"/admin/users/{user.id}")).text
+    assert "使用设备密钥登录" in detail

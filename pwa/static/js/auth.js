@@ -297,8 +297,10 @@ async function offer(root, kind, passkey, keyButton, show) {
     if (key?.id) {
       keyButton.hidden = false;
       passkey.classList.remove("primary");
-    } else if (!passkeysSupported()) {
-      show(message("unsupported"));
+    } else if (!(await platformPasskeys())) {
+      // No passkey can live on this phone and it holds no key: the way in is an invite code.
+      document.querySelector(".auth-code")?.setAttribute("open", "");
+      if (!passkeysSupported()) show(message("unsupported"));
     }
     return;
   }
