@@ -327,3 +327,14 @@ async def test_the_devices_pages_show_which_devices_sign_in_with_a_device_key(
         assert 'data-signin-kind="device_key"' in page and "Device key" in page
     detail = (await client.get(f"/admin/users/{user.id}")).text
     assert "使用设备密钥登录" in detail
+
+
+async def test_a_switched_off_account_s_key_no_longer_signs_in(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    user, phone = await enrolled(client, settings)
+    await client.post("/api/auth/logout", json={})
+    await User.filter(id=user.id).update(is_active=False)
+    response = await login(client, await login_body(client, phone), phone)
+    assert response.status_code == 400 and response.json()["error"] == "user_inactive"
+    assert len(await failures("user_inactive")) == 1
