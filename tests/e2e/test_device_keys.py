@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server.auth.devices import revoke_device
@@ -15,6 +16,7 @@ from sync.models import AuditEvent, Contact, Credential, Device, DeviceKey, Invi
 from tests import factories
 from tests.conftest import LiveServer
 from tests.e2e.conftest import PHONE, add_virtual_authenticator
+from tests.e2e.test_app_screens import AXE
 from tests.e2e.test_app_support import go_online, program, wait_controlled, wait_synced, waiting
 from tests.e2e.test_offline import log_contact
 from tests.e2e.test_passkeys import ME, watch_csp
@@ -194,3 +196,34 @@ async def test_in_wechat_the_invite_and_sign_in_pages_show_how_to_open_the_phone
         assert violations == []
         await context.close()
     assert (await Invite.get(id=invite.id)).used_at is None
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="run `make node-tools` for axe-core")
+async def test_axe_finds_no_serious_problem_on_the_device_key_and_in_app_pages(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    user = await factories.user(Role.PEER_LEADER)
+    invite = await create_invite(user, live_server.settings)
+    problems = []
+    for ua in (None, WECHAT_ANDROID):
+        for lang in ("zh-CN", "en"):
+            context = await browser.new_context(
+                **PHONE,  # type: ignore[arg-type]
+                locale=lang,
+                bypass_csp=True,  # axe is injected as a script
+                **({"user_agent": ua} if ua else {}),
+            )
+            page = await context.new_page()
+            for path in (f"/invite/{invite.code}", "/signin"):
+                await page.goto(f"{live_server.url}{path}")
+                if ua is None and path.startswith("/invite"):
+                    await expect(page.locator("#devicekey-create")).to_be_visible()
+                await page.add_script_tag(path=str(AXE))
+                result = await page.evaluate(
+                    "() => axe.run(document, {resultTypes: ['violations']})"
+                )
+                for v in result["violations"]:
+                    if v["impact"] in ("serious", "critical"):
+                        problems.append(f"{lang} {ua and 'wechat'} {path}: {v['id']}")
+            await context.close()
+    assert problems == []
