@@ -227,3 +227,19 @@ async def test_axe_finds_no_serious_problem_on_the_device_key_and_in_app_pages(
                         problems.append(f"{lang} {ua and 'wechat'} {path}: {v['id']}")
             await context.close()
     assert problems == []
+
+
+async def test_the_sign_in_page_takes_a_typed_invite_code_on_a_phone_without_passkeys(
+    live_server: LiveServer, phone: Page
+) -> None:
+    user = await factories.user(Role.VOLUNTEER)
+    invite = await create_invite(user, live_server.settings)
+    await phone.goto(f"{live_server.url}/signin")
+    # No passkey can live here and no key is kept: the invite-code form is open already.
+    await expect(phone.locator("#invite-code")).to_be_visible()
+    await phone.locator("#invite-code").fill(invite.code.replace("-", " ").lower())
+    await phone.locator(".auth-code button[type=submit]").click()
+    await phone.wait_for_url(f"{live_server.url}/invite/{invite.code}")
+    await phone.locator("#devicekey-create").click()
+    await phone.wait_for_url(f"{live_server.url}/")
+    assert await DeviceKey.exists(user=user)
