@@ -208,11 +208,10 @@ export async function signInWithDeviceKey() {
   } catch (err) {
     if (err instanceof AuthError && DEAD_KEY.includes(err.code)) {
       await forgetKey();
-      if (err.code === "device_revoked") {
-        localStorage.removeItem("peerlog.device_id");
-        localStorage.removeItem("peerlog.next_mutation_id");
-      }
-      throw new AuthError(err.status, "key_revoked", err.message);
+      if (err.code !== "device_revoked") throw Object.assign(err, { keyForgotten: true });
+      localStorage.removeItem("peerlog.device_id");
+      localStorage.removeItem("peerlog.next_mutation_id");
+      throw Object.assign(new AuthError(err.status, "key_revoked", ""), { keyForgotten: true });
     }
     throw err;
   }
@@ -277,7 +276,7 @@ function bindPage(root) {
       } catch (err) {
         show(explain(err));
         button.disabled = false;
-        if (err instanceof AuthError && err.code === "key_revoked" && kind === "signin") keyButton.hidden = true;
+        if (err?.keyForgotten) keyButton.hidden = true;
       }
     });
   };
