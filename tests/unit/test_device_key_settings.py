@@ -18,5 +18,5 @@ def test_the_roles_come_from_the_environment_and_none_switches_device_keys_off()
 
 
 def test_an_unknown_role_names_the_setting() -> None:
-    with pytest.raises(SettingsError, match="PEERLOG_DEVICE_KEY_ROLES.*boss"):
+    with pytest.raises(SettingsError, match=r"PEERLOG_DEVICE_KEY_ROLES.*boss"):
         Settings.from_env({"PEERLOG_DEVICE_KEY_ROLES": "volunteer,boss"})
