@@ -50,9 +50,11 @@ export async function wipeAndLeave({ revoked = false } = {}) {
   // the next start after sign-in registers it afresh.
   navigator.serviceWorker?.controller?.postMessage({ type: "retire" });
   for (const reg of (await navigator.serviceWorker?.getRegistrations?.()) || []) await reg.unregister();
+  // A device key is bound to the revoked device: dead too. Before the wipe: nothing may wait
+  // between the wipe and leaving, or the screen's code still running finds no database.
+  if (revoked) await forgetKey();
   await wipeLocal();
   if (revoked) {
-    await forgetKey(); // a device key is bound to the revoked device: dead too
     localStorage.removeItem("peerlog.device_id");
     localStorage.removeItem("peerlog.next_mutation_id");
   } else {
