@@ -15,6 +15,8 @@ from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from sync.models import Role
+
 
 class SettingsError(ValueError):
     """A setting has a value Peerlog cannot use; the message names the variable."""
@@ -73,6 +75,12 @@ class Settings:
         default=30,
         metadata={"doc": "Sign-in and invite attempts allowed per client address per minute."},
     )
+    device_key_roles: str = field(
+        default="peer_leader,volunteer",
+        metadata={
+            "doc": "Roles that may sign in with a device key (phones that cannot make a passkey), comma-separated, or `none`. Staff roles should keep passkeys."
+        },
+    )
     log_level: str = field(default="INFO", metadata={"doc": "Python logging level."})
     secret_key: str = field(
         default="",
@@ -116,6 +124,15 @@ class Settings:
         if self.port > 65535:
             raise SettingsError(f"PEERLOG_PORT must be at most 65535, got {self.port}")
         _check_timezone(self.timezone)
+        roles = [r.strip() for r in self.device_key_roles.split(",") if r.strip()]
+        roles = [] if roles == ["none"] else roles
+        known = tuple(role.value for role in Role)
+        unknown = [r for r in roles if r not in known]
+        if unknown:
+            raise SettingsError(
+                f"PEERLOG_DEVICE_KEY_ROLES lists roles that do not exist: {', '.join(unknown)} (choose from {', '.join(known)})"
+            )
+        object.__setattr__(self, "device_key_roles", ",".join(roles))
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(
                 f"PEERLOG_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
@@ -125,6 +142,11 @@ class Settings:
     def rp_id(self) -> str:
         """WebAuthn relying-party id: the origin's host name."""
         return urlsplit(self.origin).hostname or "localhost"
+
+    @property
+    def device_key_role_names(self) -> frozenset[str]:
+        """The roles allowed to sign in with a device key."""
+        return frozenset(r for r in self.device_key_roles.split(",") if r)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -476,6 +476,27 @@ class Credential(Model):
         table = "credential"
 
 
+class DeviceKey(Model):
+    """A device key (SPEC 5): the public half of a non-extractable ECDSA P-256 key a phone that
+    cannot make a passkey made with WebCrypto. Bound to one device for good; revoking the device
+    revokes the key."""
+
+    id = fields.UUIDField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="device_keys", on_delete=fields.RESTRICT
+    )
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="keys", on_delete=fields.RESTRICT
+    )
+    public_key = fields.BinaryField()  # SubjectPublicKeyInfo (DER), as WebCrypto exports "spki"
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "device_key"
+
+
 class Invite(Model):
     id = fields.UUIDField(primary_key=True)
     code = fields.CharField(max_length=16, unique=True)

@@ -18,6 +18,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
+from server.auth.device_keys import devices_with_keys
 from server.auth.devices import deactivate_user, revoke_device
 from server.auth.invites import create_invite, invite_link, revoke_invite
 from server.auth.session import STAFF, current_user, roles
@@ -178,6 +179,7 @@ async def user_detail_page(request: Req, user_id: FromPath[uuid.UUID]) -> Templa
     me = current_user(request)
     user = await _managed_user(me, user_id)
     invite = await _live_invite(user)
+    devices = await Device.filter(user=user).order_by("-last_seen_at")
     link = invite_link(_settings(request), invite.code) if invite else None
     return await _page(
         request,
@@ -190,7 +192,8 @@ async def user_detail_page(request: Req, user_id: FromPath[uuid.UUID]) -> Templa
             if link
             else None,
             "passkeys": await Credential.filter(user=user).order_by("created_at"),
-            "devices": await Device.filter(user=user).order_by("-last_seen_at"),
+            "devices": devices,
+            "key_devices": await devices_with_keys([d.id for d in devices]),
         },
     )
 
@@ -266,7 +269,11 @@ async def devices_page(request: Req) -> Template:
             user__role=Role.ADMIN
         )
     devices = await query.order_by("revoked_at", "-last_seen_at")
-    return await _page(request, "admin/devices.html", {"devices": devices})
+    return await _page(
+        request,
+        "admin/devices.html",
+        {"devices": devices, "key_devices": await devices_with_keys([d.id for d in devices])},
+    )
 
 
 @post(

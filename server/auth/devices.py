@@ -13,7 +13,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
 
-from server.auth import audit
+from server.auth import audit, device_keys
 from server.auth.session import end_sessions
 from sync.models import AuditEvent, Credential, Device, Invite, User
 
@@ -93,6 +93,15 @@ async def revoke_device(
     await Device.filter(id=device.id, revoked_at=None).update(revoked_at=now, revoked_by_id=by.id)
     ended = await end_sessions(device_id=device.id)
     removed = await _remove_passkeys_only_used_on(device, by, connection)
+    for key_id in await device_keys.revoke_for_device(device):
+        await audit.record(
+            "device_key.revoked",
+            actor=by,
+            connection=connection,
+            entity="device_key",
+            record_id=key_id,
+            reason="device_revoked",
+        )
     await audit.record(
         "device.revoked",
         actor=by,

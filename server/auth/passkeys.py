@@ -76,9 +76,10 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-async def _new_challenge(
+async def new_challenge(
     purpose: str, user: User | None = None, invite: Invite | None = None
 ) -> bytes:
+    """A fresh single-use challenge for ``purpose``, kept in the database for a few minutes."""
     raw = secrets.token_bytes(32)
     now = datetime.now(UTC)
     await Challenge.create(
@@ -102,6 +103,16 @@ async def _consume_challenge(
         text = str(client_data["challenge"])
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise PasskeyRefused("malformed") from None
+    reason = await consume_challenge(text, purpose, user, invite)
+    if reason is not None:
+        raise PasskeyRefused(reason)
+    return _unb64url(text)
+
+
+async def consume_challenge(
+    text: str, purpose: str, user: User | None, invite: Invite | None
+) -> str | None:
+    """Mark a challenge used; None when it was live, else why not (a reason code)."""
     row = await Challenge.get_or_none(challenge=text)
     if (
         row is None
@@ -109,13 +120,13 @@ async def _consume_challenge(
         or (user is not None and row.user_id != user.id)  # type: ignore[attr-defined]
         or (invite is not None and row.invite_id != invite.id)  # type: ignore[attr-defined]
     ):
-        raise PasskeyRefused("unknown_challenge")
+        return "unknown_challenge"
     now = datetime.now(UTC)
     # The conditional UPDATE is the single-use check: two processes racing, only one wins.
     taken = await Challenge.filter(id=row.id, used_at=None, expires_at__gt=now).update(used_at=now)
     if not taken:
-        raise PasskeyRefused("replayed" if row.used_at is not None else "expired_challenge")
-    return _unb64url(text)
+        return "replayed" if row.used_at is not None else "expired_challenge"
+    return None
 
 
 def _reason(exc: WebAuthnException) -> str:
@@ -148,7 +159,7 @@ async def registration_options(
         user_name=user.username,
         user_id=await _handle(user),
         user_display_name=user.display_name,
-        challenge=await _new_challenge(purpose, user=user, invite=invite),
+        challenge=await new_challenge(purpose, user=user, invite=invite),
         timeout=TIMEOUT_MS,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
@@ -204,7 +215,7 @@ async def authentication_options(settings: Settings) -> dict[str, Any]:
     """Request options with an empty allow-list: the phone offers its discoverable passkeys."""
     options = generate_authentication_options(
         rp_id=settings.rp_id,
-        challenge=await _new_challenge(Purpose.LOGIN),
+        challenge=await new_challenge(Purpose.LOGIN),
         timeout=TIMEOUT_MS,
         allow_credentials=[],
         user_verification=UserVerificationRequirement.REQUIRED,

@@ -8,14 +8,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Request, Response, delete, get, patch, post
+from litestar import Request, Response, delete, get, head, patch, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
-from server.auth import audit, passkeys, ratelimit
+from server.auth import audit, device_keys, inapp, passkeys, ratelimit
 from server.auth.admin_pages import ROUTES as ADMIN_ROUTES
+from server.auth.device_keys import DeviceKeyRefused
 from server.auth.devices import bind_device, device_label, parse_device_id, revoke_device
 from server.auth.invites import INVITE_PROBLEMS, find_invite, normalise_code, use_invite
 from server.auth.passkeys import PasskeyRefused, Purpose
@@ -34,7 +35,7 @@ from server.auth.session import (
 )
 from server.i18n import render
 from server.settings import Settings
-from sync.models import Credential, Device, Role, User
+from sync.models import Credential, Device, DeviceKey, Role, User
 
 Req = Request[Any, Any, Any]
 
@@ -67,7 +68,13 @@ def _me(user: User) -> dict[str, Any]:
     }
 
 
-async def _sign_in(request: Req, user: User, credential: Credential, how: str) -> Response[Any]:
+async def _sign_in(
+    request: Req,
+    user: User,
+    credential: Credential | DeviceKey,
+    how: str,
+    extra: dict[str, Any] | None = None,
+) -> Response[Any]:
     """End whatever session this browser had, bind the device, start a fresh session."""
     settings = _settings(request)
     device = await bind_device(
@@ -84,11 +91,15 @@ async def _sign_in(request: Req, user: User, credential: Credential, how: str) -
         actor=user,
         connection=request,
         device_id=device.id if device else None,
-        entity="credential",
+        entity="device_key" if isinstance(credential, DeviceKey) else "credential",
         record_id=str(credential.id),
         how=how,
     )
-    return Response(_me(user), status_code=HTTP_200_OK, cookies=[session_cookie(token, settings)])
+    return Response(
+        {**_me(user), **(extra or {})},
+        status_code=HTTP_200_OK,
+        cookies=[session_cookie(token, settings)],
+    )
 
 
 # --- invites ------------------------------------------------------------------------------------
@@ -151,6 +162,94 @@ async def invite_register(request: Req, code: FromPath[str], data: JSONBody[Any]
         record_id=str(credential.id),
     )
     return await _sign_in(request, user, credential, "invite")
+
+
+# --- device keys (SPEC 5: phones that cannot make a passkey) -------------------------------------
+
+
+async def _key_refused(
+    request: Req, refused: DeviceKeyRefused, user: User | None, entity: str, record_id: str | None
+) -> DeviceKeyRefused:
+    await audit.record(
+        "signin.failure",
+        actor=user,
+        connection=request,
+        entity=entity,
+        record_id=record_id,
+        reason=refused.reason,
+        how="device_key",
+    )
+    return refused
+
+
+@post("/api/auth/invites/{code:str}/device-key/options", opt=public(), status_code=HTTP_200_OK)
+async def invite_device_key_options(request: Req, code: FromPath[str]) -> dict[str, Any]:
+    """A challenge the phone signs with its new key; refused for roles that need a passkey."""
+    invite = await _usable_invite(request, code)
+    if not device_keys.allowed(invite.user, _settings(request)):
+        raise await _key_refused(
+            request, DeviceKeyRefused("role_not_allowed"), invite.user, "invite", str(invite.id)
+        )
+    return await device_keys.options(device_keys.REGISTER, user=invite.user, invite=invite)
+
+
+@post("/api/auth/invites/{code:str}/device-key", opt=public(), status_code=HTTP_200_OK)
+async def invite_device_key(
+    request: Req, code: FromPath[str], data: JSONBody[Any]
+) -> Response[Any]:
+    """Body: ``{"public_key": <SPKI, base64url>, "challenge": …, "signature": <r‖s, base64url>}``
+    with the phone's ``x-peerlog-device``. Registers the key for that device and signs in."""
+    invite = await _usable_invite(request, code)
+    user: User = invite.user
+    device_id = parse_device_id(request.headers.get(DEVICE_HEADER))
+    try:
+        public_key = await device_keys.verify_registration(
+            user, invite, _json_object(data), device_id, _settings(request)
+        )
+    except DeviceKeyRefused as refused:
+        raise await _key_refused(request, refused, user, "invite", str(invite.id)) from None
+    device = await bind_device(user, device_id, request.headers.get("user-agent", ""))
+    assert device is not None  # verify_registration refused a missing device id
+    key = await device_keys.store(user, device, public_key)
+    if not await use_invite(invite):
+        await DeviceKey.filter(id=key.id).delete()
+        raise HTTPException(
+            status_code=410, detail=INVITE_PROBLEMS["used"], extra={"error": "invite_used"}
+        )
+    await audit.record(
+        "invite.used", actor=user, connection=request, entity="invite", record_id=str(invite.id)
+    )
+    await audit.record(
+        "device_key.added",
+        actor=user,
+        connection=request,
+        device_id=device.id,
+        entity="device_key",
+        record_id=str(key.id),
+    )
+    return await _sign_in(request, user, key, "invite", {"device_key": str(key.id)})
+
+
+@post("/api/auth/device-key/options", opt=public(), status_code=HTTP_200_OK)
+async def device_key_login_options(request: Req) -> dict[str, Any]:
+    await _limit(request, "signin")
+    return await device_keys.options(device_keys.LOGIN)
+
+
+@post("/api/auth/device-key/login", opt=public(), status_code=HTTP_200_OK)
+async def device_key_login(request: Req, data: JSONBody[Any]) -> Response[Any]:
+    """Body: ``{"key_id": …, "challenge": …, "signature": <r‖s, base64url>}`` with the phone's
+    ``x-peerlog-device``; the key must be that device's."""
+    await _limit(request, "signin")
+    key, refused = await device_keys.authenticate(
+        _json_object(data), parse_device_id(request.headers.get(DEVICE_HEADER)), _settings(request)
+    )
+    if refused is not None:
+        raise await _key_refused(
+            request, refused, key.user if key else None, "device_key", str(key.id) if key else None
+        )
+    assert key is not None
+    return await _sign_in(request, key.user, key, "device_key", {"device_key": str(key.id)})
 
 
 # --- sign-in and out ----------------------------------------------------------------------------
@@ -316,10 +415,11 @@ async def remove_passkey(request: Req, passkey_id: FromPath[uuid.UUID]) -> dict[
     return {"removed": str(found.id)}
 
 
-def _device(d: Device, current: uuid.UUID | None) -> dict[str, Any]:
+def _device(d: Device, current: uuid.UUID | None, keyed: set[uuid.UUID]) -> dict[str, Any]:
     return {
         "id": str(d.id),
         "label": d.label,
+        "sign_in": "device_key" if d.id in keyed else "passkey",
         "created_at": d.created_at.isoformat(),
         "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
         "last_sync_at": d.last_sync_at.isoformat() if d.last_sync_at else None,
@@ -332,7 +432,8 @@ def _device(d: Device, current: uuid.UUID | None) -> dict[str, Any]:
 async def list_devices(request: Req) -> dict[str, Any]:
     rows = await Device.filter(user_id=current_user(request).id).order_by("-last_seen_at")
     current = get_auth(request).device_id
-    return {"devices": [_device(d, current) for d in rows]}
+    keyed = await device_keys.devices_with_keys([d.id for d in rows])
+    return {"devices": [_device(d, current, keyed) for d in rows]}
 
 
 @post("/api/auth/devices/{device_id:uuid}/revoke", opt=roles(*ALL_ROLES), status_code=HTTP_200_OK)
@@ -356,6 +457,16 @@ def _safe_next(raw: str | None) -> str:
     return "/"
 
 
+def _in_app(request: Req) -> dict[str, Any]:
+    """What the in-app browser notice needs (nothing in an ordinary browser)."""
+    found = inapp.detect(request.headers.get("user-agent", ""))
+    if found is None:
+        return {"inapp": None}
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = _settings(request).origin + request.url.path + (f"?{query}" if query else "")
+    return {"inapp": found, "page_url": url}
+
+
 @get("/signin", opt=public(), include_in_schema=False)
 async def signin_page(request: Req) -> Template:
     return render(
@@ -365,6 +476,7 @@ async def signin_page(request: Req) -> Template:
             "next": _safe_next(request.query_params.get("next")),
             # A phone that was switched off lands here after wiping itself: say why.
             "revoked": request.query_params.get("why") == "revoked",
+            **_in_app(request),
         },
     )
 
@@ -389,21 +501,41 @@ async def invite_page(request: Req, code: FromPath[str]) -> Template:
             status_code=404 if problem == "unknown" else 410,
         )
     assert invite is not None
+    # Opening (or a chat app's link preview fetching) the page never uses the invite up: only a
+    # registration does.
     return render(
-        request, "auth/invite.html", {"code": invite.code, "display_name": invite.user.display_name}
+        request,
+        "auth/invite.html",
+        {
+            "code": invite.code,
+            "display_name": invite.user.display_name,
+            "device_key_allowed": device_keys.allowed(invite.user, _settings(request)),
+            **_in_app(request),
+        },
     )
+
+
+@head("/invite/{code:str}", opt=public(), include_in_schema=False)
+async def invite_page_head(request: Req, code: FromPath[str]) -> Response[None]:
+    """A link-preview bot's HEAD: the page's status, and nothing used up."""
+    await _limit(request, "invite")
+    _, problem = await find_invite(code)
+    status = 200 if problem is None else 404 if problem == "unknown" else 410
+    return Response(None, status_code=status, media_type="text/html")
 
 
 @get("/account", opt=roles(*ALL_ROLES), include_in_schema=False)
 async def account_page(request: Req) -> Template:
     user = current_user(request)
+    devices = await Device.filter(user_id=user.id).order_by("-last_seen_at")
     return render(
         request,
         "account.html",
         {
             "user": user,
             "passkeys": await Credential.filter(user_id=user.id).order_by("created_at"),
-            "devices": await Device.filter(user_id=user.id).order_by("-last_seen_at"),
+            "devices": devices,
+            "key_devices": await device_keys.devices_with_keys([d.id for d in devices]),
             "current_device_id": get_auth(request).device_id,
         },
     )
@@ -412,6 +544,10 @@ async def account_page(request: Req) -> Template:
 ROUTES: list[Any] = [
     invite_options,
     invite_register,
+    invite_device_key_options,
+    invite_device_key,
+    device_key_login_options,
+    device_key_login,
     login_options,
     login,
     logout,
@@ -426,6 +562,7 @@ ROUTES: list[Any] = [
     signin_page,
     invite_by_code,
     invite_page,
+    invite_page_head,
     account_page,
     *ADMIN_ROUTES,
 ]

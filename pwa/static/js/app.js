@@ -6,6 +6,7 @@ import { syncNow, listen, wipeLocal } from "./sync.js";
 import { loadCatalogue, t, fmtWhen } from "./i18n.js";
 import { apiHeaders } from "./device.js";
 import { watchForeground, renderWaiting } from "./phone.js";
+import { forgetKey } from "./devicekey.js";
 
 const PERIOD = 3 * 60 * 1000;
 const $ = (sel) => document.querySelector(sel);
@@ -53,6 +54,9 @@ export async function wipeAndLeave({ revoked = false } = {}) {
   // the next start after sign-in registers it afresh.
   navigator.serviceWorker?.controller?.postMessage({ type: "retire" });
   for (const reg of (await navigator.serviceWorker?.getRegistrations?.()) || []) await reg.unregister();
+  // A device key is bound to the revoked device: dead too. Before the wipe: nothing may wait
+  // between the wipe and leaving, or the screen's code still running finds no database.
+  if (revoked) await forgetKey();
   await wipeLocal();
   if (revoked) {
     localStorage.removeItem("peerlog.device_id");
