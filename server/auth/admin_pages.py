@@ -266,7 +266,11 @@ async def devices_page(request: Req) -> Template:
             user__role=Role.ADMIN
         )
     devices = await query.order_by("revoked_at", "-last_seen_at")
-    return await _page(request, "admin/devices.html", {"devices": devices})
+    from server.admin.phones import at_risk_context
+
+    return await _page(
+        request, "admin/devices.html", {"devices": devices, **await at_risk_context(request)}
+    )
 
 
 @post(
