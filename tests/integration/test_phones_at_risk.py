@@ -144,6 +144,8 @@ async def test_staff_see_the_phones_at_risk_of_their_community_with_who_and_how_
         assert "Chen Jie" not in html
     # The most waiting records first.
     assert at_risk.index(str(waiting.id)) < at_risk.index(str(silent.id))
+    chinese = (await client.get("/admin/devices", headers={"accept-language": "zh-CN"})).text
+    assert "有风险的手机" in chinese and "7 条等待" in chinese and "从未" in chinese
 
     admin = await f.user(Role.ADMIN)
     await f.sign_in(client, admin, settings)
