@@ -34,8 +34,8 @@ from server.app import settings_of
 from server.auth import audit
 from server.auth.session import current_user, roles
 from sync import engine
-from sync.models import Device, Role, User
-from sync.wire import MalformedBody, PushRequest, decode_push
+from sync.models import AuditEvent, Device, Role, User
+from sync.wire import MalformedBody, MutationIn, PushRequest, decode_push
 
 Req = Request[Any, Any, Any]
 
@@ -157,9 +157,30 @@ def read_waiting_file(data: bytes, device_id: uuid.UUID) -> PushRequest:
 async def apply_waiting_records(
     device: Device, owner: User, batch: PushRequest, max_batch: int, request_id: str | None
 ) -> Applied:
-    """Push the file's mutations as the phone would have, in batches of at most ``max_batch``."""
+    """Push the file's mutations as the phone would have, in batches of at most ``max_batch``.
+
+    The phone itself was neither seen nor synced: its "last seen" and "last sync" are put back
+    afterwards, so a phone that only sends files stays listed as at risk."""
     out = Applied(received=len(batch.mutations))
     mutations = sorted(batch.mutations, key=lambda m: m.mutation_id)
+    started = datetime.now(UTC)
+    try:
+        await _push_in_batches(owner, device, mutations, max_batch, request_id, out)
+    finally:
+        await Device.filter(id=device.id, last_sync_at__gte=started).update(
+            last_seen_at=device.last_seen_at, last_sync_at=device.last_sync_at
+        )
+    return out
+
+
+async def _push_in_batches(
+    owner: User,
+    device: Device,
+    mutations: list[MutationIn],
+    max_batch: int,
+    request_id: str | None,
+    out: Applied,
+) -> None:
     for start in range(0, len(mutations), max_batch):
         part = PushRequest(device_id=device.id, mutations=mutations[start : start + max_batch])
         try:
@@ -178,7 +199,6 @@ async def apply_waiting_records(
                 out.already += 1
             else:
                 out.statuses[result.status] = out.statuses.get(result.status, 0) + 1
-    return out
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -196,6 +216,12 @@ async def _device_page(
         raise NotFoundException("No such device, or not one you manage.")
     settings = settings_of(request.app.state)
     now = datetime.now(UTC)
+    last_upload = (
+        await AuditEvent.filter(action="device.waiting_records", record_id=str(device.id))
+        .order_by("-at")
+        .first()
+        .prefetch_related("actor")
+    )
     return await page(
         request,
         "admin/device.html",
@@ -209,6 +235,7 @@ async def _device_page(
             "not_synced": device.last_sync_at is not None
             and device.last_sync_at < now - timedelta(days=settings.at_risk_days),
             "at_risk_days": settings.at_risk_days,
+            "last_upload": last_upload,
             "error": None,
             "applied": None,
             **context,

@@ -211,9 +211,14 @@ async def test_a_file_of_waiting_records_is_applied_exactly_once_and_audited(
 
     coordinator = await f.user(Role.COORDINATOR, community=community)
     await as_staff(client, coordinator, settings)
+    synced = (await Device.get(id=device_id)).last_sync_at
     response = await upload(client, device_id, data)
     assert response.status_code == 200, response.text
     assert 'data-applied="2" data-already="0"' in response.text
+    # The phone itself did not sync: staff still see when it last did.
+    assert (await Device.get(id=device_id)).last_sync_at == synced
+    shown = (await client.get(f"/admin/devices/{device_id}")).text
+    assert 'id="last-upload"' in shown and coordinator.display_name in shown
     assert await Contact.filter(peer_leader=leader).count() == 3
     # Applied as the phone and its user, with the phone's own numbers.
     logged = await Mutation.filter(device_id=device_id).order_by("mutation_id")
