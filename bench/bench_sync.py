@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_sync.py                       # SQLite
     .venv/bin/python bench/bench_sync.py --postgres postgres://postgres@127.0.0.1:5432/postgres
+    (--outbox-report: every request carries the x-peerlog-outbox header, as the app's do)
     (PEERLOG_TEST_POSTGRES_URL is used when --postgres is not given; --no-postgres skips it)
 
 For each backend, against one uvicorn server process on 127.0.0.1 (a subprocess, so the client
@@ -51,6 +52,8 @@ from sync.models import Committee, Community, Contact, Device, Role, User  # noq
 
 SECRET = "bench-secret"
 BATCH = 500
+# ``--outbox-report``: every request carries the phone's queue report, as the app's do (SPEC 3).
+REPORT: dict[str, str] = {}
 encode = msgspec.json.Encoder().encode
 
 
@@ -126,6 +129,7 @@ async def client_for(
     await c.get("/healthz")
     c.headers["x-csrftoken"] = c.cookies.get("csrftoken") or ""
     c.headers["content-type"] = "application/json"
+    c.headers.update(REPORT)
     return c
 
 
@@ -337,6 +341,7 @@ async def bench_backend(
             "accept-encoding": "gzip",
             "x-csrftoken": c.headers["x-csrftoken"],
             "cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items()),
+            **REPORT,
         }
 
         async def push_all(batches_of_one_device: list[bytes]) -> None:
@@ -562,6 +567,11 @@ async def main() -> None:
         "--batches", type=int, default=40, help="push batches of 500 (default 40 = 20,000)"
     )
     parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument(
+        "--outbox-report",
+        action="store_true",
+        help="send the x-peerlog-outbox header with every request, as the app does",
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--caseload",
@@ -571,6 +581,8 @@ async def main() -> None:
         "participant gets its last-contact date updated in the same batch); default 50",
     )
     args = parser.parse_args()
+    if args.outbox_report:
+        REPORT["x-peerlog-outbox"] = "waiting=500; oldest=2026-11-20T01:41:12.000Z"
     # The in-process app sets up logging; one line per benchmark request would drown the figures.
     import logging
 

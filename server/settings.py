@@ -58,6 +58,12 @@ class Settings:
     overdue_days: int = field(
         default=30, metadata={"doc": "A participant not contacted for this many days is overdue."}
     )
+    at_risk_days: int = field(
+        default=3,
+        metadata={
+            "doc": "Staff pages list a phone as at risk when it has not synced for this many days."
+        },
+    )
     timezone: str = field(
         default="Asia/Shanghai",
         metadata={
@@ -112,6 +118,7 @@ class Settings:
             "session_idle_minutes",
             "session_absolute_minutes",
             "overdue_days",
+            "at_risk_days",
             "invite_days",
             "max_push_mutations",
             "max_push_bytes",

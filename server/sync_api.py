@@ -13,6 +13,7 @@ keeps each message's English text and its template. Only rejected results are to
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -25,10 +26,11 @@ from server.auth.session import current_user, get_auth, roles
 from server.errors import request_id
 from server.i18n import language_of, localize_errors
 from server.settings import Settings
-from sync import engine
+from sync import engine, outbox
 from sync.wire import MalformedBody, PushResponse, decode_push, errors_json
 
 Req = Request[Any, Any, Any]
+log = logging.getLogger("peerlog.sync")
 NO_STORE = {"cache-control": "no-store"}
 _encode = msgspec.json.Encoder().encode
 
@@ -72,27 +74,35 @@ async def push(request: Req) -> Response[bytes]:
     body = await request.body()
     if len(body) > limit:
         raise _too_large(f"A push may be at most {limit} bytes; send the queue in smaller batches.")
+    report = outbox.parse(request.headers.get(outbox.HEADER))
     try:
         batch = decode_push(body)
     except MalformedBody as exc:
+        await _remember(request, report)
         raise _invalid(str(exc)) from None
     if len(batch.mutations) > settings.max_push_mutations:
+        await _remember(request, report)
         raise _too_large(
             f"A push may hold at most {settings.max_push_mutations} mutations; "
             f"this one has {len(batch.mutations)}. Send the queue in smaller batches."
         )
     try:
-        response = await engine.push(user, batch, request_id=request_id(request))
+        response = await engine.push(user, batch, request_id=request_id(request), outbox=report)
     except engine.DeviceForbidden as exc:
         raise PermissionDeniedException(
             detail=str(exc), extra={"error": "device_revoked"}
         ) from None
     except engine.MutationGap as exc:
+        await _remember(request, report)
         raise ClientException(
             status_code=409,
             detail=str(exc),
             extra={"error": "mutation_gap", "last_mutation_id": exc.last},
         ) from None
+    except Exception:
+        # A batch the server fails on keeps failing: that phone above all must show as at risk.
+        await _remember(request, report)
+        raise
     lang = language_of(request)
     headers = {**NO_STORE, "content-language": lang, "vary": "Cookie, Accept-Language"}
     return _json(_localized(response, lang), headers)
@@ -116,10 +126,24 @@ async def pull(
             size,
             device_id=str(device) if device else None,
             request_id=request_id(request),
+            outbox=outbox.parse(request.headers.get(outbox.HEADER)),
         )
     except engine.BadCursor as exc:
         raise _invalid(str(exc)) from None
     return _json(page)
+
+
+async def _remember(request: Req, report: outbox.OutboxReport | None) -> None:
+    """A push refused before its transaction still leaves the phone's report on its row (the
+    device the session names: the body may not be readable). A failing write must not turn
+    the refusal into a 5xx."""
+    device = get_auth(request).device_id
+    if report is None or device is None:
+        return
+    try:
+        await outbox.remember(device, current_user(request).id, report)
+    except Exception:  # the answer the phone needs is the refusal itself
+        log.warning("push: the outbox report could not be kept", exc_info=True)
 
 
 @get("/api/sync/conflicts", opt=roles())

@@ -28,6 +28,7 @@ from sync import pull as _pull
 from sync import push as _push
 from sync.cursor import BadCursor
 from sync.models import Conflict, ConflictStatus, Group, Role, User
+from sync.outbox import OutboxReport
 from sync.push import DeviceForbidden, MutationGap, Outcome
 from sync.scope import Actor
 from sync.wire import (
@@ -141,13 +142,22 @@ async def conflict_statuses(user: User, ids: list[uuid.UUID]) -> dict[str, str]:
     return {str(conflict_id): str(status) for conflict_id, status in rows}
 
 
-async def push(user: User, request: PushRequest, *, request_id: str | None = None) -> PushResponse:
+async def push(
+    user: User,
+    request: PushRequest,
+    *,
+    request_id: str | None = None,
+    outbox: OutboxReport | None = None,
+) -> PushResponse:
     """Apply a phone's batch (one transaction) and answer one result per mutation, in order.
+    ``outbox``: the phone's report of its queue (``sync.outbox``), kept on the device row.
 
     Raises ``DeviceForbidden`` (403: revoked, or another user's device) and ``MutationGap``
     (409: a mutation id skips ahead of the device's last + 1)."""
     actor = await actor_for(user)
-    return await _push.push(actor, request.device_id, request.mutations, request_id=request_id)
+    return await _push.push(
+        actor, request.device_id, request.mutations, request_id=request_id, outbox=outbox
+    )
 
 
 async def pull(
@@ -157,12 +167,16 @@ async def pull(
     *,
     device_id: str | None = None,
     request_id: str | None = None,
+    outbox: OutboxReport | None = None,
 ) -> PullResponse | ResyncResponse:
     """One page of changes in the user's scope after ``cursor`` (None: everything, i.e. a full
     resync). Answers ``ResyncResponse`` when the cursor was made under another scope.
+    ``device_id``'s row gets its last sync time and ``outbox``, the phone's report.
     Raises ``BadCursor`` for a cursor this server did not make."""
     actor = await actor_for(user)
-    return await _pull.pull(actor, cursor, limit, device_id=device_id, request_id=request_id)
+    return await _pull.pull(
+        actor, cursor, limit, device_id=device_id, request_id=request_id, outbox=outbox
+    )
 
 
 def server_device_id(user_id: uuid.UUID | str) -> uuid.UUID:

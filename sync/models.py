@@ -449,6 +449,10 @@ class Device(Model):
     revoked_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="revoked_devices", null=True, on_delete=fields.RESTRICT
     )
+    # The phone's last outbox report (SPEC 3, ``sync.outbox``): records waiting, the oldest's time.
+    outbox_waiting = fields.IntField(null=True)
+    outbox_oldest_at = fields.DatetimeField(null=True)
+    outbox_reported_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "device"

@@ -18,6 +18,8 @@ from tortoise.transactions import in_transaction
 
 from sync import cursor as cursors
 from sync import db, restore, scope, store
+from sync import outbox as outbox_columns
+from sync.outbox import OutboxReport
 from sync.scope import Actor
 from sync.wire import Change, PullResponse, ResyncResponse
 
@@ -35,14 +37,17 @@ async def pull(
     *,
     device_id: str | None = None,
     request_id: str | None = None,
+    outbox: OutboxReport | None = None,
 ) -> PullResponse | ResyncResponse:
-    """One page. No cursor = from the beginning (a full resync). Raises ``cursor.BadCursor``."""
+    """One page. No cursor = from the beginning (a full resync). Raises ``cursor.BadCursor``.
+    The device's row gets its last sync time and ``outbox`` (the phone's report of its queue,
+    ``sync.outbox``) in the transaction that audits the pull."""
     limit = max(1, min(int(limit), MAX_LIMIT))
     after = cursors.START
     parsed = cursors.decode(cursor_text) if cursor_text else None
     if parsed is not None:
         if parsed.scope != actor.descriptor or parsed.token != actor.scope_token:
-            return await _resync(actor, device_id, request_id, "scope")
+            return await _resync(actor, device_id, request_id, "scope", outbox)
         after = parsed.seq
     dialect = store.Dialect(db.dialect())
     # Read before the page's transaction: every change at or below ``high`` has committed, so
@@ -50,7 +55,7 @@ async def pull(
     high, generation = await restore.position(connections.get("default"))
     if parsed is not None and (parsed.generation != generation or parsed.seq > high):
         # A cursor from before a restore: it would skip the changes numbered again since.
-        return await _resync(actor, device_id, request_id, "restore")
+        return await _resync(actor, device_id, request_id, "restore", outbox)
     async with in_transaction() as conn:
         candidates: list[tuple[int, str, dict[str, Any]]] = []
         scans: list[tuple[str, str, str, str, list[Any]]] = []
@@ -106,7 +111,7 @@ async def pull(
         )
         for _seq, entity, row in page
     ]
-    await _audit(actor, device_id, request_id, len(changes), resync=False)
+    await _audit(actor, device_id, request_id, len(changes), resync=False, outbox=outbox)
     log.info("pull user=%s changes=%d has_more=%s", actor.user_id, len(changes), has_more)
     return PullResponse(
         changes=changes,
@@ -124,9 +129,13 @@ async def pull(
 
 
 async def _resync(
-    actor: Actor, device_id: str | None, request_id: str | None, reason: str
+    actor: Actor,
+    device_id: str | None,
+    request_id: str | None,
+    reason: str,
+    outbox: OutboxReport | None = None,
 ) -> ResyncResponse:
-    await _audit(actor, device_id, request_id, 0, resync=True, reason=reason)
+    await _audit(actor, device_id, request_id, 0, resync=True, reason=reason, outbox=outbox)
     log.info("pull user=%s resync reason=%s", actor.user_id, reason)
     return ResyncResponse()
 
@@ -150,6 +159,7 @@ async def _audit(
     *,
     resync: bool,
     reason: str | None = None,
+    outbox: OutboxReport | None = None,
 ) -> None:
     dialect = store.Dialect(db.dialect())
     marks = dialect.marks(7)
@@ -168,3 +178,18 @@ async def _audit(
                 ),
             ],
         )
+        if device_id is not None:
+            # One more statement in the same commit: no extra flush to disk per pull.
+            now = datetime.now(UTC)
+            sets: list[str] = ["last_sync_at"]
+            params: list[object] = [now]
+            if outbox is not None:
+                sets += outbox_columns.COLUMNS
+                params += outbox_columns.values(outbox, now)
+            m = dialect.marks(len(sets) + 2)
+            assignments = ", ".join(f"{name} = {mark}" for name, mark in zip(sets, m, strict=False))
+            await conn.execute_query(
+                f"UPDATE device SET {assignments} WHERE id = {m[-2]} AND user_id = {m[-1]} "
+                "AND revoked_at IS NULL",
+                [*params, device_id, actor.user_id],
+            )

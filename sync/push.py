@@ -31,7 +31,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from sync import db, merge, restore, scope, sequence, store, validate
+from sync import outbox as outbox_columns
 from sync.models import Role
+from sync.outbox import OutboxReport
 from sync.scope import Actor
 from sync.wire import (
     ENTITIES,
@@ -165,11 +167,13 @@ async def push(
     after_write: AfterWrite | None = None,
     now: datetime | None = None,
     entities: tuple[str, ...] = ENTITIES,
+    outbox: OutboxReport | None = None,
 ) -> PushResponse:
     """Apply one batch. ``assign_ids`` numbers the mutations after the device's last (server-side
     writers); ``current_base`` treats a negative ``base_version`` as "the current version";
     ``entities``: what this writer may send (phones: ``ENTITIES``; server-side writers add the
-    read-only-on-the-wire ``group``)."""
+    read-only-on-the-wire ``group``); ``outbox``: the phone's report of its queue as it sent
+    the batch (``sync.outbox``), kept on the device row by the batch's own last statement."""
     now = now or datetime.now(UTC)
     with _gc_paused():
         return await _push(
@@ -184,6 +188,7 @@ async def push(
             after_write,
             now,
             entities,
+            outbox,
         )
 
 
@@ -216,6 +221,7 @@ async def _push(
     after_write: AfterWrite | None,
     now: datetime,
     entities: tuple[str, ...],
+    outbox: OutboxReport | None = None,
 ) -> PushResponse:
     prechecked = [_precheck(m, now, entities) for m in mutations]
     dialect = store.Dialect(db.dialect())
@@ -253,10 +259,15 @@ async def _push(
         if after_write is not None:
             await after_write(conn, outcomes)
         new_last = max(last, expected - 1)
+        sets, params = ["last_mutation_id", "last_sync_at"], [new_last, now]
+        if outbox is not None:
+            # Every mutation of the batch leaves the phone's queue with this answer.
+            sets += outbox_columns.COLUMNS
+            params += outbox_columns.values(outbox.after_push(len(mutations)), now)
+        marks = dialect.marks(len(sets) + 1)
+        assignments = ", ".join(f"{name} = {mark}" for name, mark in zip(sets, marks, strict=False))
         await conn.execute_query(
-            f"UPDATE device SET last_mutation_id = {dialect.marks(1)[0]}, last_sync_at = "
-            f"{dialect.marks(1, 2)[0]} WHERE id = {dialect.marks(1, 3)[0]}",
-            [new_last, now, str(device_id)],
+            f"UPDATE device SET {assignments} WHERE id = {marks[-1]}", [*params, str(device_id)]
         )
     fresh_results = {o.mutation.mutation_id: o.result() for o in outcomes}
     results: list[MutationResult] = []

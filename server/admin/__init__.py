@@ -17,6 +17,7 @@ from server.admin import (
     exports_page,
     importer,
     participants,
+    phones,
     places,
     roster,
     shell,
@@ -32,4 +33,5 @@ ROUTES: list[Any] = [
     *places.ROUTES,
     *exports_page.ROUTES,
     *audit.ROUTES,
+    *phones.ROUTES,
 ]

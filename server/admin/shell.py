@@ -9,6 +9,7 @@ from litestar import Request, get
 from litestar.response import Redirect, Template
 
 from server.admin.common import ROSTER_ROLES, in_community, page
+from server.admin.phones import at_risk_context
 from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.reports import start_of, today_in, unreferred_readings, urgent_referrals
@@ -31,6 +32,7 @@ async def admin_home(request: Request[Any, Any, Any]) -> Template | Redirect:
         "urgent": await urgent_referrals(recent, zone),
         "unreferred": await unreferred_readings(recent, zone),
         "urgent_days": URGENT_DAYS,
+        **await at_risk_context(request),
     }
     return await page(request, "admin/index.html", context, section="home")
 

@@ -269,10 +269,16 @@ async def devices_page(request: Req) -> Template:
             user__role=Role.ADMIN
         )
     devices = await query.order_by("revoked_at", "-last_seen_at")
+    from server.admin.phones import at_risk_context
+
     return await _page(
         request,
         "admin/devices.html",
-        {"devices": devices, "key_devices": await devices_with_keys([d.id for d in devices])},
+        {
+            "devices": devices,
+            "key_devices": await devices_with_keys([d.id for d in devices]),
+            **await at_risk_context(request),
+        },
     )
 
 

@@ -29,6 +29,38 @@ export async function save(entity, id, fields, baseVersion) {
 export const waiting = () => count("outbox");
 export const queued = () => all("outbox");
 
+// A queued mutation as the push sends it: the wire's fields only (the server refuses others).
+export function wire({ mutation_id, entity, id, base_version, fields, client_time, resend }) {
+  const out = { mutation_id, entity, id, base_version, fields, client_time };
+  if (resend) out.resend = true; // sent again after the server lost it (sentlog.js)
+  return out;
+}
+
+// The outbox report every push and pull carries (SPEC 3, `x-peerlog-outbox`): how many records
+// wait here and when the oldest was made, so staff see a phone holding records that have not
+// arrived (it may be one that never gets a network, or an iPhone whose app is never opened).
+export function reportOf(items) {
+  let oldest = Infinity;
+  for (const m of items) {
+    const at = Date.parse(m.client_time);
+    if (at < oldest) oldest = at;
+  }
+  return `waiting=${items.length}` + (items.length && oldest < Infinity ? `; oldest=${new Date(oldest).toISOString()}` : "");
+}
+
+export const report = async () => reportOf(await queued());
+
+// "Save waiting records to a file" (Settings): the queue as the push would send it, for staff to
+// upload on this device's page when the phone cannot sync. The mutation ids are this device's
+// own, so the server applies each record once however often the file is uploaded, and this
+// phone's own push of the same records later changes nothing.
+export async function waitingFile(deviceId) {
+  return {
+    kind: "peerlog-waiting-records", version: 1, device_id: deviceId,
+    saved_at: new Date().toISOString(), schema_version: 1, mutations: (await queued()).map(wire),
+  };
+}
+
 // The local time with its UTC offset, as the wire wants it (`2026-11-20T09:30:00+08:00`).
 export function isoNow(d = new Date()) {
   const pad = (n) => String(Math.trunc(Math.abs(n))).padStart(2, "0");

@@ -3,8 +3,9 @@
 import { start, wipeAndLeave } from "./app.js";
 import { count } from "./db.js";
 import { t, fmtNumber } from "./i18n.js";
-import { apiHeaders } from "./device.js";
+import { apiHeaders, deviceId } from "./device.js";
 import { canSendInBackground } from "./phone.js";
+import { waitingFile } from "./outbox.js";
 
 // Every part of the Storage API is checked on its own: Safari 15.2–16 has persisted() and
 // persist() but no estimate(), and WebKit without the Storage API has none of them.
@@ -45,6 +46,34 @@ function background() {
     : t("This browser cannot send records in the background: they wait on this phone until Peerlog is open with a connection. Open Peerlog when you have a network.");
 }
 
+async function waitingSummary() {
+  const n = await count("outbox");
+  document.getElementById("waiting-summary").textContent = n
+    ? t("%(n)s records have not reached the server yet.", { n })
+    : t("Every record on this phone has reached the server.");
+  return n;
+}
+
+// A download, not a share: it works offline in every browser, and the file can then be sent
+// in WeChat or by cable like any other.
+async function saveWaiting() {
+  const status = document.getElementById("save-waiting-status");
+  const file = await waitingFile(deviceId());
+  if (!file.mutations.length) {
+    status.textContent = t("No records are waiting: there is nothing to save.");
+    return;
+  }
+  const day = new Date().toISOString().slice(0, 10);
+  const name = `peerlog-waiting-${day}-${file.device_id.slice(0, 8)}.json`;
+  const url = URL.createObjectURL(new Blob([JSON.stringify(file)], { type: "application/json" }));
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  status.textContent = t("Saved %(n)s records to the file %(file)s. Send it to your coordinator; the records also stay on this phone until it syncs.", { n: file.mutations.length, file: name });
+}
+
 async function signOut() {
   try {
     await fetch("/api/auth/logout", { method: "POST", headers: apiHeaders() });
@@ -74,8 +103,10 @@ document.getElementById("signout").addEventListener("click", async () => {
   anyway.focus();
 });
 document.getElementById("signout-anyway").addEventListener("click", signOut);
+document.getElementById("save-waiting").addEventListener("click", saveWaiting);
 
 await start();
 background();
+await waitingSummary();
 await storage();
 document.body.dataset.ready = "yes";

@@ -6,13 +6,14 @@
 // only what is still queued. Even if a batch did go twice, the server answers a mutation id it
 // has already processed with its original result (`duplicate`), so nothing is applied twice.
 import { tx, req, all, getMeta, setMeta, wipe } from "./db.js";
-import { STORE_OF, queued } from "./outbox.js";
+import { STORE_OF, queued, report, reportOf, wire } from "./outbox.js";
 import { remember, recover, mark } from "./sentlog.js";
 import { apiHeaders } from "./device.js";
 
 const MAX_BATCH = 500;
 const MAX_BYTES = 1024 * 1024 - 16 * 1024; // under the server's 1 MiB with room for the envelope
 const PAGE = 1000;
+const REPORT = "x-peerlog-outbox"; // the queue, on every push and pull (outbox.js, reportOf)
 
 export const events = new EventTarget();
 const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("peerlog-sync") : null;
@@ -74,12 +75,10 @@ function batchOf(items, limit) {
   const out = [];
   let size = 0;
   for (const m of items) {
-    const { mutation_id, entity, id, base_version, fields, client_time } = m;
-    const wire = { mutation_id, entity, id, base_version, fields, client_time };
-    if (m.resend) wire.resend = true; // sent again after the server lost it (sentlog.js)
-    const bytes = enc.encode(JSON.stringify(wire)).length + 1;
+    const item = wire(m);
+    const bytes = enc.encode(JSON.stringify(item)).length + 1;
     if (out.length >= limit || (out.length && size + bytes > MAX_BYTES)) break;
-    out.push(wire);
+    out.push(item);
     size += bytes;
   }
   return out;
@@ -93,7 +92,7 @@ async function push(h) {
     if (!items.length) return;
     const batch = batchOf(items, limit);
     const res = await call("/api/sync/push", {
-      method: "POST", headers: h,
+      method: "POST", headers: { ...h, [REPORT]: reportOf(items) },
       body: JSON.stringify({ device_id: h["x-peerlog-device"], schema_version: 1, mutations: batch }),
     });
     if (res.status === 200) {
@@ -208,7 +207,8 @@ async function dropUnseen(seen) {
   });
 }
 
-async function pull(h) {
+async function pull(headers) {
+  const h = { ...headers, [REPORT]: await report() };
   let cursor = await getMeta("cursor");
   let seen = null;
   let received = 0;
