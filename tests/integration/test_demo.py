@@ -327,10 +327,21 @@ async def _pull_all(user: User) -> list[Any]:
 
 
 async def test_pull_finds_every_demo_row_in_each_users_scope(filled: Demo) -> None:
-    admin = await User.get(username="admin")
-    everything = await _pull_all(admin)
+    # One coordinator per community between them receive every row, each exactly once.
+    everything: list[Any] = []
+    for community in await Community.all():
+        coordinator = await User.create(
+            username=f"coord-{community.code}",
+            display_name="Coordinator",
+            role=Role.COORDINATOR,
+            community=community,
+        )
+        everything += await _pull_all(coordinator)
     assert len(everything) == len(filled.program.synced())
     assert len({(c.entity, str(c.id)) for c in everything}) == len(everything)
+    # An administrator's phone gets a bounded scope, never the whole program (SPEC 3).
+    admin = await User.get(username="admin")
+    assert len(await _pull_all(admin)) < len(everything) / 100
 
     peer = await User.get(username="peer")
     theirs = await _pull_all(peer)
