@@ -90,7 +90,7 @@ async def _digest() -> str:
 async def test_the_full_demo_has_the_size_of_the_shanghai_program(
     db: str, settings: Settings
 ) -> None:
-    full = await _run(settings, scale=1.0)
+    await _run(settings, scale=1.0)
     assert await Community.all().count() == 12
     assert 55 <= await Committee.all().count() <= 65
     assert 110 <= await User.filter(role=Role.PEER_LEADER).count() <= 130
