@@ -18,6 +18,7 @@ from server.admin import (
     importer,
     participants,
     places,
+    referrals,
     roster,
     shell,
 )
@@ -30,6 +31,7 @@ ROUTES: list[Any] = [
     *importer.ROUTES,  # before participants: /admin/participants/import is not an id
     *participants.ROUTES,
     *places.ROUTES,
+    *referrals.ROUTES,
     *exports_page.ROUTES,
     *audit.ROUTES,
 ]

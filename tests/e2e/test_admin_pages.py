@@ -80,6 +80,7 @@ async def test_staff_pages_are_accessible_at_both_widths(
         "/admin/places",
         "/admin/exports",
         "/admin/audit",
+        "/admin/referrals",
         "/admin/users",
         f"/admin/users/{leader.id}",
         f"/admin/users/{invited.id}",
