@@ -55,7 +55,7 @@ async def test_the_worklist_lists_open_referrals_first_and_records_who_handled_t
     waiting = html.split('id="referrals-open"', 1)[1].split("</ol>", 1)[0]
     # The longest waiting first; the phone to call; another community's never.
     assert waiting.index(str(older.id)) < waiting.index(str(newer.id))
-    assert 'href="tel:13911112222"' in waiting and "CHC doctor" in waiting
+    assert 'href="tel:13911112222"' in waiting and "Community health centre doctor" in waiting
     assert "远方" not in html and "chc_doctor" not in waiting
 
     response = await client.post(
