@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -147,8 +147,11 @@ async def test_an_admin_phone_that_pulled_the_whole_program_resyncs_to_its_bound
     from sync.wire import ResyncResponse
 
     p = await program()
-    # A cursor made under the old, unbounded administrator scope ("admin:-:-") is stale.
-    old = cursors.encode(cursors.Cursor(seq=1, scope="admin:-:-", token=p.admin.scope_token))
+    first = await engine.pull(p.admin, None, 100)
+    assert not isinstance(first, ResyncResponse)
+    assert not isinstance(await engine.pull(p.admin, first.cursor, 100), ResyncResponse)
+    # The same cursor as made under the old, unbounded administrator scope ("admin:-:-").
+    old = cursors.encode(replace(cursors.decode(first.cursor), scope="admin:-:-"))
     assert isinstance(await engine.pull(p.admin, old, 100), ResyncResponse)
 
 
