@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PEERLOG_DATA_DIR ?= ./data
+# `make run DEMO=0` starts an empty program: no demo data, `serve` says how to make the first admin.
+DEMO ?= 1
 # Invite links are built from the origin: when only the port is changed, follow it.
 ifdef PEERLOG_PORT
 export PEERLOG_ORIGIN ?= http://localhost:$(PEERLOG_PORT)
@@ -21,9 +23,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP) ## set up, migrate, fill demo data the first time, serve on http://localhost:8000
+run: $(STAMP) ## set up, migrate, fill demo data the first time (DEMO=0: none), serve on http://localhost:8000
 	$(BIN)/peerlog migrate
-	$(BIN)/peerlog demo --if-empty
+	@if [ "$(DEMO)" != 0 ]; then $(BIN)/peerlog demo --if-empty; fi
 	$(BIN)/peerlog serve
 
 chromium: ## make sure Debian's Chromium is there for the browser tests

@@ -56,6 +56,7 @@ def _route_handlers() -> list[Any]:
 
     return [
         assets.router(),
+        assets.serve_favicon,
         *health.ROUTES,
         *sync_api.ROUTES,
         *auth_routes.ROUTES,

@@ -150,6 +150,17 @@ def serve_static(request: Request[Any, Any, Any], path: FromPath[str]) -> Respon
     return respond(request, asset, "public, max-age=31536000, immutable" if pinned else "no-cache")
 
 
+@get(
+    "/favicon.ico",
+    opt={"public": True, "cacheable": True},
+    include_in_schema=False,
+    sync_to_thread=False,
+)
+def serve_favicon(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Browsers ask for ``/favicon.ico`` on every page that names no icon (staff, sign-in)."""
+    return respond(request, assets()["icons/favicon.ico"], "public, max-age=86400")
+
+
 def router() -> Any:
     _assets.clear()  # re-read at every app start: a restart picks up edited files
     assets()

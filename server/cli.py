@@ -287,6 +287,17 @@ def _backup(settings: Settings, target: Path) -> int:
     return 0
 
 
+# What `serve` says on a database with no administrator yet (SPEC 7: a new program starts empty).
+FIRST_ADMIN_HINT = """No administrator yet. Make the first one, then open the link it prints on this machine:
+  peerlog create-user NAME --role admin
+  peerlog invite NAME
+Everything else (places, users, participants) is done from the pages after that."""
+
+
+async def _has_admin() -> bool:
+    return await User.filter(role=Role.ADMIN, is_active=True).exists()
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -298,7 +309,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "several workers need PostgreSQL (PEERLOG_DATABASE_URL=postgres://…): SQLite is one process"
         )
 
-    asyncio.run(_migrate(settings))
+    # Migrates first, as serving would.
+    if not asyncio.run(_with_db(settings, _has_admin)):
+        print(FIRST_ADMIN_HINT)
     os.environ["PEERLOG_DATA_DIR"] = str(settings.data_dir)
     print(f"Peerlog on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}")
     uvicorn.run(

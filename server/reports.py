@@ -12,9 +12,13 @@ Definitions (shown on the page, and tested against an independent computation):
   ending on the range's last day.
 - *contacts per participant per month*: non-voided contacts in that calendar month (inside the
   range) divided by the number of active participants. With a peer-leader filter, contacts are
-  those the peer leader logged.
-- *key functions / modes / referrals*: non-voided contacts in the range; a contact counts once
-  for every key function it addressed.
+  those the peer leader logged. Each month is also given *per 30 days* (divided by the days of
+  the month the range covers, up to today, times 30), so a partial month — the current one, or
+  the range's ends — compares with whole ones; a partial month is marked.
+- *key functions*: non-voided one-to-one contacts in the range (a group meeting's attendances
+  carry no functions and are counted apart); a contact counts once for every key function it
+  addressed, and shares are of one-to-one contacts.
+- *modes / referrals*: non-voided contacts in the range.
 - *group-meeting attendance*: non-voided meetings in the range, attendances, mean per meeting
   and distinct participants who attended at least once.
 - *overdue* (today): see ``is_overdue``.
@@ -32,7 +36,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.functions import Count, Sum
@@ -245,18 +249,36 @@ class BreakdownRow:
         return self.reached / self.active if self.active else None
 
 
+class MonthRow(NamedTuple):
+    month: date  # its first day
+    contacts: int
+    rate: float  # contacts per active participant
+    days: int  # days of the month the range covers, up to today
+    month_days: int
+
+    @property
+    def partial(self) -> bool:
+        return self.days < self.month_days
+
+    @property
+    def per_30_days(self) -> float:
+        """Contacts per active participant per 30 days: partial months compare with whole ones."""
+        return self.rate * 30 / self.days if self.days else 0.0
+
+
 @dataclass
 class Dashboard:
     filters: Filters
     today: date
     active: int = 0
     reached: int = 0
-    per_month: list[tuple[date, int, float]] = field(default_factory=list)
+    per_month: list[MonthRow] = field(default_factory=list)
     functions: list[tuple[str, int]] = field(default_factory=list)
     modes: list[tuple[str, int]] = field(default_factory=list)
     referrals: list[tuple[str, int]] = field(default_factory=list)
     urgent: list[dict[str, Any]] = field(default_factory=list)
     contacts: int = 0
+    one_to_one: int = 0  # contacts not made from a group meeting's attendance
     meetings: int = 0
     attendances: int = 0
     attendees: int = 0
@@ -354,8 +376,13 @@ async def dashboard(
         nxt = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
         lo, hi = max(month, f.since), min(nxt - timedelta(days=1), f.until)
         n = await Contact.filter(_contact_q(f, lo, hi, zone)).count()
-        d.per_month.append((month, n, n / d.active if d.active else 0.0))
-    d.contacts = sum(n for _, n, _ in d.per_month)
+        covered = max(0, (min(hi, today) - lo).days + 1)
+        d.per_month.append(
+            MonthRow(month, n, n / d.active if d.active else 0.0, covered, (nxt - month).days)
+        )
+    d.contacts = sum(m.contacts for m in d.per_month)
+    one_to_one = Contact.filter(cq, meeting_id__isnull=True)
+    d.one_to_one = await one_to_one.count()
 
     modes = dict(
         await Contact.filter(cq).annotate(n=Count("id")).group_by("mode").values_list("mode", "n")
@@ -378,7 +405,7 @@ async def dashboard(
         )
         for k in KeyFunction
     }
-    counted = await Contact.filter(cq).annotate(**sums).values(*sums)
+    counted = await one_to_one.annotate(**sums).values(*sums)
     first = counted[0] if counted else {}
     d.functions = [(k.value, int(first.get(k.value) or 0)) for k in KeyFunction]
 

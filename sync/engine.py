@@ -110,7 +110,7 @@ async def actor_for(user: User) -> Actor:
     """The user's scope: role, community, committee and the groups they lead or co-lead."""
     user_id = str(user.id)
     group_ids: frozenset[str] = frozenset()
-    if user.role is Role.PEER_LEADER or user.role == Role.PEER_LEADER.value:
+    if Role(user.role) in (Role.PEER_LEADER, Role.ADMIN):
         from tortoise.expressions import Q
 
         rows = await Group.filter(Q(leader_id=user.id) | Q(co_leader_id=user.id)).values_list(

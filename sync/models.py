@@ -590,3 +590,25 @@ class ImportUpload(Model):
 
     class Meta:
         table = "import_upload"
+
+
+class ReferralFollowUp(Model):
+    """Staff working through urgent referrals (``/admin/referrals``): a contact's urgent referral
+    marked handled, by whom, when, with a note (what was done: called, appointment made).
+
+    Kept beside the contact, not in it: it is the health centre's worklist, not the peer
+    leader's record, so it is never synced to phones and never conflicts with their edits. The
+    note may hold health details: it is shown on the worklist only, never logged or audited."""
+
+    id = fields.BigIntField(primary_key=True)
+    contact: fields.OneToOneRelation[Contact] = fields.OneToOneField(
+        "models.Contact", related_name="follow_up", on_delete=fields.CASCADE
+    )
+    handled_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="referrals_handled", on_delete=fields.RESTRICT
+    )
+    handled_at = fields.DatetimeField()
+    note = fields.TextField(null=True)
+
+    class Meta:
+        table = "referral_follow_up"

@@ -2,8 +2,11 @@
 
 Read scope (what a pull sends):
 
-* ``admin`` — everything.
-* ``coordinator`` — every participant, contact, meeting and group of their community.
+* ``admin`` — what a peer leader would have: participants assigned to them or in a group they
+  lead or co-lead, the contacts they wrote, those groups and their meetings. An administrator
+  works on the staff pages, online; a phone of theirs never downloads the whole program.
+* ``coordinator`` — every participant, contact, meeting and group of their community: one
+  community, never the program.
 * ``peer_leader`` — participants assigned to them or in a group they lead or co-lead (full
   profile); the contacts they wrote themselves; meetings of the groups they lead or co-lead and
   meetings they logged; the groups they lead or co-lead.
@@ -70,8 +73,11 @@ class Actor:
 
     @property
     def descriptor(self) -> str:
-        """What the user's scope depends on; a cursor made under another descriptor is stale."""
-        return f"{self.role.value}:{self.community_id or '-'}:{self.committee_id or '-'}"
+        """What the user's scope depends on; a cursor made under another descriptor is stale.
+        An administrator's says ``admin-own`` since their scope was bounded: a phone that had
+        pulled the whole program resyncs and drops it."""
+        kind = "admin-own" if self.role is Role.ADMIN else self.role.value
+        return f"{kind}:{self.community_id or '-'}:{self.committee_id or '-'}"
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -87,8 +93,6 @@ def read_filter(actor: Actor, entity: str, mark: Any) -> tuple[str, list[Any]] |
     """SQL condition and parameters restricting ``entity`` to the actor's scope, or None when the
     role sees none of it. ``mark(n)`` gives the next ``n`` placeholders."""
     role = actor.role
-    if role is Role.ADMIN:
-        return "1 = 1", []
     if role is Role.COORDINATOR:
         if actor.community_id is None:
             return None
@@ -97,7 +101,8 @@ def read_filter(actor: Actor, entity: str, mark: Any) -> tuple[str, list[Any]] |
         if entity != "participant" or actor.committee_id is None:
             return None
         return f"committee_id = {mark(1)[0]}", [actor.committee_id]
-    # Peer leader. Placeholders are taken in the order they appear in the text (SQLite's "?").
+    # Peer leader, and an administrator's bounded offline scope. Placeholders are taken in the
+    # order they appear in the text (SQLite's "?").
     groups = sorted(actor.group_ids)
     if entity in ("participant", "group_meeting"):
         cond = f"peer_leader_id = {mark(1)[0]}"

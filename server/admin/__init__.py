@@ -19,6 +19,7 @@ from server.admin import (
     participants,
     phones,
     places,
+    referrals,
     roster,
     shell,
 )
@@ -31,6 +32,7 @@ ROUTES: list[Any] = [
     *importer.ROUTES,  # before participants: /admin/participants/import is not an id
     *participants.ROUTES,
     *places.ROUTES,
+    *referrals.ROUTES,
     *exports_page.ROUTES,
     *audit.ROUTES,
     *phones.ROUTES,

@@ -6,6 +6,10 @@ also its audit event (action ``sync.<status>``: applied, merged, conflict or rej
 page filters both alike, reads at most ``offset + page size`` rows of each, newest first, and
 merges them by time. A mutation's values are never shown, only its field names.
 
+A phone pulls every few minutes, and most pulls bring nothing: those empty ``sync.pull`` events
+are folded out of the list into one line per device (how many, first and last), unless the
+``sync.pull`` action is asked for. Times are shown in the program's time zone.
+
 There is deliberately no route here (or anywhere) that edits or deletes an audit event: the log
 is append-only, and a test checks that no unsafe method reaches it.
 """
@@ -18,11 +22,14 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.response import Template
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
+from tortoise.functions import Count, Max, Min
 
 from server.admin.common import STAFF, page, parse_date
+from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.reports import start_of
+from sync import db
 from sync.models import AuditEvent, Conflict, Mutation, MutationStatus, Role, User
 
 PAGE_SIZE = 50
@@ -68,13 +75,20 @@ async def audit_page(request: Request[Any, Any, Any]) -> Template:
         page_no = max(1, int(q.get("page") or 1))
     except ValueError:
         page_no = 1
+    empty_pulls: list[dict[str, Any]] = []
+    listed = AuditEvent.filter(events_where)
+    if with_events and action != "sync.pull":
+        empty = Q(action="sync.pull", pulled=0)
+        empty_pulls = await _empty_pulls(
+            AuditEvent.filter(events_where).annotate(pulled=_pull_count()).filter(empty)
+        )
+        listed = listed.annotate(pulled=_pull_count()).filter(~empty)
     # Rows of the requested page and the one after (to know whether there is a next page).
     wanted = page_no * PAGE_SIZE + 1
     merged: list[dict[str, Any]] = []
     if with_events:
         merged.extend(
-            await AuditEvent.filter(events_where)
-            .order_by("-at", "-id")
+            await listed.order_by("-at", "-id")
             .limit(wanted)
             .values(
                 "id",
@@ -119,6 +133,11 @@ async def audit_page(request: Request[Any, Any, Any]) -> Template:
     )
     users = await User.all().order_by("username").values_list("username", flat=True)
     args = {k: v for k, v in q.items() if k != "page" and v}
+    zone = settings_of(request.app.state).zone
+    for e in events:
+        e["at"] = e["at"].astimezone(zone)
+    for row in empty_pulls:
+        row["first"], row["last"] = row["first"].astimezone(zone), row["last"].astimezone(zone)
     return await page(
         request,
         "admin/audit.html",
@@ -129,9 +148,29 @@ async def audit_page(request: Request[Any, Any, Any]) -> Template:
             "actions": actions,
             "users": users,
             "args": args,
+            "zone": str(zone),
+            "empty_pulls": empty_pulls,
         },
         section="audit",
     )
+
+
+def _pull_count() -> RawSQL:
+    """A ``sync.pull`` event's record count (``detail.count``), read by the database; -1 for
+    other events."""
+    if db.dialect() == "postgres":
+        return RawSQL("COALESCE((detail->>'count')::int, -1)")
+    return RawSQL("COALESCE(json_extract(detail, '$.count'), -1)")
+
+
+async def _empty_pulls(query: Any) -> list[dict[str, Any]]:
+    """One line per device (and user) for the pulls that brought nothing, busiest first."""
+    rows = await (
+        query.annotate(n=Count("id"), first=Min("at"), last=Max("at"))
+        .group_by("device_id", "actor__username")
+        .values("device_id", "n", "first", "last", actor_name="actor__username")
+    )
+    return sorted(rows, key=lambda r: (-r["n"], str(r["device_id"])))
 
 
 def _mutation_event(m: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 import time
 import uuid
@@ -32,37 +33,191 @@ from server.admin import writes
 from server.admin.common import STAFF, page
 from server.auth.session import current_user, roles
 from server.exports import BOM
-from server.i18n import language_of, localize_errors, translate
+from server.i18n import language_of, localize_errors, normalize, translate
 from sync import validate
-from sync.models import AuditEvent, Committee, ImportUpload, Participant, Role, User
+from sync.models import AuditEvent, Committee, Group, ImportUpload, Participant, Role, User
 
 # column → (required, what it holds). The page shows this table.
 COLUMNS: dict[str, tuple[bool, str]] = {
     "code": (True, "Program code, unique (e.g. SH-0001)"),
     "full_name": (True, "Full name"),
-    "committee_code": (True, "Residential committee code (see Places)"),
+    "committee_code": (True, "Residential committee: its code or its name (see Places)"),
     "consent_on": (True, "Date consent was recorded, YYYY-MM-DD (required to enrol)"),
     "enrolled_on": (False, "Enrolment date, YYYY-MM-DD (default: the consent date)"),
     "sex": (False, "female, male or other"),
     "birth_year": (False, "Year, e.g. 1956"),
     "phone": (False, "Phone number, unique"),
     "address": (False, "Building / unit"),
-    "peer_leader": (False, "User name of the assigned peer leader"),
+    "group": (False, "Group name (see Places): its leaders see the participant on their phones"),
+    "peer_leader": (False, "User name or display name of the assigned peer leader"),
     "status": (False, "active (default), paused, moved, withdrawn or deceased"),
     "conditions": (False, "Separated by ';', e.g. t2d;hypertension"),
     "hba1c_baseline": (False, "Baseline HbA1c in %, 3–20"),
     "hba1c_baseline_on": (False, "Date of the baseline HbA1c"),
     "notes": (False, "Free text"),
 }
+# What the participant form calls each column (and the wire field behind it): a reason names
+# the field as staff know it, "Residential committee: is required", never ``committee_id``.
+LABELS: dict[str, str] = {
+    "code": "Program code",
+    "full_name": "Full name",
+    "committee_code": "Residential committee",
+    "committee_id": "Residential committee",
+    "consent_on": "Consent recorded on",
+    "enrolled_on": "Enrolled on",
+    "sex": "Sex",
+    "birth_year": "Birth year",
+    "phone": "Phone",
+    "address": "Building / unit",
+    "group": "Group",
+    "group_id": "Group",
+    "peer_leader": "Peer leader",
+    "peer_leader_id": "Peer leader",
+    "status": "Status",
+    "conditions": "Conditions",
+    "hba1c_baseline": "Baseline HbA1c (%)",
+    "hba1c_baseline_on": "Baseline HbA1c date",
+    "notes": "Notes",
+}
+# The header row of the downloadable template, per language; each is also accepted on upload.
+TEMPLATE_HEADERS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "code": "编号",
+        "full_name": "姓名",
+        "sex": "性别",
+        "birth_year": "出生年份",
+        "phone": "电话",
+        "address": "住址",
+        "committee_code": "居委会",
+        "group": "小组",
+        "peer_leader": "同伴组长",
+        "enrolled_on": "入组日期",
+        "consent_on": "知情同意日期",
+        "status": "状态",
+        "conditions": "疾病",
+        "hba1c_baseline": "基线糖化血红蛋白",
+        "hba1c_baseline_on": "基线糖化血红蛋白日期",
+        "notes": "备注",
+    },
+    "en": {
+        "code": "Program code",
+        "full_name": "Full name",
+        "sex": "Sex",
+        "birth_year": "Birth year",
+        "phone": "Phone",
+        "address": "Address",
+        "committee_code": "Residential committee",
+        "group": "Group",
+        "peer_leader": "Peer leader",
+        "enrolled_on": "Enrolled on",
+        "consent_on": "Consent recorded on",
+        "status": "Status",
+        "conditions": "Conditions",
+        "hba1c_baseline": "Baseline HbA1c (%)",
+        "hba1c_baseline_on": "Baseline HbA1c date",
+        "notes": "Notes",
+    },
+}
+# Other names a spreadsheet kept by a committee or a health centre uses for the same columns.
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "code": ("项目编号", "参与者编号", "code"),
+    "full_name": ("name", "名字"),
+    "phone": ("手机", "手机号", "联系电话", "phone number", "mobile"),
+    "address": ("地址", "楼栋 / 单元", "楼栋/单元", "building / unit", "building/unit"),
+    "committee_code": ("居委会编号", "居委", "committee", "committee code"),
+    "group": ("组", "小组名称", "group name"),
+    "peer_leader": ("组长", "peer leader username"),
+    "consent_on": ("同意日期", "知情同意", "consent", "consent date"),
+    "enrolled_on": ("入组时间", "enrolment date", "enrollment date"),
+    "conditions": ("诊断", "疾病诊断"),
+    "hba1c_baseline": ("基线糖化血红蛋白（%）", "基线hba1c", "baseline hba1c"),
+    "notes": ("note",),
+}
+
+
+def _header_key(text: str) -> str:
+    """A header cell as compared: case, spaces, a BOM, "(required)" and "*" marks do not count."""
+    text = text.replace("\ufeff", "").strip().lower().rstrip("*").strip()
+    text = re.sub(r"\s*[(（](必填|required)[)）]$", "", text)
+    return re.sub(r"\s+", " ", text.replace("（", "(").replace("）", ")"))
+
+
+# The two columns the file of rejected rows puts first: an upload of the fixed file skips them.
+_REPORT_COLUMNS = ("line", "reason")
+IGNORED = "-"
+
+
+def _aliases() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in _REPORT_COLUMNS:
+        out[name] = out[_header_key(translate("zh-CN", name))] = IGNORED
+    for column in COLUMNS:
+        names = [column, *_SYNONYMS.get(column, ())]
+        names += [headers[column] for headers in TEMPLATE_HEADERS.values()]
+        names += [LABELS[column], translate("zh-CN", LABELS[column])]
+        for name in names:
+            out.setdefault(_header_key(name), column)
+    return out
+
+
+# Enumeration values as a spreadsheet writes them: the code, its English label or its Chinese one.
+_ENUM_LABELS = {
+    "sex": {"female": "Female", "male": "Male", "other": "Other"},
+    "status": {
+        "active": "Active",
+        "paused": "Paused",
+        "moved": "Moved",
+        "withdrawn": "Withdrawn",
+        "deceased": "Deceased",
+    },
+}
+_ENUM_EXTRA = {
+    "sex": {"女": "female", "男": "male", "f": "female", "m": "male"},
+    # Spelled out: "Active" has two translations in the catalogues (在管 for a participant).
+    "status": {
+        "在管": "active",
+        "在组": "active",
+        "暂停": "paused",
+        "已搬走": "moved",
+        "搬走": "moved",
+        "迁出": "moved",
+        "已退出": "withdrawn",
+        "退出": "withdrawn",
+        "已故": "deceased",
+        "去世": "deceased",
+    },
+}
+
+
+def _enum_values(column: str) -> dict[str, str]:
+    out = dict(_ENUM_EXTRA.get(column, {}))
+    for value, label in _ENUM_LABELS[column].items():
+        for name in (value, label, translate("zh-CN", label)):
+            out[name.strip().lower()] = value
+    return out
+
+
+_LOOSE_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+
+
+def _date_text(value: str) -> str:
+    """2026/5/1, 2026.5.1 and 2026年5月1日 as 2026-05-01; anything else as it is (the rules say
+    what is wrong with it)."""
+    m = _LOOSE_DATE.match(value)
+    return f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}" if m else value
+
+
 MAX_BYTES = 8 * 1024 * 1024
 _NUMERIC = {"birth_year": int, "hba1c_baseline": float}
+_DATES = ("consent_on", "enrolled_on", "hba1c_baseline_on")
 
 
 @dataclass
 class Checked:
     valid: list[tuple[int, uuid.UUID, dict[str, Any]]] = field(default_factory=list)
     rejected: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
-    header: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # as the file wrote it
+    columns: list[str] = field(default_factory=list)  # what each header cell means
     error: str | None = None
 
 
@@ -70,24 +225,43 @@ class Checked:
 class Lookups:
     """What rows are checked against: the database as it is now, within the user's scope."""
 
-    committees: dict[str, tuple[str, str]]  # code → (id, community id)
-    leaders: dict[str, tuple[str, str | None]]  # username → (id, community id)
+    committees: dict[str, tuple[str, str]]  # code, or a name used once → (id, community id)
+    leaders: dict[str, tuple[str, str | None]]  # user name or display name → (id, community id)
     codes: frozenset[str]
     phones: frozenset[str]
     community_id: str | None  # None: an admin, any community
+    # (community id, group name) → [(group id, committee id or None)]
+    groups: dict[tuple[str, str], list[tuple[str, str | None]]] = field(default_factory=dict)
+
+
+def _unique_names(rows: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """name → value for the names that appear once: a name two records share identifies neither."""
+    seen: dict[str, list[Any]] = {}
+    for name, value in rows:
+        seen.setdefault(name, []).append(value)
+    return {name: values[0] for name, values in seen.items() if len(values) == 1}
 
 
 async def lookups(user: User) -> Lookups:
-    committees = {
-        code: (str(cid), str(comm))
-        for cid, code, comm in await Committee.all().values_list("id", "code", "community_id")
-    }
-    leaders = {
-        name: (str(uid), str(comm) if comm else None)
-        for uid, name, comm in await User.filter(role=Role.PEER_LEADER).values_list(
-            "id", "username", "community_id"
+    rows = await Committee.all().values_list("id", "code", "name", "community_id")
+    committees = _unique_names((str(name), (str(cid), str(comm))) for cid, _, name, comm in rows)
+    committees.update({str(code): (str(cid), str(comm)) for cid, code, _, comm in rows})
+    people = await User.filter(role=Role.PEER_LEADER).values_list(
+        "id", "username", "display_name", "community_id"
+    )
+    leaders = _unique_names(
+        (str(shown), (str(uid), str(comm) if comm else None)) for uid, _, shown, comm in people
+    )
+    leaders.update(
+        {str(name): (str(uid), str(comm) if comm else None) for uid, name, _, comm in people}
+    )
+    groups: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+    for gid, name, comm, committee in await Group.all().values_list(
+        "id", "name", "community_id", "committee_id"
+    ):
+        groups.setdefault((str(comm), str(name).strip().lower()), []).append(
+            (str(gid), str(committee) if committee else None)
         )
-    }
     codes = frozenset(str(c) for c in await Participant.all().values_list("code", flat=True))
     phones = frozenset(
         str(p)
@@ -95,47 +269,96 @@ async def lookups(user: User) -> Lookups:
         if p
     )
     community = None if user.role == Role.ADMIN else str(user.community_id)  # type: ignore[attr-defined]
-    return Lookups(committees, leaders, codes, phones, community)
+    return Lookups(committees, leaders, codes, phones, community, groups)
+
+
+def _label(name: str, lang: str) -> str:
+    return translate(lang, LABELS[name]) if name in LABELS else name
 
 
 def _reason(errors: dict[str, list[str]], lang: str) -> str:
-    """One row's reasons in ``lang`` (the column names stay: they are the file's headers)."""
+    """One row's reasons in ``lang``, each field named as the participant form names it."""
     local = localize_errors(lang, errors)
-    return "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in local.items())
+    sep = "；" if lang == "zh-CN" else "; "
+    colon = "：" if lang == "zh-CN" else ": "
+    return sep.join(f"{_label(name, lang)}{colon}{', '.join(msgs)}" for name, msgs in local.items())
+
+
+def _read(text: str) -> tuple[list[str], list[str | None], Iterable[list[str]]]:
+    """The header as written, what each header cell means (None: not a column we know), and
+    the rows that follow."""
+    reader = csv.reader(io.StringIO(text.lstrip(BOM)))
+    header = [h.strip() for h in next(reader)]
+    aliases = _aliases()
+    return header, [aliases.get(_header_key(h)) for h in header], reader
+
+
+def _cells(columns: list[str | None], cells: list[str]) -> dict[str, str]:
+    return {
+        c: (cells[i].strip() if i < len(cells) else "")
+        for i, c in enumerate(columns)
+        if c and c != IGNORED
+    }
+
+
+def _group(look: Lookups, name: str, committee: tuple[str, str]) -> str | None:
+    """The group of that name in the committee's community; of two with the name, the one of
+    this committee."""
+    found = look.groups.get((committee[1], name.strip().lower()), [])
+    if len(found) > 1:
+        found = [g for g in found if g[1] == committee[0]]
+    return found[0][0] if len(found) == 1 else None
 
 
 def check_rows(text: str, look: Lookups, now: datetime, lang: str = "en") -> Checked:
     """Check every row of a CSV text. Pure: the database comes in as ``look``.
 
-    Line numbers are the file's own (the header is line 1). Reasons name the column and the
-    rule, never the value, in ``lang`` (the uploader reads them in the preview and the file of
+    Headers may be the column names, or the Chinese or English names of the template and the
+    participant form (编号, 姓名, 居委会, 小组, … / Program code, Full name, …). Line numbers are
+    the file's own (the header is line 1). Reasons name the field as the form does and the rule,
+    never the value, in ``lang`` (the uploader reads them in the preview and the file of
     rejected rows)."""
     out = Checked()
-    reader = csv.reader(io.StringIO(text.lstrip(BOM)))
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        header, columns, reader = _read(text)
     except StopIteration:
-        out.error = "The file is empty."
+        out.error = translate(lang, "The file is empty.")
         return out
     out.header = header
-    missing = [c for c, (required, _) in COLUMNS.items() if required and c not in header]
-    if missing:
-        out.error = translate(lang, "Missing columns: %(columns)s", columns=", ".join(missing))
-        return out
-    unknown = [h for h in header if h not in COLUMNS]
+    out.columns = [c or "" for c in columns]
+    unknown = [h for h, c in zip(header, columns, strict=True) if c is None and h]
     if unknown:
         out.error = translate(lang, "Unknown columns: %(columns)s", columns=", ".join(unknown))
         return out
+    doubled = sorted({c for c in columns if c and c != IGNORED and columns.count(c) > 1})
+    if doubled:
+        out.error = translate(
+            lang,
+            "Two columns mean the same field: %(columns)s",
+            columns=", ".join(_label(c, lang) for c in doubled),
+        )
+        return out
+    missing = [c for c, (required, _) in COLUMNS.items() if required and c not in columns]
+    if missing:
+        out.error = translate(
+            lang,
+            "Missing columns: %(columns)s",
+            columns=", ".join(
+                TEMPLATE_HEADERS.get(lang, TEMPLATE_HEADERS["en"])[c] for c in missing
+            ),
+        )
+        return out
+    enums = {name: _enum_values(name) for name in _ENUM_LABELS}
     seen_codes: dict[str, int] = {}
     seen_phones: dict[str, int] = {}
     for number, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
             continue
-        raw = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}
+        raw = _cells(columns, cells)
         errors: dict[str, list[str]] = {}
         wire: dict[str, Any] = {}
         for name, value in raw.items():
-            if name in ("committee_code", "peer_leader") or value == "":
+            if name in ("committee_code", "peer_leader", "group") or value == "":
                 continue
             if name in _NUMERIC:
                 try:
@@ -143,7 +366,12 @@ def check_rows(text: str, look: Lookups, now: datetime, lang: str = "en") -> Che
                 except ValueError:
                     errors[name] = ["must be a number"]
             elif name == "conditions":
-                wire[name] = [c.strip() for c in value.replace(",", ";").split(";") if c.strip()]
+                parts = re.split(r"[;,；，、]", value)
+                wire[name] = [c.strip() for c in parts if c.strip()]
+            elif name in enums:
+                wire[name] = enums[name].get(value.lower(), value)
+            elif name in _DATES:
+                wire[name] = _date_text(value)
             else:
                 wire[name] = value
         wire.setdefault("status", "active")
@@ -156,6 +384,12 @@ def check_rows(text: str, look: Lookups, now: datetime, lang: str = "en") -> Che
             errors["committee_code"] = ["unknown residential committee code"]
         else:
             wire["committee_id"] = committee[0]
+        if raw.get("group") and committee is not None:
+            group_id = _group(look, raw["group"], committee)
+            if group_id is None:
+                errors["group"] = ["unknown group in this community"]
+            else:
+                wire["group_id"] = group_id
         if raw.get("peer_leader"):
             leader = look.leaders.get(raw["peer_leader"])
             if leader is None or (committee is not None and leader[1] != committee[1]):
@@ -198,14 +432,30 @@ def check_rows(text: str, look: Lookups, now: datetime, lang: str = "en") -> Che
     return out
 
 
-def rejected_csv(header: list[str], rejected: Iterable[tuple[int, dict[str, str], str]]) -> bytes:
-    """The rejected rows as uploaded, with their line and reason first: fix and upload again."""
+def rejected_csv(
+    header: list[str],
+    columns: list[str],
+    rejected: Iterable[tuple[int, dict[str, str], str]],
+    lang: str = "en",
+) -> bytes:
+    """The rejected rows as uploaded (under the file's own headers), with their line and reason
+    first: fix and upload again."""
     buffer = io.StringIO()
     buffer.write(BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["line", "reason", *header])
+    # A file that is itself a fixed report has its old line and reason columns dropped.
+    kept = [(h, c) for h, c in zip(header, columns, strict=True) if c != IGNORED]
+    writer.writerow([translate(lang, "line"), translate(lang, "reason"), *(h for h, _ in kept)])
     for number, raw, reason in rejected:
-        writer.writerow([number, reason, *(raw.get(h, "") for h in header)])
+        writer.writerow([number, reason, *(raw.get(c, "") for _, c in kept)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def template_csv(lang: str) -> bytes:
+    """An empty file with the headers in ``lang``, to fill in a spreadsheet and upload."""
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    csv.writer(buffer, lineterminator="\r\n").writerow(TEMPLATE_HEADERS[lang].values())
     return buffer.getvalue().encode("utf-8")
 
 
@@ -246,7 +496,7 @@ async def _page(request: Request[Any, Any, Any], **context: Any) -> Template:
     return await page(
         request,
         "admin/import.html",
-        {"columns": COLUMNS, **context},
+        {"columns": COLUMNS, "headers": TEMPLATE_HEADERS, **context},
         section="participants",
     )
 
@@ -272,7 +522,10 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
     checked = check_rows(text, await lookups(user), now, language_of(request))
     if checked.error:
         return await _page(request, stage="upload", error=checked.error)
-    token = await _keep(user, data, rejected_csv(checked.header, checked.rejected), now)
+    lang = language_of(request)
+    token = await _keep(
+        user, data, rejected_csv(checked.header, checked.columns, checked.rejected, lang), now
+    )
     return await _page(
         request,
         stage="preview",
@@ -309,12 +562,9 @@ async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Temp
     raw_by_line: dict[int, dict[str, str]] = {}
     if any(_status(r) != "applied" for r in results):
         # Re-read the raw cells of rows the engine refused, for the rejected file.
-        reader = csv.reader(io.StringIO(text.lstrip(BOM)))
-        header = [h.strip().lower() for h in next(reader)]
+        _, columns, reader = _read(text)
         for number, cells in enumerate(reader, start=2):
-            raw_by_line[number] = {
-                h: (cells[i] if i < len(cells) else "") for i, h in enumerate(header)
-            }
+            raw_by_line[number] = _cells(columns, cells)
     rejected = list(checked.rejected)
     for (number, _, _), result in zip(checked.valid, results, strict=True):
         if _status(result) in ("applied", "merged"):
@@ -328,7 +578,9 @@ async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Temp
     rejected.sort(key=lambda r: r[0])
     # The uploaded file goes now; the rejected rows stay for their download, a day at most.
     await ImportUpload.filter(id=token).update(
-        data=None, rejected_csv=rejected_csv(checked.header, rejected), expires_at=now + KEEP
+        data=None,
+        rejected_csv=rejected_csv(checked.header, checked.columns, rejected, lang),
+        expires_at=now + KEEP,
     )
     await AuditEvent.create(
         actor=user,
@@ -355,6 +607,18 @@ def _status(result: Any) -> str:
     )
 
 
+@get("/admin/participants/import/template.csv", opt=roles(*STAFF), name="admin-import-template")
+async def template_file(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The empty template, headers in the language asked for (``?lang=``) or the reader's."""
+    lang = normalize(request.query_params.get("lang")) or language_of(request)
+    name = "peerlog-participants-zh.csv" if lang == "zh-CN" else "peerlog-participants-en.csv"
+    return Response(
+        template_csv(lang),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @get("/admin/participants/import/{token:str}/rejected.csv", opt=roles(*STAFF))
 async def rejected_file(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[bytes]:
     found = await _mine(current_user(request), token, datetime.now(UTC)).values_list(
@@ -372,4 +636,4 @@ async def rejected_file(request: Request[Any, Any, Any], token: FromPath[str]) -
     )
 
 
-ROUTES = [import_page, upload, confirm, rejected_file]
+ROUTES = [import_page, upload, confirm, template_file, rejected_file]

@@ -9,8 +9,9 @@ conflict) exactly like a phone's own edit. Reassigning a peer leader or group is
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
@@ -32,6 +33,7 @@ from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.i18n import language_of, localize_errors
 from server.reports import today_in
+from sync import validate
 from sync.models import Committee, Group, Participant, ParticipantStatus, Role, User
 from sync.wire import WRITABLE
 
@@ -43,17 +45,17 @@ def _in_scope(user: User) -> Any:
     return in_community(Participant.all(), user)
 
 
-@get("/admin/participants", opt=roles(*STAFF), name="admin-participants")
-async def participants_page(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
-    q = request.query_params
+def _filtered(user: User, q: Any) -> tuple[Any, uuid.UUID | None]:
+    """The participants the list's filters pick (search, community, committee, group, peer
+    leader, status), within the user's scope; and the community shown."""
     query = _in_scope(user)
     community_id = community_scope(user, q.get("community"))
     if community_id:
         query = query.filter(community_id=community_id)
-    committee_id = parse_uuid(q.get("committee"))
-    if committee_id:
-        query = query.filter(committee_id=committee_id)
+    for name in ("committee", "group", "peer_leader"):
+        wanted = parse_uuid(q.get(name))
+        if wanted:
+            query = query.filter(**{f"{name}_id": wanted})
     if q.get("status"):
         query = query.filter(status=q.get("status"))
     text = (q.get("q") or "").strip()
@@ -61,6 +63,14 @@ async def participants_page(request: Request[Any, Any, Any]) -> Template:
         query = query.filter(
             Q(code__icontains=text) | Q(full_name__icontains=text) | Q(phone__icontains=text)
         )
+    return query, community_id
+
+
+@get("/admin/participants", opt=roles(*STAFF), name="admin-participants")
+async def participants_page(request: Request[Any, Any, Any]) -> Template:
+    user = current_user(request)
+    q = request.query_params
+    query, community_id = _filtered(user, q)
     try:
         page_no = max(1, int(q.get("page") or 1))
     except ValueError:
@@ -85,6 +95,7 @@ async def participants_page(request: Request[Any, Any, Any]) -> Template:
     committees = Committee.all()
     if community_id:
         committees = committees.filter(community_id=community_id)
+    choices = await _choices(user, community_id)
     return await page(
         request,
         "admin/participants.html",
@@ -95,11 +106,52 @@ async def participants_page(request: Request[Any, Any, Any]) -> Template:
             "has_next": page_no * PAGE_SIZE < total,
             "communities": await communities_for(user),
             "committees": await committees.order_by("name"),
+            "groups": choices["groups"],
+            "leaders": choices["leaders"],
             "args": {k: v for k, v in q.items() if k != "page" and v},
             "community_id": community_id,
+            "reassigned": q.get("reassigned"),
+            "refused": q.get("refused"),
         },
         section="participants",
     )
+
+
+KEEP = "keep"
+
+
+@post("/admin/participants/reassign", opt=roles(*STAFF), status_code=303)
+async def reassign(request: Request[Any, Any, Any]) -> Redirect:
+    """Move the ticked participants (or all the filters pick) to another group and/or peer
+    leader: one engine write each, so every phone concerned is told at its next sync."""
+    user = current_user(request)
+    form = await request.form()
+    fields: dict[str, Any] = {}
+    for name in ("group_id", "peer_leader_id"):
+        value = str(form.get(name) or KEEP)
+        if value != KEEP:
+            fields[name] = value or None
+    filters = {
+        k: str(form.get(k) or "")
+        for k in ("q", "community", "committee", "group", "peer_leader", "status")
+    }
+    back = {k: v for k, v in filters.items() if v}
+    if form.get("which") == "all":
+        query, _ = _filtered(user, filters)
+    else:
+        chosen = [i for i in (parse_uuid(str(v)) for v in form.getall("ids", [])) if i]
+        query = _in_scope(user).filter(id__in=chosen)
+    moved = refused = 0
+    if fields:
+        for participant_id in await query.values_list("id", flat=True):
+            try:
+                await writes.write(request, "participant", participant_id, dict(fields))
+            except writes.WriteRefused:
+                refused += 1
+            else:
+                moved += 1
+    back.update(reassigned=str(moved), refused=str(refused))
+    return Redirect(f"/admin/participants?{urlencode(back)}", status_code=303)
 
 
 async def _choices(user: User, community_id: uuid.UUID | None) -> dict[str, Any]:
@@ -182,7 +234,11 @@ async def new_participant(request: Request[Any, Any, Any]) -> Template:
 async def create_participant(request: Request[Any, Any, Any]) -> Template | Redirect:
     wire, raw = await _wire_fields(request)
     wire = {k: v for k, v in wire.items() if v not in (None, [], False) or k == "status"}
-    errors: dict[str, list[str]] = {}
+    # Every problem at once: the engine's own field and record rules are asked here too, so a
+    # missing consent date is not reported first and a missing committee only after it is fixed.
+    clean, errors = validate.check("participant", wire, datetime.now(UTC))
+    for name, msgs in validate.check_record("participant", clean, creating=True).items():
+        errors.setdefault(name, msgs)
     if not wire.get("consent_on"):
         errors["consent_on"] = ["Enrolment needs the date consent was recorded."]
     if wire.get("code") and await Participant.exists(code=wire["code"]):
@@ -246,6 +302,7 @@ async def save_participant(
 
 ROUTES = [
     participants_page,
+    reassign,
     new_participant,
     create_participant,
     edit_participant,

@@ -28,11 +28,14 @@ async def admin_home(request: Request[Any, Any, Any]) -> Template | Redirect:
     zone = settings_of(request.app.state).zone
     since = start_of(today_in(zone) - timedelta(days=URGENT_DAYS - 1), zone)
     recent = in_community(Contact.filter(voided=False, occurred_at__gte=since), user)
+    from server.admin.referrals import open_count
+
     context = {
         "urgent": await urgent_referrals(recent, zone),
         "unreferred": await unreferred_readings(recent, zone),
         "urgent_days": URGENT_DAYS,
         **await at_risk_context(request),
+        "referrals_open": await open_count(user),
     }
     return await page(request, "admin/index.html", context, section="home")
 

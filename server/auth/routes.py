@@ -469,6 +469,9 @@ def _in_app(request: Req) -> dict[str, Any]:
 
 @get("/signin", opt=public(), include_in_schema=False)
 async def signin_page(request: Req) -> Template:
+    # A new program's first day: nobody can sign in until the first administrator is made on
+    # the server's command line (SPEC 7), so the page says how.
+    first_day = not await User.filter(role=Role.ADMIN, is_active=True).exists()
     return render(
         request,
         "auth/signin.html",
@@ -477,6 +480,7 @@ async def signin_page(request: Req) -> Template:
             # A phone that was switched off lands here after wiping itself: say why.
             "revoked": request.query_params.get("why") == "revoked",
             **_in_app(request),
+            "first_day": first_day,
         },
     )
 

@@ -189,3 +189,37 @@ async def test_every_mutation_is_an_event_merged_by_time_with_the_same_filters_a
     )
     mine = (await client.get("/admin/audit?page=2")).text
     assert "far_away" not in table(mine) and len(actions(mine)) == 58 - 50
+
+
+async def test_times_are_in_the_program_time_zone_and_empty_pulls_are_folded_per_device(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    community = await factories.community()
+    ana = await factories.user(Role.PEER_LEADER, community=community, username="ana")
+    phone = await factories.device(ana)
+    admin = await factories.user(Role.ADMIN)
+    for _ in range(30):
+        await AuditEvent.create(
+            actor=ana, device_id=phone.id, action="sync.pull", detail={"count": 0, "resync": False}
+        )
+    full = await AuditEvent.create(
+        actor=ana, device_id=phone.id, action="sync.pull", detail={"count": 12, "resync": False}
+    )
+    signin = await AuditEvent.create(actor=ana, action="signin", detail={})
+    at = datetime(2026, 11, 20, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
+    await AuditEvent.filter(id=signin.id).update(at=at)
+    await factories.sign_in(client, admin, settings)
+    client.cookies.set("lang", "en")
+    html = (await client.get("/admin/audit")).text
+    listed = html.split('id="audit"', 1)[1].split("</table>", 1)[0]
+    assert "When (Asia/Shanghai)" in html
+    assert "2026-11-20 09:30:00" in listed and "2026-11-20 01:30:00" not in listed
+    # The pull that brought records is listed; the 30 that brought nothing are one line.
+    assert listed.count("sync.pull") == 1 and "count=12" in listed
+    folded = html.split('id="empty-pulls"', 1)[1].split("</table>", 1)[0]
+    assert folded.count("<tr>") == 2  # the header and the phone
+    assert "<td>30</td>" in folded and str(phone.id)[:8] in folded
+    # Asking for sync.pull lists every one of them.
+    every = (await client.get("/admin/audit?action=sync.pull")).text
+    assert every.split('id="audit"', 1)[1].count("sync.pull") == 31
+    assert full.id

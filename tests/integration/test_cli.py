@@ -267,3 +267,41 @@ def test_backup_on_postgresql_points_to_pg_dump(
     monkeypatch.setenv("PEERLOG_DATABASE_URL", "postgres://peerlog@db.internal:5432/peerlog")
     code, _, err = run(capsys, "backup", "x.dump")
     assert_one_line_error(code, err, "pg_dump")
+
+
+async def _serve_banner(env: dict[str, str]) -> str:
+    """What `peerlog serve` prints before it serves (a real process, stopped afterwards)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        "serve",
+        "--port",
+        str(free_port()),
+        cwd=ROOT,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        while not lines or not lines[-1].startswith("Peerlog on"):
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+            assert line, "serve ended before serving: " + "".join(lines)
+            lines.append(line.decode())
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), timeout=30)
+    return "".join(lines)
+
+
+async def test_serve_on_an_empty_database_says_how_the_first_administrator_gets_in(
+    tmp_path: Path,
+) -> None:
+    env = _env(tmp_path)
+    banner = await _serve_banner(env)
+    assert "No administrator yet" in banner
+    assert "peerlog create-user NAME --role admin" in banner and "peerlog invite NAME" in banner
+    assert (await peerlog(env, "create-user", "ana", "--role", "admin"))[0] == 0
+    assert "No administrator yet" not in await _serve_banner(env)

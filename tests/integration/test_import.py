@@ -56,18 +56,19 @@ FILE = "\n".join(
         "N-14,张伟,RC-A,2026-06-01,,other,1961,,5号楼101,,paused,,9.1,2026-06-01,按时服药",  # 15 good
     ]
 )
+# Each bad line, and the field its reason names as the participant form does.
 EXPECTED_BAD = {
-    4: "consent_on",
-    5: "committee_code",
-    6: "code",
-    7: "code",
-    8: "phone",
-    9: "consent_on",
-    10: "sex",
-    11: "status",
-    12: "hba1c_baseline",
-    13: "committee_code",
-    14: "phone",
+    4: "Consent recorded on",
+    5: "Residential committee",
+    6: "Program code",
+    7: "Program code",
+    8: "Phone",
+    9: "Consent recorded on",
+    10: "Sex",
+    11: "Status",
+    12: "Baseline HbA1c (%)",
+    13: "Residential committee",
+    14: "Phone",
 }
 
 
@@ -178,7 +179,7 @@ async def test_a_file_without_the_required_columns_is_refused(
 ) -> None:
     await setup(client, settings)
     response = await upload(client, "code,full_name\nX-1,Somebody\n")
-    assert "Missing columns: committee_code, consent_on" in response.text
+    assert "Missing columns: Residential committee, Consent recorded on" in response.text
     assert await Participant.all().count() == 1
 
 
@@ -191,17 +192,17 @@ async def test_a_chinese_reader_gets_the_reasons_in_chinese_in_the_page_and_the_
     reported = dict(
         re.findall(r'<tr data-line="(\d+)"><td>\d+</td><td>[^<]*</td><td>([^<]*)</td>', html)
     )
-    # The column stays as in the file; the rule is in Chinese, its numbers kept.
-    assert reported["5"].startswith("committee_code: 居委会代码不存在")
-    assert reported["6"] == "code: 与第 2 行重复"
-    assert reported["12"].startswith("hba1c_baseline: ") and "3" in reported["12"]
+    # The field is named as the form names it, the rule is in Chinese, its numbers kept.
+    assert reported["5"].startswith("居委会：居委会代码不存在")
+    assert reported["6"] == "项目编号：与第 2 行重复"
+    assert reported["12"].startswith("基线糖化血红蛋白（%）：") and "3" in reported["12"]
     assert "20" in reported["12"] and "must be" not in reported["12"]
     token = token_of(html)
     rejected = await client.get(f"/admin/participants/import/{token}/rejected.csv")
-    rows = {r["line"]: r for r in csv.DictReader(io.StringIO(rejected.content.decode("utf-8-sig")))}
-    assert rows["7"]["reason"] == "code: 已被一位已入组的参与者使用"
+    rows = {r["行号"]: r for r in csv.DictReader(io.StringIO(rejected.content.decode("utf-8-sig")))}
+    assert rows["7"]["原因"] == "项目编号：已被一位已入组的参与者使用"
     missing = await upload(client, "code,full_name\nX-1,Somebody\n")
-    assert "缺少列：committee_code, consent_on" in missing.text
+    assert "缺少列：居委会, 知情同意日期" in missing.text
 
 
 async def test_another_user_cannot_confirm_my_import(
@@ -322,3 +323,91 @@ async def test_a_confirmation_that_fails_can_be_tried_again(
     assert importer.writes.write_many is writes.write_many
     done = await client.post(f"/admin/participants/import/{token}/confirm")
     assert "Imported 3 participants" in done.text
+
+
+CHINESE_FILE = "\n".join(
+    [
+        "编号,姓名,性别,出生年份,电话,住址,居委会,小组,同伴组长,入组日期,知情同意日期,状态",
+        "Z-1,王秀英,女,1956,13911119001,3号楼402,RC-A,晨练小组,,2026/5/2,2026/5/1,在管",
+        "Z-2,李建国,男,1950,,,一居委,晨练小组,leader_a,,2026年5月1日,暂停",
+        "Z-3,张伟,男,1961,,,RC-A,没有这个组,,,2026-05-01,",
+    ]
+)
+
+
+async def test_chinese_headers_a_group_column_and_chinese_values_are_imported(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    world = await setup(client, settings)
+    committee = world["committee"]
+    committee.name = "一居委"  # type: ignore[attr-defined]
+    await committee.save()  # type: ignore[attr-defined]
+    group = await factories.group(
+        await committee.community, leader=world["leader"], name="晨练小组"
+    )  # type: ignore[attr-defined]
+    html = (await upload(client, CHINESE_FILE)).text
+    assert "2 rows are ready to import; 1 rows have a problem" in html, html[:2000]
+    reported = dict(
+        re.findall(r'<tr data-line="(\d+)"><td>\d+</td><td>[^<]*</td><td>([^<]*)</td>', html)
+    )
+    assert reported == {"4": "Group: unknown group in this community"}
+    await client.post(f"/admin/participants/import/{token_of(html)}/confirm")
+    z1 = await Participant.get(code="Z-1")
+    z2 = await Participant.get(code="Z-2")
+    assert (z1.sex, z1.status, str(z1.enrolled_on), str(z1.consent_on)) == (
+        "female",
+        "active",
+        "2026-05-02",
+        "2026-05-01",
+    )
+    assert (z2.sex, z2.status, str(z2.consent_on)) == ("male", "paused", "2026-05-01")
+    assert z1.group_id == z2.group_id == group.id  # type: ignore[attr-defined]
+    assert z2.committee_id == committee.id  # type: ignore[attr-defined]  (by its name)
+    assert z2.peer_leader_id == world["leader"].id  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_the_template_in_each_language_is_accepted_as_it_is_filled_in(
+    client: httpx.AsyncClient, settings: Settings, lang: str
+) -> None:
+    await setup(client, settings)
+    response = await client.get(f"/admin/participants/import/template.csv?lang={lang}")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["content-disposition"]
+    header = next(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert header[:3] == (
+        ["编号", "姓名", "性别"] if lang == "zh-CN" else ["Program code", "Full name", "Sex"]
+    )
+    row = {name: "" for name in header}
+    first = dict(
+        zip(importer.TEMPLATE_HEADERS[lang].values(), importer.TEMPLATE_HEADERS[lang], strict=True)
+    )
+    values = {
+        "code": "T-1",
+        "full_name": "Tester",
+        "committee_code": "RC-A",
+        "consent_on": "2026-05-01",
+    }
+    for shown, column in first.items():
+        row[shown] = values.get(column, "")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header)
+    writer.writeheader()
+    writer.writerow(row)
+    html = (await upload(client, buffer.getvalue())).text
+    assert "1 rows are ready to import; 0 rows have a problem" in html
+
+
+async def test_the_file_of_rejected_rows_can_be_fixed_and_uploaded_again(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await setup(client, settings)
+    token = token_of(await upload(client, FILE))
+    rejected = (await client.get(f"/admin/participants/import/{token}/rejected.csv")).content
+    text = rejected.decode("utf-8-sig").replace("RC-NOPE", "RC-A")
+    html = (await upload(client, text)).text
+    # Line 5's committee is fixed, and the repeats of rows that are not in this file any more
+    # stand alone; the line and reason columns are not taken for fields.
+    assert "3 rows are ready to import; 8 rows have a problem" in html, re.findall(
+        r"<td>([^<]*)</td></tr>", html
+    )

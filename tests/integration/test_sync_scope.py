@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -122,7 +122,7 @@ async def test_a_volunteer_receives_roster_fields_of_their_committee_only(
     assert "private" not in str(changes) and "8.4" not in str(changes)
 
 
-async def test_a_coordinator_receives_their_community_and_an_admin_everything(
+async def test_a_coordinator_receives_their_community_and_an_admin_only_their_own(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     p = await program()
@@ -130,8 +130,29 @@ async def test_a_coordinator_receives_their_community_and_an_admin_everything(
     assert str(p.far.id) not in _ids(changes, "participant")
     assert _ids(changes, "participant") == {str(p.mine.id), str(p.in_my_group.id), str(p.theirs.id)}
     assert len(_ids(changes, "contact")) == 4
+    # An administrator's phone never downloads the program: what a peer leader would have
+    # (here the one contact they wrote, nobody assigned to them).
     changes = await _pull_as(client, settings, p.admin)
-    assert len(_ids(changes, "participant")) == 4 and len(_ids(changes, "contact")) == 5
+    assert _ids(changes, "participant") == set()
+    assert _ids(changes, "contact") == {
+        str(c.id) for c in await Contact.filter(peer_leader_id=p.admin.id)
+    }
+    assert len(_ids(changes, "contact")) == 1
+
+
+async def test_an_admin_phone_that_pulled_the_whole_program_resyncs_to_its_bounded_scope(
+    db: str,
+) -> None:
+    from sync import cursor as cursors
+    from sync.wire import ResyncResponse
+
+    p = await program()
+    first = await engine.pull(p.admin, None, 100)
+    assert not isinstance(first, ResyncResponse)
+    assert not isinstance(await engine.pull(p.admin, first.cursor, 100), ResyncResponse)
+    # The same cursor as made under the old, unbounded administrator scope ("admin:-:-").
+    old = cursors.encode(replace(cursors.decode(first.cursor), scope="admin:-:-"))
+    assert isinstance(await engine.pull(p.admin, old, 100), ResyncResponse)
 
 
 async def test_forbidden_writes_are_rejected_one_by_one_and_the_rest_of_the_batch_applies(

@@ -257,6 +257,15 @@ export function explain(err) {
   return message("error");
 }
 
+// Staff work at a desk: they land on the staff pages, not on the phone app's Today screen.
+const STAFF_ROLES = ["coordinator", "admin"];
+
+function landing(kind, who, next) {
+  const home = who && STAFF_ROLES.includes(who.role) ? "/admin" : "/";
+  if (kind === "invite" || !next || next === "/") return home;
+  return next;
+}
+
 function bindPage(root) {
   const status = document.getElementById("auth-status");
   const show = (text) => {
@@ -270,9 +279,9 @@ function bindPage(root) {
       button.disabled = true;
       show(message(button === passkey ? "working" : "key_working"));
       try {
-        await ceremony();
+        const who = await ceremony();
         show(message("signed_in"));
-        location.assign(kind === "invite" ? "/" : root.dataset.next || "/");
+        location.assign(landing(kind, who, root.dataset.next));
       } catch (err) {
         show(explain(err));
         button.disabled = false;
