@@ -54,6 +54,11 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+class MigrationRefused(RuntimeError):
+    """A migration found data it cannot carry over without a person's decision; the message says
+    what and what to do, and the database is left as it was."""
+
+
 # pg_advisory_lock key held while migrating ("PEERLOG" in ASCII, as a bigint).
 MIGRATION_LOCK = 0x50454552_4C4F47
 
