@@ -310,7 +310,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        **settings.uvicorn_proxy_options(),
         log_level=settings.log_level.lower(),
         access_log=False,
     )
