@@ -35,6 +35,10 @@ def request_id(request: Request[Any, Any, Any]) -> str:
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     body: dict[str, Any] = {"error": _CODES.get(status, "error"), "message": exc.detail}
+    if status == 413 and exc.detail == "Request Entity Too Large":
+        # Litestar's own refusal of a body sent without a length: say what the limit is.
+        limit = request.app.request_max_body_size
+        body["message"] = f"A request body may be at most {limit} bytes."
     if isinstance(exc, ValidationException) and exc.extra:
         # Litestar's own body validation: keep the field names and reasons, never the values.
         body["fields"] = [
