@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -22,7 +21,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
-from server import assets, errors, i18n, security
+from server import assets, errors, i18n, logs, security
 from server.auth.session import (
     SessionMiddleware,
     SignInRequired,
@@ -143,9 +142,7 @@ def create_app(
     on_startup: Sequence[Callable[..., Any]] = (),
 ) -> Litestar:
     """Build the app. ``manage_database=False`` when the caller (a test) owns the ORM context."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
