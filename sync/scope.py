@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.models import Role
-from sync.wire import READABLE, ROSTER_FIELDS, Message, template
+from sync.wire import READABLE, ROSTER_FIELDS, ROSTER_REVISION, Message, template
 
 PEER_LEADER_PARTICIPANT_FIELDS = frozenset(
     {"phone", "address", "notes", "needs_visit", "needs_visit_reason"}
@@ -71,7 +71,9 @@ class Actor:
     @property
     def descriptor(self) -> str:
         """What the user's scope depends on; a cursor made under another descriptor is stale."""
-        return f"{self.role.value}:{self.community_id or '-'}:{self.committee_id or '-'}"
+        scope = f"{self.role.value}:{self.community_id or '-'}:{self.committee_id or '-'}"
+        # A volunteer's records also depend on which fields a roster carries.
+        return f"{scope}:roster{ROSTER_REVISION}" if self.role is Role.VOLUNTEER else scope
 
 
 # --- reading ------------------------------------------------------------------------------------
