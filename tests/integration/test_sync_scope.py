@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -154,10 +155,9 @@ async def test_a_phone_holding_the_old_roster_fields_resyncs_once(
     old = cursors.decode(fresh)
     volunteer = p.volunteer
     before = cursors.encode(
-        cursors.Cursor(
-            seq=old.seq,
+        dataclasses.replace(
+            old,
             scope=f"volunteer:{volunteer.community_id}:{volunteer.committee_id}",  # type: ignore[attr-defined]
-            token=old.token,
         )
     )
     resync = await client.get("/api/sync/pull", params={"cursor": before})
