@@ -56,7 +56,7 @@ async def restore_log_indexes(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0004_restore")]
+    dependencies = [("models", "0005_devicekeys")]
 
     initial = False
 
