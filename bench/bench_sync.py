@@ -16,6 +16,14 @@ does not share its CPU):
    pages of 1,000: total time over HTTP, the engine's own time in-process, gzipped bytes/record;
 3. 200 devices at once, each pushing 20 contacts and pulling, 5 rounds: errors, lost rows,
    'database is locked', throughput and p95 latency.
+
+What SQLite's ``synchronous=FULL`` (a 200 only once the commit is on disk, SPEC 3) costs:
+
+    .venv/bin/python bench/bench_sync.py --synchronous-cost
+
+runs only the push ingest on SQLite, against a server with FULL and one with NORMAL in turn
+(each on a fresh database, alternating, ``--rounds`` times), and prints both rates and their
+ratio.
 """
 
 from __future__ import annotations
@@ -64,7 +72,7 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, data_dir: Path) -> None:
+    def __init__(self, url: str, data_dir: Path, synchronous: str = db.SQLITE_SYNCHRONOUS) -> None:
         self.port = free_port()
         self.base = f"http://localhost:{self.port}"
         self.log = data_dir / "server.log"
@@ -76,20 +84,15 @@ class Server:
             "PEERLOG_ORIGIN": self.base,
             "PEERLOG_LOG_LEVEL": "WARNING",
         }
+        # The server's SQLite pragma is a module constant, not a setting (nobody should turn
+        # durability down); only this benchmark changes it, in the server process it starts.
+        run = (
+            f"import sync.db, uvicorn; sync.db.SQLITE_SYNCHRONOUS = {synchronous!r}; "
+            f"uvicorn.run('server.asgi:app', host='127.0.0.1', port={self.port}, "
+            "log_level='warning', access_log=False)"
+        )
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "server.asgi:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+            [sys.executable, "-c", run],
             cwd=ROOT,
             env=env,
             stdout=self.log.open("w"),
@@ -556,6 +559,79 @@ async def bench_backend(
     return out
 
 
+async def bench_synchronous(batches: int, rounds: int, caseload: int) -> None:
+    """Push ingest on SQLite with ``synchronous=FULL`` and with ``NORMAL``, alternating."""
+    rates: dict[str, list[float]] = {"FULL": [], "NORMAL": []}
+    for _ in range(rounds):
+        for mode in ("FULL", "NORMAL"):
+            folder = Path(tempfile.mkdtemp(prefix="peerlog-bench-sync-"))
+            url = f"sqlite://{folder / 'bench.sqlite3'}"
+            settings = Settings(data_dir=folder, database_url=url, secret_key=SECRET)
+            await db.migrate(url)
+            await db.init(url)
+            server = Server(url, folder, synchronous=mode)
+            try:
+                community = await Community.create(name="Bench", code="BC")
+                committee = await Committee.create(name="RC", code="BR", community=community)
+                leader = await User.create(
+                    username="bench",
+                    display_name="Bench",
+                    role=Role.PEER_LEADER,
+                    community=community,
+                )
+                people = await seed_people(leader, committee, caseload)
+                await server.wait()
+                c = await client_for(server, leader, settings)
+                bodies = as_new_device(
+                    [
+                        encode(
+                            {
+                                "device_id": "",
+                                "schema_version": 1,
+                                "mutations": [
+                                    {
+                                        "entity": "contact",
+                                        "base_version": 0,
+                                        "fields": contact_fields(people[i % len(people)], i),
+                                    }
+                                    for i in range(BATCH)
+                                ],
+                            }
+                        )
+                    ]
+                    * (batches + 1)
+                )
+                headers = {
+                    "content-type": "application/json",
+                    "x-csrftoken": c.headers["x-csrftoken"],
+                    "cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items()),
+                }
+                await c.aclose()
+                lean = LeanClient(server.base, headers)
+                status, answer = await lean.post("/api/sync/push", bodies[0])  # warm-up
+                assert status == 200, answer[:300]
+                start = time.perf_counter()
+                for body in bodies[1:]:
+                    status, answer = await lean.post("/api/sync/push", body)
+                    assert status == 200, answer[:300]
+                rate = batches * BATCH / (time.perf_counter() - start)
+                await lean.close()
+                rates[mode].append(rate)
+                print(
+                    f"[sqlite synchronous={mode}] {batches} batches of {BATCH}: {rate:,.0f} "
+                    f"mutations/s ({batches * BATCH / rate / batches * 1000:.1f} ms/batch)"
+                )
+            finally:
+                server.stop()
+                await db.close()
+                shutil.rmtree(folder, ignore_errors=True)
+    full, normal = statistics.median(rates["FULL"]), statistics.median(rates["NORMAL"])
+    print(
+        f"[sqlite] median push ingest: FULL {full:,.0f}, NORMAL {normal:,.0f} mutations/s; "
+        f"FULL / NORMAL = {full / normal:.2f} ({rounds} rounds each)"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -580,9 +656,17 @@ async def main() -> None:
         help="participants the pushing peer leader's contacts are spread over (each touched "
         "participant gets its last-contact date updated in the same batch); default 50",
     )
+    parser.add_argument(
+        "--synchronous-cost",
+        action="store_true",
+        help="only the SQLite push ingest, with synchronous=FULL and NORMAL in turn",
+    )
     args = parser.parse_args()
     if args.outbox_report:
         REPORT["x-peerlog-outbox"] = "waiting=500; oldest=2026-11-20T01:41:12.000Z"
+    if args.synchronous_cost:
+        await bench_synchronous(args.batches, args.rounds, args.caseload)
+        return
     # The in-process app sets up logging; one line per benchmark request would drown the figures.
     import logging
 

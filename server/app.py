@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -19,9 +19,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
-from server import assets, errors, i18n, security
+from server import assets, errors, i18n, logs, security
 from server.auth.session import (
     SessionMiddleware,
     SignInRequired,
@@ -46,6 +46,71 @@ class RequestIdMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         scope.setdefault("state", {})["request_id"] = uuid.uuid4().hex
         await next_app(scope, receive, send)
+
+
+# A body this far over its limit is not read to its end before the 413 (a client sending
+# gigabytes gets the answer and a closed connection instead).
+_DRAIN_CAP = 64 * 1024 * 1024
+
+
+def body_limit(settings: Settings) -> int:
+    """The largest request body any route takes (a push is checked against its own, smaller
+    limit): CSV imports and passkey credentials fit well within it."""
+    return max(settings.max_push_bytes * 2, 4 * 1024 * 1024)
+
+
+class BodyLimitMiddleware(ASGIMiddleware):
+    """Answer a declared over-long body with a 413 that names the limit, after reading it.
+
+    Answering without reading left the client writing into a connection nobody read: uvicorn
+    stops reading, a client that reads only after sending hangs, and one that sends on after the
+    server closes gets a TCP reset instead of the answer. Reading (and dropping) the body first
+    lets every client see the 413. Bodies without a length are counted by Litestar as they are
+    read (``request_max_body_size``) and by the push itself."""
+
+    scopes = ("http",)  # type: ignore[assignment]
+
+    def __init__(self, settings: Settings) -> None:
+        self.push_limit = settings.max_push_bytes
+        self.limit = body_limit(settings)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+        limit = self.push_limit if scope["path"] == "/api/sync/push" else self.limit
+        if not declared.isdigit() or int(declared) <= limit:
+            await next_app(scope, receive, send)
+            return
+        read, more = 0, True
+        while more and read <= _DRAIN_CAP:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            read += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        if scope["path"] == "/api/sync/push":
+            detail = f"A push may be at most {limit} bytes; send the queue in smaller batches."
+        else:
+            detail = f"A request body may be at most {limit} bytes."
+        body = json.dumps(
+            {
+                "error": "too_large",
+                "message": detail,
+                "limit": limit,
+                "request_id": scope.get("state", {}).get("request_id", ""),
+            }
+        ).encode()
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                (b"connection", b"close"),
+            ],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _route_handlers() -> list[Any]:
@@ -78,9 +143,7 @@ def create_app(
     on_startup: Sequence[Callable[..., Any]] = (),
 ) -> Litestar:
     """Build the app. ``manage_database=False`` when the caller (a test) owns the ORM context."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -107,7 +170,12 @@ def create_app(
         lifespan=[lifespan],
         on_startup=list(on_startup),
         guards=[access_guard],
-        middleware=[RequestIdMiddleware(), SessionMiddleware(settings), *extra_middleware],
+        middleware=[
+            RequestIdMiddleware(),
+            BodyLimitMiddleware(settings),
+            SessionMiddleware(settings),
+            *extra_middleware,
+        ],
         csrf_config=csrf,
         # Pages and pull pages travel gzipped; static files carry their own precompressed copies.
         compression_config=CompressionConfig(
@@ -131,7 +199,7 @@ def create_app(
             openapi_router=Router("/api/schema", route_handlers=[], opt=public()),
         ),
         state=State({"settings": settings}),
-        request_max_body_size=max(settings.max_push_bytes * 2, 4 * 1024 * 1024),
+        request_max_body_size=body_limit(settings),
         debug=False,
     )
 

@@ -117,6 +117,10 @@ def _sqlite_folder(settings: Settings) -> None:
 def _database_error(settings: Settings, exc: Exception) -> Exception:
     """A failure to reach or open the database becomes one clear line; anything else (a bug)
     keeps its traceback."""
+    if isinstance(exc, db.MigrationRefused):
+        return UserError(
+            f"cannot migrate the database at {_redacted(settings.database_url)}: {exc}"
+        )
     kind = f"{type(exc).__module__}.{type(exc).__name__}"
     if isinstance(exc, OSError | ConnectionError | TimeoutError) or any(
         name in kind for name in ("asyncpg", "sqlite3", "tortoise.exceptions")
@@ -319,7 +323,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        **settings.uvicorn_proxy_options(),
         log_level=settings.log_level.lower(),
         access_log=False,
     )

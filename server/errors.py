@@ -7,6 +7,7 @@ something went wrong and gives the request id to quote, while the log keeps the 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -35,6 +36,10 @@ def request_id(request: Request[Any, Any, Any]) -> str:
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     body: dict[str, Any] = {"error": _CODES.get(status, "error"), "message": exc.detail}
+    if status == 413 and exc.detail == "Request Entity Too Large":
+        # Litestar's own refusal of a body sent without a length: say what the limit is.
+        limit = request.app.request_max_body_size
+        body["message"] = f"A request body may be at most {limit} bytes."
     if isinstance(exc, ValidationException) and exc.extra:
         # Litestar's own body validation: keep the field names and reasons, never the values.
         body["fields"] = [
@@ -54,14 +59,41 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     )
 
 
+def where(exc: BaseException, limit: int = 12) -> str:
+    """Where an exception was raised, as file:line in function, innermost last, for it and the
+    exceptions it was raised from or during; never the messages (they may quote a record)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__)[-limit:]
+        parts.append(
+            f"{type(current).__module__}.{type(current).__qualname__} at "
+            + " > ".join(f"{_short(f.filename)}:{f.lineno} in {f.name}" for f in frames)
+        )
+        current = current.__cause__ or current.__context__
+    return "; from ".join(parts)
+
+
+def _short(filename: str) -> str:
+    # Paths from the project (or site-packages) on, not the host's folders.
+    for marker in ("/site-packages/", "/server/", "/sync/", "/tests/"):
+        if marker in filename:
+            return marker.strip("/") + "/" + filename.rsplit(marker, 1)[1]
+    return filename.rsplit("/", 1)[-1]
+
+
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    # The exception's text may quote a record; log its type and where, not its message.
+    # The exception's text may quote a record (a participant's name in an integrity error, a
+    # value in a parse error): log its type and the code path, file and line, never its message.
     log.error(
-        "unhandled %s on %s %s (request %s)",
+        "unhandled %s on %s %s (request %s): %s",
         type(exc).__name__,
         request.method,
         request.url.path,
         request_id(request),
+        where(exc),
     )
     return Response(
         {

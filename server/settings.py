@@ -7,6 +7,7 @@ reads the environment. Tests build ``Settings(...)`` directly.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,18 @@ class Settings:
         default=60 * 24 * 90,
         metadata={"doc": "A session ends this long after sign-in, used or not."},
     )
+    staff_session_idle_minutes: int = field(
+        default=60 * 12,
+        metadata={
+            "doc": "A coordinator's or administrator's session unused this long ends (they see every record of a community or more)."
+        },
+    )
+    staff_session_absolute_minutes: int = field(
+        default=60 * 24 * 7,
+        metadata={
+            "doc": "A coordinator's or administrator's session ends this long after sign-in, used or not."
+        },
+    )
     overdue_days: int = field(
         default=30, metadata={"doc": "A participant not contacted for this many days is overdue."}
     )
@@ -87,7 +100,16 @@ class Settings:
             "doc": "Roles that may sign in with a device key (phones that cannot make a passkey), comma-separated, or `none`. Staff roles should keep passkeys."
         },
     )
-    log_level: str = field(default="INFO", metadata={"doc": "Python logging level."})
+    trusted_proxies: str = field(
+        default="",
+        metadata={
+            "doc": "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For gives the client's address (rate limits count by it); empty: believed from nobody."
+        },
+    )
+    log_level: str = field(
+        default="INFO",
+        metadata={"doc": "Python logging level; DEBUG adds each SQL statement, never its values."},
+    )
     secret_key: str = field(
         default="",
         metadata={
@@ -117,6 +139,8 @@ class Settings:
             "workers",
             "session_idle_minutes",
             "session_absolute_minutes",
+            "staff_session_idle_minutes",
+            "staff_session_absolute_minutes",
             "overdue_days",
             "at_risk_days",
             "invite_days",
@@ -140,6 +164,7 @@ class Settings:
                 f"PEERLOG_DEVICE_KEY_ROLES lists roles that do not exist: {', '.join(unknown)} (choose from {', '.join(known)})"
             )
         object.__setattr__(self, "device_key_roles", ",".join(roles))
+        _check_proxies(self.trusted_proxies)
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(
                 f"PEERLOG_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
@@ -177,6 +202,15 @@ class Settings:
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    def uvicorn_proxy_options(self) -> dict[str, Any]:
+        """What uvicorn is told about proxies. uvicorn's own default believes X-Forwarded-For
+        from 127.0.0.1, so anyone on the host, or behind a pass-through proxy there, could give
+        each request a new address and never meet a rate limit."""
+        proxies = ",".join(e.strip() for e in self.trusted_proxies.split(",") if e.strip())
+        if not proxies:
+            return {"proxy_headers": False}
+        return {"proxy_headers": True, "forwarded_allow_ips": proxies}
 
     @property
     def is_sqlite(self) -> bool:
@@ -223,6 +257,20 @@ def _check_timezone(name: str) -> None:
         raise SettingsError(
             f"PEERLOG_TIMEZONE must be an IANA time zone name such as Asia/Shanghai or UTC, got {name!r}"
         ) from None
+
+
+def _check_proxies(value: str) -> None:
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        try:
+            # Strict, as uvicorn parses them: it would take 10.0.0.1/8 for a host name and
+            # trust nobody, silently.
+            ipaddress.ip_network(entry) if "/" in entry else ipaddress.ip_address(entry)
+        except ValueError:
+            raise SettingsError(
+                f"PEERLOG_TRUSTED_PROXIES must list IP addresses or networks such as 10.0.0.5, 10.1.0.0/16, got {entry!r}"
+            ) from None
 
 
 def _check_database_url(url: str) -> None:

@@ -14,6 +14,12 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 MODELS_MODULE = "sync.models"
 MIGRATIONS_MODULE = "sync.migrations"
 
+# A 200 to a push promises the data is on disk (SPEC 3). In WAL mode NORMAL syncs only at
+# checkpoints: a committed push can roll back on power loss or an OS crash. FULL syncs the WAL at
+# every commit. Module-level only so that ``bench/bench_sync.py --synchronous-cost`` can measure
+# what it costs; there is no setting to turn it down.
+SQLITE_SYNCHRONOUS = "FULL"
+
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """Tortoise's config for one database URL (``sqlite://…`` or ``postgres://…``)."""
@@ -31,7 +37,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                 "journal_size_limit": 16384,
                 "foreign_keys": "ON",
                 "busy_timeout": 10000,
-                "synchronous": "NORMAL",
+                "synchronous": SQLITE_SYNCHRONOUS,
             },
         }
     return {
@@ -46,6 +52,11 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+class MigrationRefused(RuntimeError):
+    """A migration found data it cannot carry over without a person's decision; the message says
+    what and what to do, and the database is left as it was."""
 
 
 # pg_advisory_lock key held while migrating ("PEERLOG" in ASCII, as a bigint).

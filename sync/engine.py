@@ -16,8 +16,9 @@ Nothing here logs or audits a value: ids, statuses and field names only.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -64,20 +65,29 @@ __all__ = [
 class _NoQueryValues(logging.Filter):
     """Query values carry names, phones and readings. At DEBUG, Tortoise logs every statement
     with its values and aiosqlite each call with its arguments: keep the statement, drop the
-    values, whatever level an operator turns on."""
+    values, whatever level an operator turns on. Quoted literals in a statement's text are
+    blanked too, and the connection lines' parameters (a password among them) dropped."""
+
+    _LITERAL = re.compile(r"'(?:[^']|'')*'")
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if record.name == "aiosqlite" and args:
             record.args = tuple("[arguments not logged]" for _ in args)
-        elif (
-            record.name.startswith("tortoise")
-            and record.msg == "%s: %s"
-            and isinstance(args, tuple)
-            and len(args) == 2
-        ):
-            record.args = (args[0], "[values not logged]")
+        elif not record.name.startswith("tortoise"):
+            return True
+        elif record.msg == "%s: %s" and isinstance(args, tuple) and len(args) == 2:
+            values = args[1]
+            count = len(values) if isinstance(values, Sized) else 0
+            record.args = (self._statement(args[0]), f"[{count} values not logged]")
+        elif isinstance(args, tuple) and args:
+            record.args = tuple("[not logged]" for _ in args)
+        elif not args:
+            record.msg = self._statement(record.msg)  # a script, logged as its text
         return True
+
+    def _statement(self, text: object) -> str:
+        return self._LITERAL.sub("'?'", str(text))
 
 
 for _name in ("tortoise.db_client", "aiosqlite"):

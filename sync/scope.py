@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.models import Role
-from sync.wire import READABLE, ROSTER_FIELDS, Message, template
+from sync.wire import READABLE, ROSTER_FIELDS, ROSTER_REVISION, Message, template
 
 PEER_LEADER_PARTICIPANT_FIELDS = frozenset(
     {"phone", "address", "notes", "needs_visit", "needs_visit_reason"}
@@ -77,7 +77,9 @@ class Actor:
         An administrator's says ``admin-own`` since their scope was bounded: a phone that had
         pulled the whole program resyncs and drops it."""
         kind = "admin-own" if self.role is Role.ADMIN else self.role.value
-        return f"{kind}:{self.community_id or '-'}:{self.committee_id or '-'}"
+        scope = f"{kind}:{self.community_id or '-'}:{self.committee_id or '-'}"
+        # A volunteer's records also depend on which fields a roster carries.
+        return f"{scope}:roster{ROSTER_REVISION}" if self.role is Role.VOLUNTEER else scope
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -96,15 +96,15 @@ READABLE: dict[str, tuple[str, ...]] = {
     for entity in ("participant", "contact", "group_meeting", "group")
 }
 
-# A volunteer's roster: no clinical values, no notes, no contacts or meetings at all.
+# A volunteer's roster, SPEC 1: name, building/unit, phone, peer leader, status, last contact
+# date, next follow-up, and the "needs visit" mark they set (plus the committee it is the roster
+# of). No clinical values, no notes, no contacts or meetings at all; no program code, sex or
+# group either. Changing this list means raising ROSTER_REVISION.
 ROSTER_FIELDS: tuple[str, ...] = (
-    "code",
     "full_name",
-    "sex",
     "phone",
     "address",
     "committee_id",
-    "group_id",
     "peer_leader_id",
     "status",
     "needs_visit",
@@ -112,6 +112,10 @@ ROSTER_FIELDS: tuple[str, ...] = (
     "last_contact_at",
     "next_follow_up_on",
 )
+# Part of a volunteer's cursor: a phone holding a roster made under an earlier list (revision 1
+# carried code, sex and group_id) is told to resync once, and its records are replaced by ones
+# with only these fields.
+ROSTER_REVISION = 2
 
 
 # --- messages -----------------------------------------------------------------------------------

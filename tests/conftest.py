@@ -192,6 +192,7 @@ class LiveServer:
             log_level="warning",
             lifespan="on",
             access_log=False,
+            **self.settings.uvicorn_proxy_options(),
         )
         server = uvicorn.Server(config)
         self._server = server

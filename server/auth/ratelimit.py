@@ -27,7 +27,8 @@ class RateLimited(HTTPException):
 
 
 def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    # uvicorn runs with proxy_headers, so behind a proxy this is the forwarded address.
+    # The forwarded address only from a proxy listed in PEERLOG_TRUSTED_PROXIES (uvicorn
+    # rewrites the client then; see Settings.uvicorn_proxy_options), else the peer's own.
     return connection.client.host if connection.client else "unknown"
 
 

@@ -98,7 +98,7 @@ async def _sign_in(
     return Response(
         {**_me(user), **(extra or {})},
         status_code=HTTP_200_OK,
-        cookies=[session_cookie(token, settings)],
+        cookies=[session_cookie(token, settings, user.role)],
     )
 
 

@@ -56,6 +56,21 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def session_limits(role: Role | str, settings: Settings) -> tuple[timedelta, timedelta]:
+    """(idle, absolute) for a role. Staff see a whole community or more, from shared desktops
+    as often as phones, so their sessions end sooner than a peer leader's, whose phone may
+    stay offline for days between syncs."""
+    if Role(role) in STAFF:
+        return (
+            timedelta(minutes=settings.staff_session_idle_minutes),
+            timedelta(minutes=settings.staff_session_absolute_minutes),
+        )
+    return (
+        timedelta(minutes=settings.session_idle_minutes),
+        timedelta(minutes=settings.session_absolute_minutes),
+    )
+
+
 async def create_session(user: User, settings: Settings, device_id: uuid.UUID | None = None) -> str:
     """Start a session and return the cookie token (a fresh id every sign-in)."""
     token = secrets.token_urlsafe(32)
@@ -65,7 +80,7 @@ async def create_session(user: User, settings: Settings, device_id: uuid.UUID | 
         user=user,
         device_id=device_id,
         last_seen_at=at,
-        expires_at=at + timedelta(minutes=settings.session_absolute_minutes),
+        expires_at=at + session_limits(user.role, settings)[1],
     )
     return token
 
@@ -86,7 +101,7 @@ async def end_sessions(*, user: User | None = None, device_id: uuid.UUID | None 
     return await query.delete()
 
 
-def session_cookie(token: str, settings: Settings) -> Cookie:
+def session_cookie(token: str, settings: Settings, role: Role | str) -> Cookie:
     """The session cookie: HttpOnly, SameSite=Lax, Secure except on plain-HTTP localhost."""
     return Cookie(
         key=SESSION_COOKIE,
@@ -95,7 +110,7 @@ def session_cookie(token: str, settings: Settings) -> Cookie:
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
-        max_age=settings.session_absolute_minutes * 60,
+        max_age=int(session_limits(role, settings)[1].total_seconds()),
     )
 
 
@@ -122,8 +137,11 @@ async def load_session(token: str, settings: Settings) -> Session | None:
     if session is None:
         return None
     at = now()
-    idle_limit = session.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
-    if at >= session.expires_at or at >= idle_limit or not session.user.is_active:
+    # By the user's role now: one made coordinator keeps a peer leader's session no longer
+    # than a coordinator's.
+    idle, absolute = session_limits(session.user.role, settings)
+    ends = min(session.expires_at, session.created_at + absolute)
+    if at >= ends or at >= session.last_seen_at + idle or not session.user.is_active:
         await session.delete()
         return None
     if session.device is not None and session.device.revoked_at is not None:

@@ -145,3 +145,52 @@ async def test_a_signed_in_device_is_marked_as_seen(
     assert (await client.get("/api/auth/me")).status_code == 200
     seen = (await Device.get(id=device.id)).last_seen_at
     assert seen is not None and datetime.now(UTC) - seen < timedelta(minutes=1)
+
+
+async def test_staff_sessions_end_sooner_than_a_peer_leaders(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Coordinators and administrators see a community or more: 12 hours idle and 7 days in all
+    by default (settings), against a peer leader's 14 and 90 days."""
+    assert settings.staff_session_idle_minutes == 12 * 60
+    assert settings.staff_session_absolute_minutes == 7 * 24 * 60
+    leader = await factories.user(Role.PEER_LEADER)
+    await create_session(leader, settings)
+    [peer] = await Session.filter(user=leader)
+    assert peer.expires_at - peer.last_seen_at == timedelta(days=90)
+    for role in (Role.COORDINATOR, Role.ADMIN):
+        staff = await factories.user(role)
+        client.cookies.clear()
+        await factories.sign_in(client, staff, settings)
+        [session] = await Session.filter(user=staff)
+        assert session.expires_at - session.last_seen_at == timedelta(days=7), role
+        # Idle for 13 hours: a peer leader would still be signed in, staff are not.
+        await Session.filter(user=staff).update(
+            last_seen_at=datetime.now(UTC) - timedelta(hours=13)
+        )
+        assert (await client.get("/api/auth/me")).status_code == 401, role
+    client.cookies.clear()
+    await factories.sign_in(client, leader, settings)
+    await Session.filter(user=leader).update(last_seen_at=datetime.now(UTC) - timedelta(hours=13))
+    assert (await client.get("/api/auth/me")).status_code == 200
+
+
+async def test_a_user_made_staff_keeps_their_session_no_longer_than_staff(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    user = await factories.user(Role.PEER_LEADER)
+    await factories.sign_in(client, user, settings)
+    await Session.filter(user=user).update(created_at=datetime.now(UTC) - timedelta(days=8))
+    assert (await client.get("/api/auth/me")).status_code == 200
+    user.role = Role.COORDINATOR
+    await user.save()
+    assert (await client.get("/api/auth/me")).status_code == 401
+
+
+async def test_the_staff_session_cookie_lasts_as_long_as_the_session(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    from server.auth.session import session_cookie
+
+    assert session_cookie("t", settings, Role.ADMIN).max_age == 7 * 24 * 3600
+    assert session_cookie("t", settings, Role.PEER_LEADER).max_age == 90 * 24 * 3600

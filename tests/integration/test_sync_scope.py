@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -120,6 +121,49 @@ async def test_a_volunteer_receives_roster_fields_of_their_committee_only(
         assert set(change["fields"]) <= set(ROSTER_FIELDS) | {"updated_at"}
         assert not CLINICAL & set(change["fields"])
     assert "private" not in str(changes) and "8.4" not in str(changes)
+
+
+async def test_a_volunteer_receives_exactly_spec_1s_roster_fields(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """SPEC 1: name, building/unit, phone, peer leader, status, last contact date, next
+    follow-up, and the needs-visit mark they set; never the program code, sex or group."""
+    p = await program()
+    await Participant.filter(id=p.mine.id).update(sex="female", group_id=p.group.id)
+    changes = await _pull_as(client, settings, p.volunteer)
+    roster = {
+        "full_name", "phone", "address", "committee_id", "peer_leader_id", "status",
+        "needs_visit", "needs_visit_reason", "last_contact_at", "next_follow_up_on",
+    }  # fmt: skip
+    for change in changes:
+        assert set(change["fields"]) - {"updated_at"} == roster
+    mine = next(c for c in changes if c["id"] == str(p.mine.id))
+    assert p.mine.code not in str(mine) and "female" not in str(mine)
+
+
+async def test_a_phone_holding_the_old_roster_fields_resyncs_once(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """A volunteer's cursor made when rosters still carried code, sex and group: the next pull
+    answers resync, so the phone fetches its roster again and replaces every record."""
+    from sync import cursor as cursors
+
+    p = await program()
+    client.cookies.clear()
+    await f.sign_in(client, p.volunteer, settings)
+    _changes, fresh = await pull_all(client)
+    old = cursors.decode(fresh)
+    volunteer = p.volunteer
+    before = cursors.encode(
+        dataclasses.replace(
+            old,
+            scope=f"volunteer:{volunteer.community_id}:{volunteer.committee_id}",  # type: ignore[attr-defined]
+        )
+    )
+    resync = await client.get("/api/sync/pull", params={"cursor": before})
+    assert resync.json() == {"resync": True}
+    again = await client.get("/api/sync/pull", params={"cursor": fresh})
+    assert "resync" not in again.json()
 
 
 async def test_a_coordinator_receives_their_community_and_an_admin_only_their_own(
