@@ -10,7 +10,7 @@ ifdef PEERLOG_PORT
 export PEERLOG_ORIGIN ?= http://localhost:$(PEERLOG_PORT)
 endif
 
-.PHONY: help run test lint format bench migrations chromium webkit node-tools clean
+.PHONY: help run test fault lint format bench migrations chromium webkit node-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ format: $(STAMP) ## format the code with ruff
 
 test: $(STAMP) chromium webkit node-tools lint ## install what the tests need, lint, run the whole suite
 	$(BIN)/python -m pytest -q -n auto
+
+fault: $(STAMP) ## only the fault tests: lost answers and killed servers (PostgreSQL too when PEERLOG_TEST_POSTGRES_URL is set)
+	$(BIN)/python -m pytest -q -m fault tests/fault
 
 bench: $(STAMP) ## run the benchmarks (see BENCHMARKS.md)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
