@@ -31,7 +31,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                 "journal_size_limit": 16384,
                 "foreign_keys": "ON",
                 "busy_timeout": 10000,
-                "synchronous": "NORMAL",
+                "synchronous": "FULL",
             },
         }
     return {
