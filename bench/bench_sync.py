@@ -151,12 +151,32 @@ class LeanClient:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
+    @classmethod
+    def signed_in_as(cls, base: str, c: httpx.AsyncClient) -> LeanClient:
+        """A lean client with the session and CSRF token of ``c`` (made by ``client_for``)."""
+        return cls(
+            base,
+            {
+                "content-type": "application/json",
+                "accept-encoding": "gzip",
+                "x-csrftoken": c.headers["x-csrftoken"],
+                "cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items()),
+            },
+        )
+
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        return await self.request("POST", path, body)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """Status and body as sent (still gzipped when the server gzipped it)."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         self.writer.write(
-            f"POST {path} HTTP/1.1\r\nhost: {self.netloc}\r\ncontent-length: {len(body)}\r\n"
+            f"{method} {path} HTTP/1.1\r\nhost: {self.netloc}\r\ncontent-length: {len(body)}\r\n"
             f"{self.head}\r\n".encode()
             + body
         )
