@@ -12,7 +12,7 @@ ifdef PEERLOG_PORT
 export PEERLOG_ORIGIN ?= http://localhost:$(PEERLOG_PORT)
 endif
 
-.PHONY: help run test lint format bench migrations chromium webkit node-tools clean
+.PHONY: help run test fault lint format bench bench-growth bench-peer migrations chromium webkit node-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,8 +52,20 @@ format: $(STAMP) ## format the code with ruff
 test: $(STAMP) chromium webkit node-tools lint ## install what the tests need, lint, run the whole suite
 	$(BIN)/python -m pytest -q -n auto
 
-bench: $(STAMP) ## run the benchmarks (see BENCHMARKS.md)
+fault: $(STAMP) ## only the fault tests: lost answers and killed servers (PostgreSQL too when PEERLOG_TEST_POSTGRES_URL is set)
+	$(BIN)/python -m pytest -q -m fault tests/fault
+
+bench: $(STAMP) bench/.pouchdb/node_modules/.bin/pouchdb-server ## run the benchmarks (see BENCHMARKS.md)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+bench-growth: $(STAMP) ## push cost from an empty log to 1,000,000 logged mutations (SQLite; PostgreSQL too with PEERLOG_TEST_POSTGRES_URL)
+	$(BIN)/python bench/bench_growth.py
+
+bench/.pouchdb/node_modules/.bin/pouchdb-server:
+	npm install --silent --no-audit --no-fund --prefix bench/.pouchdb pouchdb-server@4.2.0 >/dev/null
+
+bench-peer: $(STAMP) bench/.pouchdb/node_modules/.bin/pouchdb-server ## Peerlog's push and pull beside pouchdb-server's (from npm)
+	$(BIN)/python bench/bench_peer.py
 
 migrations: $(STAMP) ## regenerate the schema migration after a model change
 	$(BIN)/tortoise makemigrations

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import os
 import shutil
@@ -154,16 +155,44 @@ class LeanClient:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
+    @classmethod
+    def signed_in_as(cls, base: str, c: httpx.AsyncClient) -> LeanClient:
+        """A lean client with the session and CSRF token of ``c`` (made by ``client_for``)."""
+        return cls(
+            base,
+            {
+                "content-type": "application/json",
+                "accept-encoding": "gzip",
+                "x-csrftoken": c.headers["x-csrftoken"],
+                "cookie": "; ".join(f"{k}={v}" for k, v in c.cookies.items()),
+            },
+        )
+
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        self.writer.write(
-            f"POST {path} HTTP/1.1\r\nhost: {self.netloc}\r\ncontent-length: {len(body)}\r\n"
+        return await self.request("POST", path, body)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """Status and body as sent (still gzipped when the server gzipped it)."""
+        request = (
+            f"{method} {path} HTTP/1.1\r\nhost: {self.netloc}\r\ncontent-length: {len(body)}\r\n"
             f"{self.head}\r\n".encode()
             + body
         )
-        status = int((await self.reader.readline()).split()[1])
+        line = b""
+        for _ in range(2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None
+            self.writer.write(request)
+            line = await self.reader.readline()
+            if line:
+                break
+            # The server closed the idle connection (uvicorn's keep-alive is 5 s): again, anew.
+            await self.close()
+        status = int(line.split()[1])
         length, chunked = 0, False
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
@@ -183,7 +212,9 @@ class LeanClient:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            await self.writer.wait_closed()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+            self.writer = None
 
 
 async def push_rate(client: httpx.AsyncClient, bodies: list[bytes]) -> float:

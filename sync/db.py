@@ -34,7 +34,15 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                 "file_path": path,
                 # WAL lets readers (pull, pages) go on while a push commits.
                 "journal_mode": "WAL",
-                "journal_size_limit": 16384,
+                # A 500-contact push dirties ~1,500 pages of a big table (its UUID keys land on
+                # as many index pages). With SQLite's defaults (checkpoint at 1,000 WAL pages,
+                # a 2 MiB cache, the WAL cut back to 16 KiB) every such commit also ran a
+                # checkpoint and regrew the file, and the push's cost grew with the table
+                # (bench/bench_growth.py): checkpoint every ~40 MiB, keep the WAL file's
+                # space, cache 64 MiB.
+                "wal_autocheckpoint": 10000,
+                "journal_size_limit": 64 * 1024 * 1024,
+                "cache_size": -64 * 1024,
                 "foreign_keys": "ON",
                 "busy_timeout": 10000,
                 "synchronous": SQLITE_SYNCHRONOUS,

@@ -102,15 +102,13 @@ async def pull(
                 for raw in await conn.execute_query_dict(sql, [tie, high, *params]):
                     page.append((tie, entity, dialect.row(table, raw)))
     next_seq = page[-1][0] if has_more else max(high, after)
-    changes = [
-        Change(
-            entity=entity,
-            id=row["id"],
-            version=row["version"],
-            fields={k: v for k, v in row.items() if k not in ("id", "version", "seq")},
+    changes = []
+    for _seq, entity, row in page:
+        # The row becomes the change's fields: no copy of each row.
+        del row["seq"]
+        changes.append(
+            Change(entity=entity, id=row.pop("id"), version=row.pop("version"), fields=row)
         )
-        for _seq, entity, row in page
-    ]
     await _audit(actor, device_id, request_id, len(changes), resync=False, outbox=outbox)
     log.info("pull user=%s changes=%d has_more=%s", actor.user_id, len(changes), has_more)
     return PullResponse(
