@@ -117,6 +117,8 @@ def create_app(
             SignInRequired: signin_redirect,
             PermissionDeniedException: forbidden,
             HTTPException: errors.http_error,
+            UnicodeDecodeError: errors.undecodable_body,
+            RecursionError: errors.undecodable_body,
             Exception: errors.server_error,
         },
         before_send=[security.security_headers],

@@ -54,6 +54,21 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     )
 
 
+def undecodable_body(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A JSON body Litestar could not decode for a handler: a string that is not UTF-8
+    (``UnicodeDecodeError``) or nesting deeper than the decoder goes (``RecursionError``).
+    Both come from what the client sent: a 400 that says which, not a 5xx."""
+    problem = (
+        "a string in it is not valid UTF-8"
+        if isinstance(exc, UnicodeDecodeError)
+        else "it is nested too deeply"
+    )
+    return http_error(
+        request,
+        HTTPException(status_code=400, detail=f"The request body cannot be read: {problem}."),
+    )
+
+
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # The exception's text may quote a record; log its type and where, not its message.
     log.error(

@@ -69,7 +69,7 @@ async def push(request: Req) -> Response[bytes]:
     settings = _settings(request)
     limit = settings.max_push_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(f"A push may be at most {limit} bytes; send the queue in smaller batches.")
     body = await request.body()
     if len(body) > limit:
@@ -115,7 +115,8 @@ async def pull(
     user = current_user(request)
     size = engine.DEFAULT_LIMIT
     if limit is not None:
-        if not limit.isdigit() or int(limit) < 1:
+        # ASCII digits only: "4²" and "٣" pass ``str.isdigit`` but not ``int``.
+        if not (limit.isascii() and limit.isdigit()) or int(limit) < 1:
             raise _invalid("limit: must be a whole number from 1 to 1000")
         size = min(int(limit), engine.MAX_LIMIT)
     device = get_auth(request).device_id

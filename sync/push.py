@@ -954,7 +954,7 @@ class _Batch:
                     device,
                     o.mutation.mutation_id,
                     user,
-                    o.mutation.entity[:16],
+                    validate.printable(o.mutation.entity)[:16],
                     o.rid,
                     o.base_version,
                     None if rejected else o.version,

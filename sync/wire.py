@@ -317,6 +317,10 @@ def decode_push(body: bytes) -> PushRequest:
         raise MalformedBody(_describe(str(exc))) from None
     except msgspec.DecodeError:
         raise MalformedBody("body: not valid JSON") from None
+    except UnicodeDecodeError:
+        raise MalformedBody("body: a string is not valid UTF-8") from None
+    except RecursionError:
+        raise MalformedBody("body: nested too deeply") from None
     if request.schema_version != SCHEMA_VERSION:
         raise MalformedBody(
             f"schema_version: this server speaks version {SCHEMA_VERSION}, got {request.schema_version}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 import time
 import uuid
@@ -228,8 +229,15 @@ async def _keep(user: User, data: bytes, rejected: bytes, now: datetime) -> str:
     return token
 
 
+# What ``secrets.token_urlsafe(18)`` makes; anything else (too long for the column, non-ASCII,
+# a NUL) is no upload, answered without asking the database.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def _mine(user: User, token: str, now: datetime) -> QuerySet[ImportUpload]:
     # Another user's upload, or an expired one, answers exactly as one that never existed.
+    if not _TOKEN.fullmatch(token):
+        raise NotFoundException(GONE)
     return ImportUpload.filter(id=token, owner_id=user.id, expires_at__gt=now)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from server.settings import Settings
@@ -17,10 +19,20 @@ def new_code() -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
+# What a code can be once normalised; anything else is unknown without asking the database
+# (an over-long or non-ASCII "code" from a link or a fuzzer must be a 404, not a 5xx).
+WELL_FORMED = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{4}")
+_LONGEST_TYPED = 64
+
+
 def normalise_code(code: str) -> str:
-    """Accept the code as people type it: any case, with or without the dash or spaces."""
-    raw = "".join(ch for ch in code.upper() if ch.isalnum())
-    return f"{raw[:4]}-{raw[4:]}" if len(raw) == 8 else code.strip().upper()
+    """Accept the code as people type it: any case, with or without the dash or spaces, and in
+    full-width characters (a Chinese input method's ＫＸ７…: NFKC makes them ASCII)."""
+    if len(code) > _LONGEST_TYPED:
+        return ""
+    code = unicodedata.normalize("NFKC", code)
+    raw = "".join(ch for ch in code.upper() if ch.isascii() and ch.isalnum())
+    return f"{raw[:4]}-{raw[4:]}" if len(raw) == 8 else ""
 
 
 def invite_link(settings: Settings, code: str) -> str:
@@ -58,7 +70,10 @@ INVITE_PROBLEMS = {
 
 async def find_invite(code: str) -> tuple[Invite | None, str | None]:
     """The invite for a code and, when it cannot be used, why (a key of ``INVITE_PROBLEMS``)."""
-    invite = await Invite.get_or_none(code=normalise_code(code)).select_related("user")
+    code = normalise_code(code)
+    if not WELL_FORMED.fullmatch(code):
+        return None, "unknown"
+    invite = await Invite.get_or_none(code=code).select_related("user")
     if invite is None:
         return None, "unknown"
     if invite.used_at is not None:
