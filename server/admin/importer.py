@@ -32,7 +32,7 @@ from tortoise.queryset import QuerySet
 from server.admin import writes
 from server.admin.common import STAFF, page
 from server.auth.session import current_user, roles
-from server.exports import BOM
+from server.exports import BOM, csv_writer, spreadsheet_text
 from server.i18n import language_of, localize_errors, translate
 from sync import validate
 from sync.models import AuditEvent, Committee, ImportUpload, Participant, Role, User
@@ -203,10 +203,12 @@ def rejected_csv(header: list[str], rejected: Iterable[tuple[int, dict[str, str]
     """The rejected rows as uploaded, with their line and reason first: fix and upload again."""
     buffer = io.StringIO()
     buffer.write(BOM)
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv_writer(buffer)
     writer.writerow(["line", "reason", *header])
     for number, raw, reason in rejected:
-        writer.writerow([number, reason, *(raw.get(h, "") for h in header)])
+        # The rows as uploaded, but never a formula the staff member's spreadsheet would run.
+        cells = (spreadsheet_text(raw.get(h) or "") for h in header)
+        writer.writerow([number, reason, *cells])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -372,7 +374,7 @@ async def rejected_file(request: Request[Any, Any, Any], token: FromPath[str]) -
         raise NotFoundException("No such import.")
     return Response(
         bytes(found[0]),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8"
         headers={
             "content-disposition": 'attachment; filename="peerlog-import-rejected.csv"',
             "cache-control": "no-store",
