@@ -9,6 +9,10 @@ zone, ``PEERLOG_TIMEZONE``). Contacts and meetings are filtered by ``occurred_at
 1 December" in Shanghai starts at 00:00 +08:00 (16:00 UTC the day before). Participants are
 filtered by ``enrolled_on``, a plain date.
 
+Text cells are in double quotes and never start like a formula: one that would (``=``, ``+``,
+``-``, ``@``, tab, CR, LF or a full-width ``＝＋－＠``) gets a leading ``'``, as OWASP advises
+against CSV injection; numeric columns (an int or float in the database) are bare numbers.
+
 Columns (lists are joined with ``;``; empty cell = no value). Instants (``occurred_at``,
 ``last_contact_at``) are ISO 8601 in the program's time zone with its offset written out, e.g.
 ``2026-12-01T07:30:00+08:00``: the day a reader sees is the program's day, and the instant is
