@@ -10,7 +10,7 @@ ifdef PEERLOG_PORT
 export PEERLOG_ORIGIN ?= http://localhost:$(PEERLOG_PORT)
 endif
 
-.PHONY: help run test lint format bench migrations chromium webkit node-tools clean
+.PHONY: help run test lint format bench fuzz migrations chromium webkit node-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ test: $(STAMP) chromium webkit node-tools lint ## install what the tests need, l
 
 bench: $(STAMP) ## run the benchmarks (see BENCHMARKS.md)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+fuzz: $(STAMP) ## schemathesis on every API operation, as an admin and a peer leader: any 5xx fails (BENCHMARKS.md)
+	$(BIN)/python -m tests.fuzzing --max-examples $${FUZZ_EXAMPLES:-100}
 
 migrations: $(STAMP) ## regenerate the schema migration after a model change
 	$(BIN)/tortoise makemigrations

@@ -49,6 +49,7 @@ class RunResult:
     cases: int = 0
     operations: int = 0
     server_errors: list[str] = field(default_factory=list)  # "METHOD path: status"
+    signed_in: bool = False  # /api/auth/me answered 200: the run was not 401s throughout
     output: str = ""
 
 
@@ -225,11 +226,12 @@ def _read_report(path: Path, result: RunResult) -> None:
             response = interaction.get("response") or {}
             result.cases += 1
             status = int(response.get("status_code") or 0)
+            request = interaction.get("request") or {}
+            path = urlsplit(request.get("uri", "")).path
+            if path == "/api/auth/me" and status == 200:
+                result.signed_in = True
             if status >= 500:
-                request = interaction.get("request") or {}
-                result.server_errors.append(
-                    f"{request.get('method', '?')} {urlsplit(request.get('uri', '')).path}: {status}"
-                )
+                result.server_errors.append(f"{request.get('method', '?')} {path}: {status}")
     result.operations = len(operations)
 
 

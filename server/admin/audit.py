@@ -20,7 +20,7 @@ from litestar import Request, get
 from litestar.response import Template
 from tortoise.expressions import Q
 
-from server.admin.common import STAFF, page, parse_date
+from server.admin.common import STAFF, page, page_number, parse_date
 from server.auth.session import current_user, roles
 from server.reports import start_of
 from sync.models import AuditEvent, Conflict, Mutation, MutationStatus, Role, User
@@ -64,10 +64,7 @@ async def audit_page(request: Request[Any, Any, Any]) -> Template:
     if until:
         events_where &= Q(at__lt=start_of(until + timedelta(days=1)))
         mutations_where &= Q(received_at__lt=start_of(until + timedelta(days=1)))
-    try:
-        page_no = max(1, int(q.get("page") or 1))
-    except ValueError:
-        page_no = 1
+    page_no = page_number(q.get("page"))
     # Rows of the requested page and the one after (to know whether there is a next page).
     wanted = page_no * PAGE_SIZE + 1
     merged: list[dict[str, Any]] = []
