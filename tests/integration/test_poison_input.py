@@ -274,3 +274,25 @@ async def test_page_filters_with_control_characters_or_huge_page_numbers_are_no_
         for page in ("99999999999999999999999999", "4²", "-3"):
             response = await client.get(path, params={"page": page})
             assert response.status_code == 200, (path, page, response.status_code)
+
+
+async def test_numbers_beyond_the_columns_are_a_malformed_push_not_a_5xx(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    _leader, person = await _leader_world(client, settings)
+    device = uuid.uuid4()
+    for field, value in (
+        ("base_version", 2**31),
+        ("mutation_id", 2**63),
+        ("mutation_id", -(2**64)),
+    ):
+        m = mutation(1, "contact", uuid.uuid4(), contact_fields(person.id))
+        m[field] = value
+        response = await push(client, device, [m])
+        assert response.status_code == 422, (field, response.status_code)
+        assert response.json()["message"].startswith(f"mutations[0].{field}: expected int")
+    # Far below the device's last id but inside the column: answered, not applied, not a 5xx.
+    m = mutation(-(2**62), "contact", uuid.uuid4(), contact_fields(person.id))
+    response = await push(client, device, [m])
+    assert response.status_code == 200
+    assert response.json()["results"][0]["status"] == "rejected"
