@@ -14,7 +14,9 @@ import pytest
 
 from server import exports
 from server.settings import Settings
+from sync import db as sync_db
 from sync.models import Contact, GroupMeeting, Role
+from sync.validate import FORBIDDEN_IN_TEXT
 from tests import factories
 from tests.integration.test_import import HEADER, token_of, upload
 
@@ -40,7 +42,7 @@ def assert_no_formula(rows: list[dict[str, str]], numeric: set[str]) -> None:
             if column in numeric or not value:
                 continue
             assert value.lstrip(" ")[:1] not in TRIGGERS, (column, value)
-            assert "\x00" not in value and "\u202e" not in value, (column, value)
+            assert not FORBIDDEN_IN_TEXT.search(value), (column, value)
 
 
 async def hostile_records() -> dict[str, object]:
@@ -63,7 +65,8 @@ async def hostile_records() -> dict[str, object]:
         referral="urgent",
         referral_reason="\r=1+1",
         referral_to='＝HYPERLINK("http://evil.example")',
-        note="a\x00b\u202ec =1+1",
+        # PostgreSQL cannot hold a NUL at all; SQLite can, from before the text rule.
+        note=("a\x00b" if sync_db.dialect() == "sqlite" else "a\x01b") + "\u202ec =1+1",
         void_reason="＋1",
         glucose_mmol=3.2,
         follow_up_on=date(2026, 12, 1),
@@ -134,7 +137,7 @@ async def test_every_export_neutralises_formulas_and_keeps_numbers(
 
     _text, rows = bodies["contacts"]
     contact = rows[0]
-    assert contact["note"] == "abc =1+1"  # NUL and the override dropped; not a formula
+    assert contact["note"] == "abc =1+1"  # the control and the override dropped; no formula
     assert contact["referral_reason"] == "'\r=1+1" or contact["referral_reason"] == "'\n=1+1"
     assert contact["referral_to"].startswith("'＝") and contact["void_reason"] == "'＋1"
     assert float(contact["glucose_mmol"]) == 3.2 and int(contact["duration_min"]) == 30

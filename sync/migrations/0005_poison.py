@@ -6,7 +6,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_import_uploads')]
+    dependencies = [('models', '0004_restore')]
 
     initial = False
 
