@@ -6,7 +6,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0004_restore')]
+    dependencies = [('models', '0006_outbox')]
 
     initial = False
 
