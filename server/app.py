@@ -186,8 +186,11 @@ def create_app(
             SignInRequired: signin_redirect,
             PermissionDeniedException: forbidden,
             HTTPException: errors.http_error,
+            UnicodeDecodeError: errors.undecodable_body,
+            RecursionError: errors.undecodable_body,
             Exception: errors.server_error,
         },
+        before_request=errors.refuse_control_characters,
         before_send=[security.security_headers],
         # The machine-readable contract only (the HTML viewers load scripts from other hosts,
         # which the CSP refuses); it describes routes, never data, so anyone may read it.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from server.settings import Settings, SettingsError
-from sync import db
+from sync import db, validate
 from sync.models import Committee, Community, Role, User
 
 
@@ -155,6 +155,15 @@ async def create_user(
         raise UserError(
             f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}"
         ) from None
+    try:
+        name = validate.clean_text(name)
+        display_name = validate.clean_text(display_name) if display_name else None
+    except validate.Invalid as exc:
+        raise UserError(f"the user name or display name {exc.message}") from None
+    if not name or len(name) > 64:
+        raise UserError("a user name is 1 to 64 characters")
+    if display_name and len(display_name) > 120:
+        raise UserError("a display name is at most 120 characters")
     if await User.exists(username=name):
         raise UserError(f"a user named {name!r} already exists")
     community_obj = committee_obj = None

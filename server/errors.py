@@ -14,6 +14,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from sync.validate import FORBIDDEN_IN_TEXT, printable
+
 log = logging.getLogger("peerlog.errors")
 
 _CODES = {
@@ -82,6 +84,35 @@ def _short(filename: str) -> str:
         if marker in filename:
             return marker.strip("/") + "/" + filename.rsplit(marker, 1)[1]
     return filename.rsplit("/", 1)[-1]
+
+async def refuse_control_characters(request: Request[Any, Any, Any]) -> None:
+    """No query or path parameter holds a NUL, another control or a bidi override (SPEC 3's
+    text rule, for what pages filter by): PostgreSQL would refuse it as a 5xx deep in a query.
+    A 400 names the parameter instead."""
+    params = [*request.query_params.multi_items(), *request.path_params.items()]
+    for name, value in params:
+        for text in (name, value):
+            if isinstance(text, str) and FORBIDDEN_IN_TEXT.search(text):
+                raise HTTPException(
+                    status_code=400,
+                    detail=f"{printable(str(name))[:40]}: must not contain control characters "
+                    "(such as NUL) or bidirectional overrides",
+                )
+
+
+def undecodable_body(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A JSON body Litestar could not decode for a handler: a string that is not UTF-8
+    (``UnicodeDecodeError``) or nesting deeper than the decoder goes (``RecursionError``).
+    Both come from what the client sent: a 400 that says which, not a 5xx."""
+    problem = (
+        "a string in it is not valid UTF-8"
+        if isinstance(exc, UnicodeDecodeError)
+        else "it is nested too deeply"
+    )
+    return http_error(
+        request,
+        HTTPException(status_code=400, detail=f"The request body cannot be read: {problem}."),
+    )
 
 
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

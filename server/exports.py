@@ -9,6 +9,10 @@ zone, ``PEERLOG_TIMEZONE``). Contacts and meetings are filtered by ``occurred_at
 1 December" in Shanghai starts at 00:00 +08:00 (16:00 UTC the day before). Participants are
 filtered by ``enrolled_on``, a plain date.
 
+Text cells are in double quotes and never start like a formula: one that would (``=``, ``+``,
+``-``, ``@``, tab, CR, LF or a full-width ``＝＋－＠``) gets a leading ``'``, as OWASP advises
+against CSV injection; numeric columns (an int or float in the database) are bare numbers.
+
 Columns (lists are joined with ``;``; empty cell = no value). Instants (``occurred_at``,
 ``last_contact_at``) are ISO 8601 in the program's time zone with its offset written out, e.g.
 ``2026-12-01T07:30:00+08:00``: the day a reader sees is the program's day, and the instant is
@@ -41,11 +45,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from tortoise.expressions import Q
 
 from server.reports import start_of
 from sync.models import AuditEvent, Community, Contact, GroupMeeting, Participant, User
+from sync.validate import FORBIDDEN_IN_TEXT
 
 BOM = "\ufeff"
 BATCH = 2000
@@ -164,22 +170,56 @@ class ExportFilters:
         }
 
 
-def cell(value: Any, zone: tzinfo) -> str:
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"), and the full-width
+# forms a Chinese input method types, which some spreadsheets read the same way.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text cell no spreadsheet runs: NUL, other controls and bidi overrides dropped (rows
+    stored before the text rule may hold them), and a leading quote when it would start like
+    a formula, also after spaces. Numbers never come here: see ``cell``."""
+    text = FORBIDDEN_IN_TEXT.sub("", text)
+    if text.lstrip(" ").startswith(FORMULA_START):
+        return "'" + text
+    return text
+
+
+def cell(value: Any, zone: tzinfo) -> str | int | float:
     """One CSV cell: lists joined with ``;``, instants in ISO 8601 in ``zone`` with its offset,
-    booleans as true/false."""
+    booleans as true/false, text made safe for a spreadsheet (``spreadsheet_text``).
+
+    Numbers are decided by the column's type in the database, not by how a value looks: an int
+    or float stays a number (written unquoted, so ``-0.3`` is minus 0.3 to R, pandas and Excel
+    alike), and a text that looks like a number (``"-0.3"`` typed in a note) is text."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
     if isinstance(value, datetime):
         return value.astimezone(zone).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+        return spreadsheet_text(";".join(str(v) for v in value))
+    return spreadsheet_text(str(value))
+
+
+def csv_writer(buffer: io.StringIO) -> Any:
+    """Every text cell in double quotes (OWASP: a ``;`` inside a cell must not start a new one
+    where a spreadsheet splits on semicolons), numbers bare."""
+    return csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` for ``filename`` that any header can carry: an ASCII name, and
+    the real one (a community's code may be Chinese) as RFC 6266's ``filename*``."""
+    plain = "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in filename
+    )
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _query(kind: ExportKind, f: ExportFilters) -> Any:
@@ -198,7 +238,7 @@ def _query(kind: ExportKind, f: ExportFilters) -> Any:
     return kind.model.filter(q)
 
 
-async def rows(kind: ExportKind, f: ExportFilters) -> AsyncIterator[list[str]]:
+async def rows(kind: ExportKind, f: ExportFilters) -> AsyncIterator[list[Any]]:
     """The export's rows, header first, paging by primary key so memory stays flat."""
     yield list(kind.columns)
     sources = list(dict.fromkeys(kind.columns.values()))
@@ -236,7 +276,7 @@ async def csv_chunks(
     """UTF-8 CSV (BOM first) in chunks of a few hundred rows; ``on_done(rows, complete)`` is
     awaited at the end, also when the client goes away half-way (then ``complete`` is false)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv_writer(buffer)
     buffer.write(BOM)
     count = -1  # the header is not a record
     complete = False

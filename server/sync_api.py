@@ -22,6 +22,7 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import ClientException, PermissionDeniedException
 from litestar.status_codes import HTTP_200_OK
 
+from server.auth.invites import device_notice
 from server.auth.session import current_user, get_auth, roles
 from server.errors import request_id
 from server.i18n import language_of, localize_errors
@@ -32,6 +33,7 @@ from sync.wire import MalformedBody, PushResponse, decode_push, errors_json
 Req = Request[Any, Any, Any]
 log = logging.getLogger("peerlog.sync")
 NO_STORE = {"cache-control": "no-store"}
+NOTICE_HEADER = "x-peerlog-notice"
 _encode = msgspec.json.Encoder().encode
 
 
@@ -69,7 +71,7 @@ async def push(request: Req) -> Response[bytes]:
     settings = _settings(request)
     limit = settings.max_push_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(f"A push may be at most {limit} bytes; send the queue in smaller batches.")
     body = await request.body()
     if len(body) > limit:
@@ -115,7 +117,8 @@ async def pull(
     user = current_user(request)
     size = engine.DEFAULT_LIMIT
     if limit is not None:
-        if not limit.isdigit() or int(limit) < 1:
+        # ASCII digits only: "4²" and "٣" pass ``str.isdigit`` but not ``int``.
+        if not (limit.isascii() and limit.isdigit()) or int(limit) < 1:
             raise _invalid("limit: must be a whole number from 1 to 1000")
         size = min(int(limit), engine.MAX_LIMIT)
     device = get_auth(request).device_id
@@ -130,7 +133,9 @@ async def pull(
         )
     except engine.BadCursor as exc:
         raise _invalid(str(exc)) from None
-    return _json(page)
+    # Every sync ends with a pull: the place to tell the phone what its user must know.
+    notice = await device_notice(str(device), _settings(request)) if device else None
+    return _json(page, {**NO_STORE, NOTICE_HEADER: notice} if notice else NO_STORE)
 
 
 async def _remember(request: Req, report: outbox.OutboxReport | None) -> None:

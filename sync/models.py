@@ -453,6 +453,11 @@ class Device(Model):
     outbox_waiting = fields.IntField(null=True)
     outbox_oldest_at = fields.DatetimeField(null=True)
     outbox_reported_at = fields.DatetimeField(null=True)
+    # Something the phone's user must be told at its next sync (``X-Peerlog-Notice`` on the
+    # pull): ``invite`` = an administrator made a new invite for this already-enrolled user
+    # (SPEC 5). Sent while fresh; the phone remembers which one it has shown.
+    notice = fields.CharField(max_length=32, null=True)
+    notice_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "device"

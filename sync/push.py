@@ -75,6 +75,7 @@ BAD_ATTENDEE = template(
 NO_COMMUNITY = template("no such community")
 COMMITTEE_ELSEWHERE = template("must be a committee of the group's community")
 LEADER_ELSEWHERE = template("must be a peer leader of the group's community")
+LEADER_OF_OTHER_COMMUNITY = template("must be a peer leader of the participant's community")
 
 
 # What a contact or a meeting needs of the participants it refers to (scope, community) and
@@ -504,6 +505,8 @@ class _Batch:
                 ):
                     if clean.get(name):
                         into.add(clean[name])
+                if clean.get("committee_id") and merged.get("peer_leader_id"):
+                    users.add(merged["peer_leader_id"])  # still of the community it moves to?
                 if clean.get("code"):
                     codes.add(clean["code"])
             elif m.entity == "group":
@@ -717,8 +720,17 @@ class _Batch:
                     errors["group_id"] = [Message(NO_GROUP)]
                 elif group["community_id"] != after.get("community_id"):
                     errors["group_id"] = [Message(GROUP_ELSEWHERE)]
-            if written.get("peer_leader_id") and after["peer_leader_id"] not in self.peer_leaders:
+            leader = after.get("peer_leader_id")
+            if written.get("peer_leader_id") and leader not in self.peer_leaders:
                 errors["peer_leader_id"] = [Message(NOT_PEER_LEADER)]
+            elif (
+                leader
+                and ("peer_leader_id" in written or "committee_id" in written)
+                and self.peer_leaders.get(leader) != after.get("community_id")
+            ):
+                # The assigned peer leader pulls the whole profile: only one of the
+                # participant's own community, also after a move to another community.
+                errors["peer_leader_id"] = [Message(LEADER_OF_OTHER_COMMUNITY)]
             if "code" in written:
                 holder = self.codes.get(after["code"])
                 if holder is not None and holder != after["id"]:
@@ -997,7 +1009,7 @@ class _Batch:
                     device,
                     o.mutation.mutation_id,
                     user,
-                    o.mutation.entity[:16],
+                    validate.printable(o.mutation.entity)[:16],
                     o.rid,
                     o.base_version,
                     None if rejected else o.version,

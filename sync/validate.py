@@ -26,6 +26,9 @@ Errors = dict[str, list[str]]
 
 REQUIRED = template("is required")
 NOT_TEXT = template("must be text")
+CONTROL_CHARACTERS = template(
+    "must not contain control characters (such as NUL) or bidirectional overrides"
+)
 TOO_LONG = template("must be at most %(max)s characters")
 NOT_NUMBER = template("must be a number")
 NOT_WHOLE = template("must be a whole number")
@@ -70,11 +73,36 @@ DATE_SKEW = timedelta(days=1)
 EARLIEST = date(1990, 1, 1)
 FOLLOW_UP_HORIZON = timedelta(days=2 * 366)
 
-_WORD = re.compile(r"^[a-z0-9_]{1,40}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WORD = re.compile(r"[a-z0-9_]{1,40}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.I)
+# SPEC 3, text fields: no C0 control but tab and line breaks, no DEL or C1 control (PostgreSQL
+# refuses a NUL outright, and the others hide text or break CSV and terminals), and no
+# bidirectional embedding, override or isolate (U+202A-U+202E, U+2066-U+2069: "Trojan Source"
+# text that reads differently from what it holds). Bidi *marks* (U+200E/F) stay: mixed Chinese
+# and Latin text may need them.
+FORBIDDEN_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# A line break typed in a staff page's textarea arrives as CRLF, on a phone as LF: one form kept.
+_CR = re.compile(r"\r\n?")
 # Already the canonical text of a UUID (what phones send): kept as it is, no UUID object made.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def clean_text(value: str) -> str:
+    """``value`` stripped, with its line breaks as LF; raises ``Invalid`` when it holds a
+    character no text field may hold (``FORBIDDEN_IN_TEXT``). For every free-text input, also
+    those written outside the sync engine (places, user names, …)."""
+    if "\r" in value:
+        value = _CR.sub("\n", value)
+    if FORBIDDEN_IN_TEXT.search(value):
+        raise Invalid(CONTROL_CHARACTERS)
+    return value.strip()
+
+
+def printable(name: str) -> str:
+    """A name from the wire (an unknown field's or entity's) safe to store and send back:
+    each forbidden character written as ``\\uXXXX`` (it is a key, never a person's value)."""
+    return FORBIDDEN_IN_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", name)
 
 
 def canonical_instant(value: datetime) -> str:
@@ -95,7 +123,7 @@ def _text(max_len: int, *, required: bool = False) -> Validator:
             return None
         if not isinstance(value, str):
             raise Invalid(NOT_TEXT)
-        value = value.strip()
+        value = clean_text(value)
         if required and not value:
             raise Invalid(REQUIRED)
         if len(value) > max_len:
@@ -186,7 +214,7 @@ def _date(*, future: timedelta | None = None) -> Validator:
     def check(value: Any, now: datetime) -> Any:
         if value is None:
             return None
-        if not isinstance(value, str) or not _DATE.match(value):
+        if not isinstance(value, str) or not _DATE.fullmatch(value):
             raise Invalid(NOT_DATE)
         try:
             day = date.fromisoformat(value)
@@ -255,7 +283,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
 
 
 def _word(value: Any) -> Any:
-    if not isinstance(value, str) or not _WORD.match(value):
+    if not isinstance(value, str) or not _WORD.fullmatch(value):
         raise Invalid(NOT_WORD)
     return value
 
@@ -372,7 +400,7 @@ def check(entity: str, fields: Mapping[str, Any], now: datetime) -> tuple[dict[s
     for name, value in fields.items():
         rule = rules.get(name)
         if rule is None:
-            errors[name] = [Message(UNKNOWN_FIELD, entity=entity)]
+            errors[printable(name)] = [Message(UNKNOWN_FIELD, entity=entity)]
             continue
         try:
             clean[name] = rule(value, now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, NewType
+from typing import Annotated, Any, NewType
 
 import msgspec
 
@@ -243,12 +243,18 @@ def plain_errors(errors: Mapping[str, list[str]]) -> Errors:
 # --- push ---------------------------------------------------------------------------------------
 
 
+# What the database columns hold (mutation ids: BIGINT; versions: INTEGER). A number beyond
+# them is no mutation a phone made: the body is malformed (422), never a 5xx from PostgreSQL.
+MutationId = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Version = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+
+
 class MutationIn(msgspec.Struct, forbid_unknown_fields=True):
-    mutation_id: int
+    mutation_id: MutationId
     entity: str
     id: uuid.UUID
     fields: dict[str, Any]
-    base_version: int = 0
+    base_version: Version = 0
     client_time: str | None = None
     # The phone sends this mutation again: the server had acknowledged it, then lost it when its
     # database was restored from an earlier copy (SPEC 3). Audited; an identical creation of a
@@ -321,6 +327,10 @@ def decode_push(body: bytes) -> PushRequest:
         raise MalformedBody(_describe(str(exc))) from None
     except msgspec.DecodeError:
         raise MalformedBody("body: not valid JSON") from None
+    except UnicodeDecodeError:
+        raise MalformedBody("body: a string is not valid UTF-8") from None
+    except RecursionError:
+        raise MalformedBody("body: nested too deeply") from None
     if request.schema_version != SCHEMA_VERSION:
         raise MalformedBody(
             f"schema_version: this server speaks version {SCHEMA_VERSION}, got {request.schema_version}"

@@ -25,7 +25,7 @@ from litestar.response import Template
 from tortoise.expressions import Q, RawSQL
 from tortoise.functions import Count, Max, Min
 
-from server.admin.common import STAFF, page, parse_date
+from server.admin.common import STAFF, page, page_number, parse_date
 from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.reports import start_of
@@ -71,10 +71,7 @@ async def audit_page(request: Request[Any, Any, Any]) -> Template:
     if until:
         events_where &= Q(at__lt=start_of(until + timedelta(days=1)))
         mutations_where &= Q(received_at__lt=start_of(until + timedelta(days=1)))
-    try:
-        page_no = max(1, int(q.get("page") or 1))
-    except ValueError:
-        page_no = 1
+    page_no = page_number(q.get("page"))
     empty_pulls: list[dict[str, Any]] = []
     listed = AuditEvent.filter(events_where)
     if with_events and action != "sync.pull":

@@ -31,6 +31,17 @@ def parse_uuid(value: str | None) -> uuid.UUID | None:
         return None
 
 
+# Far beyond any list's last page, and well inside what an SQL OFFSET takes.
+LAST_PAGE = 100_000
+
+
+def page_number(value: str | None) -> int:
+    """``?page=``: a whole number from 1 (ASCII digits: ``int`` reads "١٢"); else page 1."""
+    if not value or not (value.isascii() and value.isdigit()):
+        return 1
+    return max(1, min(int(value), LAST_PAGE))
+
+
 def parse_date(value: str | None) -> date | None:
     if not value:
         return None

@@ -19,7 +19,7 @@ from tortoise import connections
 from tortoise.expressions import Q
 
 from server.admin import writes
-from server.admin.common import STAFF, in_community, page, parse_uuid, translate
+from server.admin.common import STAFF, in_community, page, page_number, parse_uuid, translate
 from server.auth.session import current_user, roles
 from server.i18n import language_of, localize_errors
 from sync import db as sync_db
@@ -98,10 +98,7 @@ async def conflicts_page(request: Request[Any, Any, Any]) -> Template:
     who = (q.get("user") or "").strip()
     if who:
         where &= Q(user__username=who) | Q(resolved_by__username=who)
-    try:
-        page_no = max(1, int(q.get("page") or 1))
-    except ValueError:
-        page_no = 1
+    page_no = page_number(q.get("page"))
     rows = (
         await _scoped(user)
         .filter(where)

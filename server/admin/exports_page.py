@@ -76,9 +76,10 @@ async def export_csv(request: Request[Any, Any, Any], filename: FromPath[str]) -
         parts.append(f.until.isoformat())
     return Stream(
         exports.csv_chunks(spec, f, done),
-        media_type="text/csv; charset=utf-8",
+        # Litestar adds the charset of a text/* type itself: naming it here said it twice.
+        media_type="text/csv",
         headers={
-            "content-disposition": f'attachment; filename="peerlog-{"-".join(parts)}.csv"',
+            "content-disposition": exports.attachment(f"peerlog-{'-'.join(parts)}.csv"),
             "cache-control": "no-store",
         },
     )

@@ -32,7 +32,7 @@ from tortoise.queryset import QuerySet
 from server.admin import writes
 from server.admin.common import STAFF, page
 from server.auth.session import current_user, roles
-from server.exports import BOM
+from server.exports import BOM, csv_writer, spreadsheet_text
 from server.i18n import language_of, localize_errors, normalize, translate
 from sync import validate
 from sync.models import AuditEvent, Committee, Group, ImportUpload, Participant, Role, User
@@ -442,12 +442,14 @@ def rejected_csv(
     first: fix and upload again."""
     buffer = io.StringIO()
     buffer.write(BOM)
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv_writer(buffer)
     # A file that is itself a fixed report has its old line and reason columns dropped.
     kept = [(h, c) for h, c in zip(header, columns, strict=True) if c != IGNORED]
     writer.writerow([translate(lang, "line"), translate(lang, "reason"), *(h for h, _ in kept)])
     for number, raw, reason in rejected:
-        writer.writerow([number, reason, *(raw.get(c, "") for _, c in kept)])
+        # The rows as uploaded, but never a formula the staff member's spreadsheet would run.
+        cells = (spreadsheet_text(raw.get(c) or "") for _, c in kept)
+        writer.writerow([number, reason, *cells])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -455,7 +457,7 @@ def template_csv(lang: str) -> bytes:
     """An empty file with the headers in ``lang``, to fill in a spreadsheet and upload."""
     buffer = io.StringIO()
     buffer.write(BOM)
-    csv.writer(buffer, lineterminator="\r\n").writerow(TEMPLATE_HEADERS[lang].values())
+    csv_writer(buffer).writerow(TEMPLATE_HEADERS[lang].values())
     return buffer.getvalue().encode("utf-8")
 
 
@@ -478,8 +480,15 @@ async def _keep(user: User, data: bytes, rejected: bytes, now: datetime) -> str:
     return token
 
 
+# What ``secrets.token_urlsafe(18)`` makes; anything else (too long for the column, non-ASCII,
+# a NUL) is no upload, answered without asking the database.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def _mine(user: User, token: str, now: datetime) -> QuerySet[ImportUpload]:
     # Another user's upload, or an expired one, answers exactly as one that never existed.
+    if not _TOKEN.fullmatch(token):
+        raise NotFoundException(GONE)
     return ImportUpload.filter(id=token, owner_id=user.id, expires_at__gt=now)
 
 
@@ -628,7 +637,7 @@ async def rejected_file(request: Request[Any, Any, Any], token: FromPath[str]) -
         raise NotFoundException("No such import.")
     return Response(
         bytes(found[0]),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8"
         headers={
             "content-disposition": 'attachment; filename="peerlog-import-rejected.csv"',
             "cache-control": "no-store",

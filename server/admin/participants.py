@@ -26,6 +26,7 @@ from server.admin.common import (
     community_scope,
     in_community,
     page,
+    page_number,
     parse_uuid,
 )
 from server.admin.conflicts import field_kind, typed_value
@@ -71,10 +72,7 @@ async def participants_page(request: Request[Any, Any, Any]) -> Template:
     user = current_user(request)
     q = request.query_params
     query, community_id = _filtered(user, q)
-    try:
-        page_no = max(1, int(q.get("page") or 1))
-    except ValueError:
-        page_no = 1
+    page_no = page_number(q.get("page"))
     total = await query.count()
     rows = (
         await query.order_by("code")

@@ -20,6 +20,7 @@ from tortoise.exceptions import IntegrityError
 from server.admin import writes
 from server.admin.common import STAFF, community_scope, page, parse_uuid
 from server.auth.session import current_user, roles
+from sync import validate
 from sync.models import AuditEvent, Committee, Community, Group, Role, User
 
 
@@ -85,14 +86,21 @@ def _own(user: User, community_id: Any) -> None:
         raise NotFoundException("No such community.")
 
 
-def _clean(value: Any, limit: int) -> str:
-    return str(value or "").strip()[:limit]
+def _clean(value: Any, limit: int) -> str | None:
+    """The form's text, trimmed; None when it holds a character no text may hold (a NUL, a
+    control, a bidi override: SPEC 3), which the page then names."""
+    try:
+        return validate.clean_text(str(value or ""))[:limit]
+    except validate.Invalid:
+        return None
 
 
 @post("/admin/places/communities", opt=roles(Role.ADMIN), status_code=303)
 async def create_community(request: Request[Any, Any, Any]) -> Redirect:
     form = await request.form()
     name, code = _clean(form.get("name"), 120), _clean(form.get("code"), 32)
+    if name is None or code is None:
+        return _back("", "bad_text")
     if not name or not code:
         return _back("", "missing")
     try:
@@ -109,6 +117,8 @@ async def rename_community(
 ) -> Redirect:
     form = await request.form()
     name = _clean(form.get("name"), 120)
+    if name is None:
+        return _back(community_id, "bad_text")
     if name:
         await Community.filter(id=community_id).update(name=name)
         await _audit(request, "community.rename", "community", community_id)
@@ -122,6 +132,8 @@ async def create_committee(request: Request[Any, Any, Any]) -> Redirect:
     community_id = parse_uuid(str(form.get("community_id", "")))
     _own(user, community_id)
     name, code = _clean(form.get("name"), 120), _clean(form.get("code"), 32)
+    if name is None or code is None:
+        return _back(community_id or "", "bad_text")
     if community_id is None or not name or not code:
         return _back(community_id or "", "missing")
     try:
@@ -142,6 +154,8 @@ async def rename_committee(
         raise NotFoundException("No such residential committee.")
     _own(user, committee.community_id)  # type: ignore[attr-defined]
     name = _clean((await request.form()).get("name"), 120)
+    if name is None:
+        return _back(committee.community_id, "bad_text")  # type: ignore[attr-defined]
     if name:
         await Committee.filter(id=committee_id).update(name=name)
         await _audit(request, "committee.rename", "committee", committee_id)
@@ -183,6 +197,8 @@ async def _group_form(request: Request[Any, Any, Any], group_id: uuid.UUID | Non
         community_id = parse_uuid(str(form.get("community_id", "")))
     _own(user, community_id)
     name = _clean(form.get("name"), 120)
+    if name is None:
+        return _back(community_id or "", "bad_text")
     if community_id is None or not name:
         return _back(community_id or "", "missing")
     fields: dict[str, Any] = {"name": name}

@@ -20,7 +20,14 @@ from markupsafe import Markup
 
 from server.auth.device_keys import devices_with_keys
 from server.auth.devices import deactivate_user, revoke_device
-from server.auth.invites import create_invite, invite_link, revoke_invite
+from server.auth.invites import (
+    ADMIN_ONLY,
+    InviteRefused,
+    already_enrolled,
+    create_invite,
+    invite_link,
+    revoke_invite,
+)
 from server.auth.session import STAFF, current_user, roles
 from server.i18n import language_of, translate
 from server.settings import Settings
@@ -32,6 +39,7 @@ NOTICES = {
     "created": "The user was created. Make an invite so they can set up their passkey.",
     "invite_created": "A new invite was made. Earlier unused invites for this user no longer work.",
     "invite_revoked": "The invite was withdrawn.",
+    "invite_admin_only": ADMIN_ONLY,
     "deactivated": "The account was switched off: its sessions ended and its devices will wipe their data.",
     "device_revoked": "The device was signed out: its sessions ended, passkeys used only on it were removed, and it will wipe its data.",
 }
@@ -192,6 +200,8 @@ async def user_detail_page(request: Req, user_id: FromPath[uuid.UUID]) -> Templa
             if link
             else None,
             "passkeys": await Credential.filter(user=user).order_by("created_at"),
+            # Someone who can sign in gets a new invite from an administrator only (SPEC 5).
+            "may_invite": me.role == Role.ADMIN or not await already_enrolled(user),
             "devices": devices,
             "key_devices": await devices_with_keys([d.id for d in devices]),
         },
@@ -209,7 +219,10 @@ async def create_invite_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redi
     user = await _managed_user(me, user_id)
     if not user.is_active:
         return Redirect(f"/admin/users/{user.id}", status_code=303)
-    await create_invite(user, _settings(request), created_by=me)
+    try:
+        await create_invite(user, _settings(request), created_by=me)
+    except InviteRefused:
+        return Redirect(f"/admin/users/{user.id}?notice=invite_admin_only", status_code=303)
     return Redirect(f"/admin/users/{user.id}?notice=invite_created", status_code=303)
 
 

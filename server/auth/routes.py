@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response, delete, get, head, patch, post
 from litestar.exceptions import HTTPException, NotFoundException
@@ -35,6 +36,7 @@ from server.auth.session import (
 )
 from server.i18n import render
 from server.settings import Settings
+from sync import validate
 from sync.models import Credential, Device, DeviceKey, Role, User
 
 Req = Request[Any, Any, Any]
@@ -336,7 +338,14 @@ async def _own_passkey(request: Req, passkey_id: uuid.UUID) -> Credential:
 
 
 def _name(data: dict[str, Any]) -> str:
-    name = str(data.get("name") or "").strip()
+    try:
+        name = validate.clean_text(str(data.get("name") or ""))
+    except validate.Invalid:
+        raise HTTPException(
+            status_code=422,
+            detail="A passkey's name cannot hold control characters (such as NUL) or bidirectional overrides.",
+            extra={"error": "invalid"},
+        ) from None
     if not name or len(name) > 120:
         raise HTTPException(
             status_code=422,
@@ -487,10 +496,12 @@ async def signin_page(request: Req) -> Template:
 
 @get("/invite", opt=public(), include_in_schema=False)
 async def invite_by_code(request: Req) -> Redirect:
-    code = normalise_code(request.query_params.get("code", ""))
-    if not code:
+    typed = request.query_params.get("code", "")
+    if not typed.strip():
         return Redirect("/signin")
-    return Redirect(f"/invite/{code}")
+    # A code that cannot be one still gets the invite page's "not known" answer, from a
+    # path that is plain ASCII whatever was typed.
+    return Redirect(f"/invite/{quote(normalise_code(typed) or typed[:64], safe='')}")
 
 
 @get("/invite/{code:str}", opt=public(), include_in_schema=False)

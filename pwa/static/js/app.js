@@ -177,6 +177,19 @@ export async function renderStatus() {
   link.hidden = !attention;
   link.textContent = t("%(n)s need attention", { n: attention });
   await renderWaiting(waiting).catch(() => {});
+  await renderNotice();
+}
+
+// "invite; at=…" from the last pull: shown until dismissed, then not again for that one.
+async function renderNotice() {
+  const banner = $("#account-notice");
+  if (!banner) return;
+  const [notice, seen] = await Promise.all([getMeta("notice"), getMeta("notice_seen")]).catch(() => []);
+  banner.hidden = !(notice && notice.startsWith("invite") && notice !== seen);
+  banner.querySelector("button").onclick = async () => {
+    await setMeta("notice_seen", notice);
+    banner.hidden = true;
+  };
 }
 
 function registerWorker() {

@@ -216,6 +216,10 @@ async function pull(headers) {
     const url = `/api/sync/pull?limit=${PAGE}` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : "");
     const res = await call(url, { headers: h });
     if (res.status !== 200) throw new SyncError("retry", res.status);
+    // Something the person must be told (a new invite for their account: SPEC 5). The server
+    // repeats it while it matters; the page shows each one once (see app.js).
+    const notice = res.headers.get("x-peerlog-notice");
+    if (notice) await setMeta("notice", notice);
     const body = await res.json();
     if (body.resync) {
       if (seen) throw new SyncError("retry", 200); // a resync inside a resync: try later
