@@ -85,6 +85,7 @@ def _short(filename: str) -> str:
             return marker.strip("/") + "/" + filename.rsplit(marker, 1)[1]
     return filename.rsplit("/", 1)[-1]
 
+
 async def refuse_control_characters(request: Request[Any, Any, Any]) -> None:
     """No query or path parameter holds a NUL, another control or a bidi override (SPEC 3's
     text rule, for what pages filter by): PostgreSQL would refuse it as a 5xx deep in a query.
