@@ -102,6 +102,10 @@ async def roster_page(request: Request[Any, Any, Any]) -> Template:
         if committee
         else []
     )
+    if user.role == Role.VOLUNTEER:
+        # SPEC 1: a volunteer's roster has no program code (staff look people up by it).
+        for r in rows:
+            r["code"] = None
     total = len(rows)
     status = q.get("status") or ""
     if status:
@@ -119,7 +123,7 @@ async def roster_page(request: Request[Any, Any, Any]) -> Template:
             if text in r["full_name"].casefold()
             or text in (r["address"] or "").casefold()
             or text in (r["phone"] or "")
-            or text in r["code"].casefold()
+            or text in (r["code"] or "").casefold()
         ]
     sort = str(q.get("sort") or "")
     sort = sort if sort in SORTS else "address"

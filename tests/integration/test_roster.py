@@ -68,6 +68,10 @@ async def test_overdue_and_needs_visit_flags_follow_the_rule(
     by_contact = names((await client.get("/admin/roster?sort=last_contact&status=active")).text)
     assert by_contact[:2] == ["never, new", "never, old"]  # never contacted first
     assert by_contact[-1] == "moved"
+    # SPEC 1's roster fields only: the program code is for staff.
+    codes = await Participant.filter(committee_id=committee.id).values_list("code", flat=True)
+    page = (await client.get("/admin/roster")).text
+    assert codes and not [c for c in codes if c in page]
 
 
 async def test_a_volunteer_marks_needs_visit_through_the_engine(

@@ -2,7 +2,7 @@
 null), primary key, unique constraints, indexes and foreign keys, as the migrations leave them.
 SQLite rebuilds a table to alter a column, and the copy keeps only what the migration recreates:
 migration 0002 lost the mutation log's UNIQUE(device_id, mutation_id) and its indexes that way,
-and 0008 restores them. The push's reads of the log use those indexes."""
+and 0009 restores them. The push's reads of the log use those indexes."""
 
 from __future__ import annotations
 
@@ -197,11 +197,13 @@ async def _log_twice_the_same_mutation() -> tuple[User, Device]:
 async def test_upgrading_restores_the_log_rules_or_refuses_duplicates(
     database_url: str, tmp_path: Path
 ) -> None:
-    """From 0007: on SQLite a log holding a device's mutation id twice stops the migration with
+    """From 0008: on SQLite a log holding a device's mutation id twice stops the migration with
     one line naming the device and the mutation, and nothing is deleted; once a person removed
     the extra row, the migration makes the unique index and the indexes. On PostgreSQL, which
     kept them, it changes nothing."""
-    await tortoise_migrate(config=sync_db.tortoise_config(database_url), target="models.0007_desk")
+    await tortoise_migrate(
+        config=sync_db.tortoise_config(database_url), target="models.0008_poison"
+    )
     await Tortoise.close_connections()
     await sync_db.init(database_url)
     try:
@@ -244,7 +246,7 @@ async def test_upgrading_restores_the_log_rules_or_refuses_duplicates(
         with sqlite3.connect(path) as conn:
             assert conn.execute("SELECT COUNT(*) FROM mutation").fetchone() == (2,)
             applied = [r[0] for r in conn.execute("SELECT name FROM tortoise_migrations")]
-            assert "0008_durability" not in applied
+            assert "0009_durability" not in applied
             conn.execute("DELETE FROM mutation WHERE id = (SELECT MAX(id) FROM mutation)")
         assert sqlite_schema(path)["mutation"]["unique"] == set()
     proc = await asyncio.create_subprocess_exec(

@@ -56,7 +56,7 @@ async def restore_log_indexes(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0007_desk")]
+    dependencies = [("models", "0008_poison")]
 
     initial = False
 

@@ -6,7 +6,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0008_durability')]
+    dependencies = [('models', '0007_desk')]
 
     initial = False
 
