@@ -12,7 +12,7 @@ ifdef PEERLOG_PORT
 export PEERLOG_ORIGIN ?= http://localhost:$(PEERLOG_PORT)
 endif
 
-.PHONY: help run test fault lint format bench bench-growth bench-peer fuzz migrations chromium webkit node-tools clean
+.PHONY: help run test fault lint format bench bench-growth bench-peer fuzz screenshots migrations chromium webkit node-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-peer: $(STAMP) bench/.pouchdb/node_modules/.bin/pouchdb-server ## Peerlog'
 
 fuzz: $(STAMP) ## schemathesis on every API operation, as an admin and a peer leader: any 5xx fails (BENCHMARKS.md)
 	$(BIN)/python -m tests.fuzzing --max-examples $${FUZZ_EXAMPLES:-100}
+
+screenshots: $(STAMP) chromium ## redraw the README's screenshots into docs/ (needs a CJK font: fonts-wqy-microhei)
+	$(BIN)/python bench/screenshots.py --folder docs
 
 migrations: $(STAMP) ## regenerate the schema migration after a model change
 	$(BIN)/tortoise makemigrations

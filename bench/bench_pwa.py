@@ -183,9 +183,9 @@ def lighthouse(binary: str, url: str, token: str, out: Path) -> None:
 NAMES = ["王秀英", "李桂兰", "张建国", "刘玉珍", "陈志强", "杨淑芬", "赵德明", "黄美华"]
 
 
-async def screenshots(browser: Any, server: LiveServer, folder: Path) -> None:
+async def screenshots(browser: Any, server: LiveServer, folder: Path) -> tuple[Any, list[Any]]:
     """Today and Log contact in Chinese, with a small made-up caseload (needs a CJK font,
-    e.g. Debian's fonts-wqy-microhei)."""
+    e.g. Debian's fonts-wqy-microhei); returns the peer leader and their participants."""
     from datetime import date, timedelta
 
     community = await factories.community(name="长风社区")
@@ -245,6 +245,7 @@ async def screenshots(browser: Any, server: LiveServer, folder: Path) -> None:
     await page.screenshot(path=str(folder / "log-contact-referral-zh.png"))
     await context.close()
     print(f"\nScreenshots written to {folder}/")
+    return leader, people
 
 
 async def main() -> None:
