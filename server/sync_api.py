@@ -1,8 +1,10 @@
 """``POST /api/sync/push`` and ``GET /api/sync/pull``: thin HTTP over ``sync.engine``.
 
-The push body is decoded here with msgspec from the raw bytes (not by Litestar) so that the
-size limits are checked before any decoding and a malformed body gets a message naming the
-place, e.g. ``mutations[3].mutation_id: expected int, got str``.
+The push body is declared as ``sync.wire.PushRequest`` (so the OpenAPI document describes it)
+and decoded by ``PushBody``, a DTO that hands the raw bytes to ``sync.wire.decode_push``: the
+size limit is checked before any decoding, the types are strict (``"5"`` is no mutation id) and
+a malformed body gets a message naming the place, e.g. ``mutations[3].mutation_id: expected
+int, got str``. The answers are the wire structs too.
 
 A rejected mutation's ``errors`` (field → messages, SPEC 3) are written in the request's
 language (``server.i18n.language_of``: the ``lang`` cookie, else ``Accept-Language``, else
@@ -15,20 +17,36 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Generator
 from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.connection import ASGIConnection
+from litestar.dto import AbstractDTO
+from litestar.dto.data_structures import DTOFieldDefinition
 from litestar.exceptions import ClientException, PermissionDeniedException
+from litestar.openapi.spec import Reference, Schema
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
+from litestar.typing import FieldDefinition
 
 from server.auth.invites import device_notice
 from server.auth.session import current_user, get_auth, roles
-from server.errors import request_id
+from server.errors import http_error, request_id
 from server.i18n import language_of, localize_errors
 from server.settings import Settings
 from sync import engine, outbox
-from sync.wire import MalformedBody, PushResponse, decode_push, errors_json
+from sync.wire import (
+    MalformedBody,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    ResyncResponse,
+    decode_push,
+    errors_json,
+)
 
 Req = Request[Any, Any, Any]
 log = logging.getLogger("peerlog.sync")
@@ -37,18 +55,79 @@ NOTICE_HEADER = "x-peerlog-notice"
 _encode = msgspec.json.Encoder().encode
 
 
-def _settings(request: Req) -> Settings:
-    settings = request.app.state.settings
+def _settings(connection: ASGIConnection[Any, Any, Any, Any]) -> Settings:
+    settings = connection.app.state.settings
     assert isinstance(settings, Settings)
     return settings
 
 
-def _too_large(what: str) -> ClientException:
-    return ClientException(status_code=413, detail=what, extra={"error": "too_large"})
+class RefusedPush(ClientException):
+    """A push body refused before the handler runs: its answer still keeps the phone's outbox
+    report (``refused_push`` below)."""
 
 
-def _invalid(message: str) -> ClientException:
-    return ClientException(status_code=422, detail=message, extra={"error": "invalid"})
+class PushBody(AbstractDTO[PushRequest]):
+    """The push body: the raw bytes, size-checked, through ``decode_push`` (strict types,
+    messages naming the place). Litestar reads the body (its ``request_max_body_size`` and
+    ``BodyLimitMiddleware`` bound it); the OpenAPI schema is ``PushRequest``'s own."""
+
+    def decode_bytes(self, value: bytes) -> PushRequest:
+        limit = _settings(self.asgi_connection).max_push_bytes
+        if len(value) > limit:
+            raise _too_large(
+                f"A push may be at most {limit} bytes; send the queue in smaller batches.",
+                RefusedPush,
+            )
+        try:
+            return decode_push(value)
+        except MalformedBody as exc:
+            raise _invalid(str(exc), RefusedPush) from None
+
+    def decode_builtins(self, value: dict[str, Any]) -> PushRequest:
+        return decode_push(msgspec.json.encode(value))
+
+    @classmethod
+    def create_for_field_definition(
+        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: Any = None
+    ) -> None:
+        return None
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: Any
+    ) -> Reference | Schema:
+        schema: Reference | Schema = schema_creator.for_field_definition(
+            FieldDefinition.from_annotation(PushRequest)
+        )
+        return schema
+
+    @classmethod
+    def generate_field_definitions(
+        cls, model_type: type[Any]
+    ) -> Generator[DTOFieldDefinition, None, None]:
+        yield from ()
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        return False
+
+
+def refused_push(request: Req, exc: RefusedPush) -> Response[Any]:
+    """The 413/422 of a body ``PushBody`` refused, keeping the phone's outbox report after the
+    answer (the handler, which would have kept it, never ran)."""
+    response = http_error(request, exc)
+    response.background = BackgroundTask(
+        _remember, request, outbox.parse(request.headers.get(outbox.HEADER))
+    )
+    return response
+
+
+def _too_large(what: str, kind: type[ClientException] = ClientException) -> ClientException:
+    return kind(status_code=413, detail=what, extra={"error": "too_large"})
+
+
+def _invalid(message: str, kind: type[ClientException] = ClientException) -> ClientException:
+    return kind(status_code=422, detail=message, extra={"error": "invalid"})
 
 
 def _json(body: Any, headers: dict[str, str] = NO_STORE) -> Response[bytes]:
@@ -65,23 +144,19 @@ def _localized(response: PushResponse, lang: str) -> PushResponse:
     return response
 
 
-@post("/api/sync/push", opt=roles(), status_code=HTTP_200_OK)
-async def push(request: Req) -> Response[bytes]:
+@post(
+    "/api/sync/push",
+    opt=roles(),
+    status_code=HTTP_200_OK,
+    dto=PushBody,
+    return_dto=None,
+    exception_handlers={RefusedPush: refused_push},
+)
+async def push(request: Req, data: JSONBody[PushRequest]) -> Response[PushResponse]:
     user = current_user(request)
     settings = _settings(request)
-    limit = settings.max_push_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise _too_large(f"A push may be at most {limit} bytes; send the queue in smaller batches.")
-    body = await request.body()
-    if len(body) > limit:
-        raise _too_large(f"A push may be at most {limit} bytes; send the queue in smaller batches.")
     report = outbox.parse(request.headers.get(outbox.HEADER))
-    try:
-        batch = decode_push(body)
-    except MalformedBody as exc:
-        await _remember(request, report)
-        raise _invalid(str(exc)) from None
+    batch = data
     if len(batch.mutations) > settings.max_push_mutations:
         await _remember(request, report)
         raise _too_large(
@@ -107,13 +182,13 @@ async def push(request: Req) -> Response[bytes]:
         raise
     lang = language_of(request)
     headers = {**NO_STORE, "content-language": lang, "vary": "Cookie, Accept-Language"}
-    return _json(_localized(response, lang), headers)
+    return Response(_localized(response, lang), media_type=MediaType.JSON, headers=headers)
 
 
 @get("/api/sync/pull", opt=roles())
 async def pull(
     request: Req, cursor: str | None = None, limit: str | None = None
-) -> Response[bytes]:
+) -> Response[PullResponse | ResyncResponse]:
     user = current_user(request)
     size = engine.DEFAULT_LIMIT
     if limit is not None:
@@ -135,7 +210,8 @@ async def pull(
         raise _invalid(str(exc)) from None
     # Every sync ends with a pull: the place to tell the phone what its user must know.
     notice = await device_notice(str(device), _settings(request)) if device else None
-    return _json(page, {**NO_STORE, NOTICE_HEADER: notice} if notice else NO_STORE)
+    headers = {**NO_STORE, NOTICE_HEADER: notice} if notice else NO_STORE
+    return Response(page, media_type=MediaType.JSON, headers=headers)
 
 
 async def _remember(request: Req, report: outbox.OutboxReport | None) -> None:
