@@ -47,7 +47,9 @@ async def test_every_sync_body_and_answer_is_a_component_schema(
         else:
             content = operation["requestBody"]["content"]["application/json"]
             assert _refs(content["schema"]) == {body}, path
-        success = next(operation["responses"][s] for s in ("200", "201") if s in operation["responses"])
+        success = next(
+            operation["responses"][s] for s in ("200", "201") if s in operation["responses"]
+        )
         schema = success["content"]["application/json"]["schema"]
         assert schema.get("type") != "string", path
         assert _refs(schema) == answers, path
@@ -60,7 +62,9 @@ async def test_the_components_say_what_the_wire_structs_say(client: httpx.AsyncC
     for struct in (PushRequest, PushResponse, PullResponse, ResyncResponse):
         schema = components[struct.__name__]
         assert set(schema["properties"]) == set(struct.__struct_fields__), struct
-        required = {f for f, d in zip(struct.__struct_fields__, _defaults(struct)) if not d}
+        required = {
+            f for f, d in zip(struct.__struct_fields__, _defaults(struct), strict=True) if not d
+        }
         assert set(schema.get("required", [])) == required, struct
     mutation = components["MutationIn"]
     assert mutation["properties"]["mutation_id"]["type"] == "integer"
