@@ -205,9 +205,3 @@ def create_app(
         request_max_body_size=body_limit(settings),
         debug=False,
     )
-
-
-def settings_of(app_state: State) -> Settings:
-    settings = app_state.settings
-    assert isinstance(settings, Settings)
-    return settings

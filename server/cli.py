@@ -7,17 +7,17 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from server.console import (
+    UserError,
+    migrate_database,
+    with_db,
+)
 from server.settings import Settings, SettingsError
-from sync import db, validate
+from sync import validate
 from sync.models import Committee, Community, Role, User
-
-
-class UserError(Exception):
-    """A mistake the person at the keyboard can fix; its message is printed as is."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,74 +71,6 @@ def _parser() -> argparse.ArgumentParser:
         help="after restoring the database by other means (pg_restore): start a new generation",
     )
     return parser
-
-
-async def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
-    await _migrate(settings)
-    try:
-        await db.init(settings.database_url)
-    except Exception as exc:
-        raise _database_error(settings, exc) from None
-    try:
-        return await work()
-    finally:
-        await db.close()
-
-
-async def _migrate(settings: Settings) -> None:
-    if settings.is_sqlite:
-        _sqlite_folder(settings)
-    try:
-        await db.migrate(settings.database_url)
-    except Exception as exc:
-        raise _database_error(settings, exc) from None
-
-
-def _sqlite_folder(settings: Settings) -> None:
-    # aiosqlite never answers (the command hangs) when the file's folder is missing or
-    # unwritable, so make sure of it here.
-    path = Path(settings.database_url[len("sqlite://") :])
-    if str(path) == ":memory:":
-        return
-    if path.parent.exists() and not path.parent.is_dir():
-        raise UserError(
-            f"cannot open the database at {settings.database_url}: {path.parent} is not a folder"
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"cannot open the database at {settings.database_url}: cannot create its folder ({exc.strerror})"
-        ) from None
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UserError(f"cannot open the database at {settings.database_url}: permission denied")
-
-
-def _database_error(settings: Settings, exc: Exception) -> Exception:
-    """A failure to reach or open the database becomes one clear line; anything else (a bug)
-    keeps its traceback."""
-    if isinstance(exc, db.MigrationRefused):
-        return UserError(
-            f"cannot migrate the database at {_redacted(settings.database_url)}: {exc}"
-        )
-    kind = f"{type(exc).__module__}.{type(exc).__name__}"
-    if isinstance(exc, OSError | ConnectionError | TimeoutError) or any(
-        name in kind for name in ("asyncpg", "sqlite3", "tortoise.exceptions")
-    ):
-        # The driver's message says what went wrong (refused, no such database, password);
-        # the URL is shown without its credentials.
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return UserError(
-            f"cannot open the database at {_redacted(settings.database_url)}: {detail}"
-        )
-    return exc
-
-
-def _redacted(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://…@{rest.split('@', 1)[1]}"
-    return url
 
 
 async def create_user(
@@ -216,7 +148,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return _serve(args, settings)
     if args.command == "migrate":
-        asyncio.run(_migrate(settings))
+        asyncio.run(migrate_database(settings))
         print("database is up to date")
         return 0
     if args.command == "create-user":
@@ -231,7 +163,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             )
             print(f"created {user.role} {user.username}")
 
-        asyncio.run(_with_db(settings, _create))
+        asyncio.run(with_db(settings, _create))
         return 0
     if args.command == "invite":
         from server.auth.invites import create_invite, invite_link
@@ -247,7 +179,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 f"{invite_link(settings, invite.code)}  (code {invite.code}, valid {settings.invite_days} days)"
             )
 
-        asyncio.run(_with_db(settings, _invite))
+        asyncio.run(with_db(settings, _invite))
         return 0
     if args.command == "backup":
         return _backup(settings, Path(args.path))
@@ -261,13 +193,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from server import demo
 
         asyncio.run(
-            _with_db(settings, lambda: demo.run(settings, seed=args.seed, if_empty=args.if_empty))
+            with_db(settings, lambda: demo.run(settings, seed=args.seed, if_empty=args.if_empty))
         )
         return 0
     if args.command == "export":
         from server import exports
 
-        asyncio.run(_with_db(settings, lambda: exports.cli_export(args, settings.zone)))
+        asyncio.run(with_db(settings, lambda: exports.cli_export(args, settings.zone)))
         return 0
     raise UserError(f"unknown command {args.command!r}")
 
@@ -323,7 +255,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
 
     # Migrates first, as serving would.
-    if not asyncio.run(_with_db(settings, _has_admin)):
+    if not asyncio.run(with_db(settings, _has_admin)):
         print(FIRST_ADMIN_HINT)
     os.environ["PEERLOG_DATA_DIR"] = str(settings.data_dir)
     print(f"Peerlog on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}")

@@ -749,7 +749,7 @@ async def run(
 ) -> Program | None:
     """Fill an empty database with the demo program and print invite links for the demo users."""
     from server.auth.invites import create_invite, invite_link
-    from server.cli import UserError
+    from server.console import UserError
 
     if not await is_empty():
         if if_empty:

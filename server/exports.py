@@ -355,7 +355,7 @@ def _open_output(path: str) -> Any:
 async def cli_export(args: argparse.Namespace, zone: tzinfo) -> None:
     """``peerlog export KIND [--community CODE] [--since D] [--until D] [-o FILE]``; the days
     and the instant cells are in ``zone``, the program's time zone."""
-    from server.cli import UserError
+    from server.console import UserError
 
     try:
         f, code = await filters_from_args(args.community, args.since, args.until, zone)

@@ -18,7 +18,7 @@ from litestar import Request, Response, get
 from litestar.response import Template
 
 from server import assets, i18n
-from server.app import settings_of
+from server.settings import settings_of
 
 SCREENS: dict[str, tuple[str, str]] = {
     # path: (template and JS module name, title msgid)

@@ -12,7 +12,7 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-from server.cli import UserError, _sqlite_folder, _with_db
+from server.console import UserError, sqlite_folder, with_db
 from server.settings import Settings
 from sync import db, restore
 
@@ -32,7 +32,7 @@ def restore_sqlite(settings: Settings, source: Path) -> int:
     if not source.is_file():
         raise UserError(f"there is no file at {source}")
     _check_backup(source)
-    _sqlite_folder(settings)
+    sqlite_folder(settings)
     target = Path(settings.database_url[len("sqlite://") :])
     side = target.with_name(target.name + ".restoring")
     for leftover in _files(side):
@@ -68,7 +68,7 @@ def after_restore(settings: Settings) -> int:
     async def start() -> str:
         return await restore.start_generation("after-restore")
 
-    generation = asyncio.run(_with_db(settings, start))  # migrates first
+    generation = asyncio.run(with_db(settings, start))  # migrates first
     print(
         f"new database generation {generation}: phones fetch their data again and send what "
         "the restored copy is missing"

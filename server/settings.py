@@ -289,3 +289,11 @@ def _check_database_url(url: str) -> None:
         raise SettingsError(
             "PEERLOG_DATABASE_URL must be sqlite://PATH or postgres://USER@HOST:PORT/DATABASE"
         )
+
+
+def settings_of(app_state: Any) -> Settings:
+    """The settings the app was made with (``create_app`` keeps them in its state): for the
+    handlers, which take ``request.app.state``."""
+    settings = app_state.settings
+    assert isinstance(settings, Settings)
+    return settings

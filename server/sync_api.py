@@ -23,7 +23,6 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.connection import ASGIConnection
 from litestar.dto import AbstractDTO
 from litestar.dto.data_structures import DTOFieldDefinition
 from litestar.exceptions import ClientException, PermissionDeniedException
@@ -36,7 +35,7 @@ from server.auth.invites import device_notice
 from server.auth.session import current_user, get_auth, roles
 from server.errors import http_error, request_id
 from server.i18n import language_of, localize_errors
-from server.settings import Settings
+from server.settings import settings_of
 from sync import engine, outbox
 from sync.wire import (
     MalformedBody,
@@ -55,12 +54,6 @@ NOTICE_HEADER = "x-peerlog-notice"
 _encode = msgspec.json.Encoder().encode
 
 
-def _settings(connection: ASGIConnection[Any, Any, Any, Any]) -> Settings:
-    settings = connection.app.state.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
 class RefusedPush(ClientException):
     """A push body refused before the handler runs: its answer still keeps the phone's outbox
     report (``refused_push`` below)."""
@@ -72,7 +65,7 @@ class PushBody(AbstractDTO[PushRequest]):
     ``BodyLimitMiddleware`` bound it); the OpenAPI schema is ``PushRequest``'s own."""
 
     def decode_bytes(self, value: bytes) -> PushRequest:
-        limit = _settings(self.asgi_connection).max_push_bytes
+        limit = settings_of(self.asgi_connection.app.state).max_push_bytes
         if len(value) > limit:
             raise _too_large(
                 f"A push may be at most {limit} bytes; send the queue in smaller batches.",
@@ -154,7 +147,7 @@ def _localized(response: PushResponse, lang: str) -> PushResponse:
 )
 async def push(request: Req, data: JSONBody[PushRequest]) -> Response[PushResponse]:
     user = current_user(request)
-    settings = _settings(request)
+    settings = settings_of(request.app.state)
     report = outbox.parse(request.headers.get(outbox.HEADER))
     batch = data
     if len(batch.mutations) > settings.max_push_mutations:
@@ -209,7 +202,7 @@ async def pull(
     except engine.BadCursor as exc:
         raise _invalid(str(exc)) from None
     # Every sync ends with a pull: the place to tell the phone what its user must know.
-    notice = await device_notice(str(device), _settings(request)) if device else None
+    notice = await device_notice(str(device), settings_of(request.app.state)) if device else None
     headers = {**NO_STORE, NOTICE_HEADER: notice} if notice else NO_STORE
     return Response(page, media_type=MediaType.JSON, headers=headers)
 

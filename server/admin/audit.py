@@ -26,9 +26,9 @@ from tortoise.expressions import Q, RawSQL
 from tortoise.functions import Count, Max, Min
 
 from server.admin.common import STAFF, page, page_number, parse_date
-from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.reports import start_of
+from server.settings import settings_of
 from sync import db
 from sync.models import AuditEvent, Conflict, Mutation, MutationStatus, Role, User
 

@@ -19,8 +19,8 @@ from server.admin.common import (
     parse_date,
     parse_uuid,
 )
-from server.app import settings_of
 from server.auth.session import current_user, roles
+from server.settings import settings_of
 from sync.models import Role, User
 
 

@@ -13,8 +13,8 @@ from litestar.response import Stream, Template
 from server import exports
 from server.admin.common import STAFF, communities_for, community_scope, page, parse_date
 from server.admin.writes import request_id
-from server.app import settings_of
 from server.auth.session import current_user, get_auth, roles
+from server.settings import settings_of
 from sync.models import Community
 
 

@@ -30,10 +30,10 @@ from server.admin.common import (
     parse_uuid,
 )
 from server.admin.conflicts import field_kind, typed_value
-from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.i18n import language_of, localize_errors
 from server.reports import today_in
+from server.settings import settings_of
 from sync import validate
 from sync.models import Committee, Group, Participant, ParticipantStatus, Role, User
 from sync.wire import WRITABLE

@@ -30,9 +30,9 @@ from tortoise.expressions import Q
 
 from server.admin import writes
 from server.admin.common import STAFF, page
-from server.app import settings_of
 from server.auth import audit
 from server.auth.session import current_user, roles
+from server.settings import settings_of
 from sync import engine
 from sync.models import AuditEvent, Device, Role, User
 from sync.wire import MalformedBody, MutationIn, PushRequest, decode_push

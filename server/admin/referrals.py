@@ -22,8 +22,8 @@ from tortoise.expressions import Subquery
 
 from server.admin import writes
 from server.admin.common import STAFF, communities_for, community_scope, in_community, page
-from server.app import settings_of
 from server.auth.session import current_user, roles
+from server.settings import settings_of
 from sync.models import AuditEvent, Contact, Referral, ReferralFollowUp, User
 
 HANDLED_SHOWN = 50

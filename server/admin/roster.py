@@ -23,9 +23,9 @@ from server.admin.common import (
     page,
     parse_uuid,
 )
-from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.reports import is_overdue, today_in
+from server.settings import settings_of
 from sync.models import Committee, Participant, Role, User
 
 SORTS = {

@@ -10,9 +10,9 @@ from litestar.response import Redirect, Template
 
 from server.admin.common import ROSTER_ROLES, in_community, page
 from server.admin.phones import at_risk_context
-from server.app import settings_of
 from server.auth.session import current_user, roles
 from server.reports import start_of, today_in, unreferred_readings, urgent_referrals
+from server.settings import settings_of
 from sync.models import Contact, Role
 
 # SPEC 2: an urgent referral is shown at once to the community's coordinators. The start page

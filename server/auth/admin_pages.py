@@ -30,7 +30,7 @@ from server.auth.invites import (
 )
 from server.auth.session import STAFF, current_user, roles
 from server.i18n import language_of, translate
-from server.settings import Settings
+from server.settings import settings_of
 from sync.models import Committee, Community, Credential, Device, Invite, Role, User
 
 Req = Request[Any, Any, Any]
@@ -43,12 +43,6 @@ NOTICES = {
     "deactivated": "The account was switched off: its sessions ended and its devices will wipe their data.",
     "device_revoked": "The device was signed out: its sessions ended, passkeys used only on it were removed, and it will wipe its data.",
 }
-
-
-def _settings(request: Req) -> Settings:
-    settings = request.app.state.settings
-    assert isinstance(settings, Settings)
-    return settings
 
 
 async def _page(request: Req, template: str, context: dict[str, Any], **kw: Any) -> Template:
@@ -125,7 +119,8 @@ async def users_page(request: Req) -> Template:
 
 @post("/admin/users", opt=roles(*STAFF), include_in_schema=False, status_code=303)
 async def create_user_form(request: Req) -> Redirect | Template:
-    from server.cli import UserError, create_user
+    from server.cli import create_user
+    from server.console import UserError
 
     me = current_user(request)
     form = await request.form()
@@ -188,7 +183,7 @@ async def user_detail_page(request: Req, user_id: FromPath[uuid.UUID]) -> Templa
     user = await _managed_user(me, user_id)
     invite = await _live_invite(user)
     devices = await Device.filter(user=user).order_by("-last_seen_at")
-    link = invite_link(_settings(request), invite.code) if invite else None
+    link = invite_link(settings_of(request.app.state), invite.code) if invite else None
     return await _page(
         request,
         "admin/users_detail.html",
@@ -220,7 +215,7 @@ async def create_invite_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redi
     if not user.is_active:
         return Redirect(f"/admin/users/{user.id}", status_code=303)
     try:
-        await create_invite(user, _settings(request), created_by=me)
+        await create_invite(user, settings_of(request.app.state), created_by=me)
     except InviteRefused:
         return Redirect(f"/admin/users/{user.id}?notice=invite_admin_only", status_code=303)
     return Redirect(f"/admin/users/{user.id}?notice=invite_created", status_code=303)

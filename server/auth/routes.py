@@ -35,17 +35,11 @@ from server.auth.session import (
     session_token,
 )
 from server.i18n import render
-from server.settings import Settings
+from server.settings import settings_of
 from sync import validate
 from sync.models import Credential, Device, DeviceKey, Role, User
 
 Req = Request[Any, Any, Any]
-
-
-def _settings(request: Req) -> Settings:
-    settings = request.app.state.settings
-    assert isinstance(settings, Settings)
-    return settings
 
 
 def _json_object(data: Any) -> dict[str, Any]:
@@ -56,7 +50,9 @@ def _json_object(data: Any) -> dict[str, Any]:
 
 async def _limit(request: Req, bucket: str) -> None:
     await ratelimit.hit(
-        bucket, ratelimit.client_address(request), _settings(request).rate_limit_per_minute
+        bucket,
+        ratelimit.client_address(request),
+        settings_of(request.app.state).rate_limit_per_minute,
     )
 
 
@@ -78,7 +74,7 @@ async def _sign_in(
     extra: dict[str, Any] | None = None,
 ) -> Response[Any]:
     """End whatever session this browser had, bind the device, start a fresh session."""
-    settings = _settings(request)
+    settings = settings_of(request.app.state)
     device = await bind_device(
         user,
         parse_device_id(request.headers.get(DEVICE_HEADER)),
@@ -125,7 +121,7 @@ async def _usable_invite(request: Req, code: str) -> Any:
 async def invite_options(request: Req, code: FromPath[str]) -> dict[str, Any]:
     invite = await _usable_invite(request, code)
     return await passkeys.registration_options(
-        invite.user, _settings(request), Purpose.REGISTER, invite=invite
+        invite.user, settings_of(request.app.state), Purpose.REGISTER, invite=invite
     )
 
 
@@ -136,7 +132,12 @@ async def invite_register(request: Req, code: FromPath[str], data: JSONBody[Any]
     name = device_label(request.headers.get("user-agent", ""))
     try:
         credential = await passkeys.register(
-            user, _json_object(data), _settings(request), Purpose.REGISTER, name, invite=invite
+            user,
+            _json_object(data),
+            settings_of(request.app.state),
+            Purpose.REGISTER,
+            name,
+            invite=invite,
         )
     except PasskeyRefused as refused:
         await audit.record(
@@ -188,7 +189,7 @@ async def _key_refused(
 async def invite_device_key_options(request: Req, code: FromPath[str]) -> dict[str, Any]:
     """A challenge the phone signs with its new key; refused for roles that need a passkey."""
     invite = await _usable_invite(request, code)
-    if not device_keys.allowed(invite.user, _settings(request)):
+    if not device_keys.allowed(invite.user, settings_of(request.app.state)):
         raise await _key_refused(
             request, DeviceKeyRefused("role_not_allowed"), invite.user, "invite", str(invite.id)
         )
@@ -206,7 +207,7 @@ async def invite_device_key(
     device_id = parse_device_id(request.headers.get(DEVICE_HEADER))
     try:
         public_key = await device_keys.verify_registration(
-            user, invite, _json_object(data), device_id, _settings(request)
+            user, invite, _json_object(data), device_id, settings_of(request.app.state)
         )
     except DeviceKeyRefused as refused:
         raise await _key_refused(request, refused, user, "invite", str(invite.id)) from None
@@ -244,7 +245,9 @@ async def device_key_login(request: Req, data: JSONBody[Any]) -> Response[Any]:
     ``x-peerlog-device``; the key must be that device's."""
     await _limit(request, "signin")
     key, refused = await device_keys.authenticate(
-        _json_object(data), parse_device_id(request.headers.get(DEVICE_HEADER)), _settings(request)
+        _json_object(data),
+        parse_device_id(request.headers.get(DEVICE_HEADER)),
+        settings_of(request.app.state),
     )
     if refused is not None:
         raise await _key_refused(
@@ -260,13 +263,15 @@ async def device_key_login(request: Req, data: JSONBody[Any]) -> Response[Any]:
 @post("/api/auth/login/options", opt=public(), status_code=HTTP_200_OK)
 async def login_options(request: Req) -> dict[str, Any]:
     await _limit(request, "signin")
-    return await passkeys.authentication_options(_settings(request))
+    return await passkeys.authentication_options(settings_of(request.app.state))
 
 
 @post("/api/auth/login", opt=public(), status_code=HTTP_200_OK)
 async def login(request: Req, data: JSONBody[Any]) -> Response[Any]:
     await _limit(request, "signin")
-    credential, refused = await passkeys.authenticate(_json_object(data), _settings(request))
+    credential, refused = await passkeys.authenticate(
+        _json_object(data), settings_of(request.app.state)
+    )
     if refused is not None:
         await audit.record(
             "signin.failure",
@@ -298,7 +303,9 @@ async def logout(request: Req) -> Response[Any]:
         await end_session(token)
     if user is not None:
         await audit.record("signout", actor=user, connection=request)
-    return Response({"signed_out": True}, cookies=[expired_session_cookie(_settings(request))])
+    return Response(
+        {"signed_out": True}, cookies=[expired_session_cookie(settings_of(request.app.state))]
+    )
 
 
 @get("/api/auth/me", opt=roles(*ALL_ROLES))
@@ -364,7 +371,7 @@ async def list_passkeys(request: Req) -> dict[str, Any]:
 @post("/api/auth/passkeys/options", opt=roles(*ALL_ROLES), status_code=HTTP_200_OK)
 async def add_passkey_options(request: Req) -> dict[str, Any]:
     return await passkeys.registration_options(
-        current_user(request), _settings(request), Purpose.ADD
+        current_user(request), settings_of(request.app.state), Purpose.ADD
     )
 
 
@@ -376,7 +383,11 @@ async def add_passkey(request: Req, data: JSONBody[Any]) -> dict[str, Any]:
     name = _name(body)
     try:
         credential = await passkeys.register(
-            user, _json_object(body.get("credential")), _settings(request), Purpose.ADD, name
+            user,
+            _json_object(body.get("credential")),
+            settings_of(request.app.state),
+            Purpose.ADD,
+            name,
         )
     except PasskeyRefused as refused:
         await audit.record(
@@ -472,7 +483,7 @@ def _in_app(request: Req) -> dict[str, Any]:
     if found is None:
         return {"inapp": None}
     query = request.scope.get("query_string", b"").decode("latin-1")
-    url = _settings(request).origin + request.url.path + (f"?{query}" if query else "")
+    url = settings_of(request.app.state).origin + request.url.path + (f"?{query}" if query else "")
     return {"inapp": found, "page_url": url}
 
 
@@ -524,7 +535,7 @@ async def invite_page(request: Req, code: FromPath[str]) -> Template:
         {
             "code": invite.code,
             "display_name": invite.user.display_name,
-            "device_key_allowed": device_keys.allowed(invite.user, _settings(request)),
+            "device_key_allowed": device_keys.allowed(invite.user, settings_of(request.app.state)),
             **_in_app(request),
         },
     )
