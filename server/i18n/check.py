@@ -11,11 +11,12 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 
-from server.i18n import catalogues
 from server.i18n.catalogues import catalogue, key
 from sync.wire import TEMPLATES
 
-BABEL_CFG = Path(__file__).resolve().parents[2] / "babel.cfg"
+ROOT = Path(__file__).resolve().parents[2]
+BABEL_CFG = ROOT / "babel.cfg"  # paths in it are relative to pwa/
+PWA = ROOT / "pwa"
 
 
 def used_msgids(root: Path | None = None) -> set[str]:
@@ -23,7 +24,7 @@ def used_msgids(root: Path | None = None) -> set[str]:
     (``t``, ``pt``) under ``root`` (``pwa/``), as Babel extracts it with ``babel.cfg``. A message
     with a context is keyed as the catalogue keys it (``catalogues.key``); a plural gives both
     of its ids."""
-    base = root or catalogues.LOCALE_DIR.parent
+    base = root or PWA
     with BABEL_CFG.open(encoding="utf-8") as fh:
         method_map, options_map = parse_mapping_cfg(fh, str(BABEL_CFG))
     found: set[str] = set()
