@@ -12,7 +12,7 @@ ifdef PEERLOG_PORT
 export PEERLOG_ORIGIN ?= http://localhost:$(PEERLOG_PORT)
 endif
 
-.PHONY: help run test fault lint format bench bench-growth bench-peer fuzz screenshots migrations chromium webkit node-tools clean
+.PHONY: help run test fault lint format messages bench bench-growth bench-peer fuzz screenshots migrations chromium webkit node-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,11 @@ fuzz: $(STAMP) ## schemathesis on every API operation, as an admin and a peer le
 
 screenshots: $(STAMP) chromium ## redraw the README's screenshots into docs/ (needs a CJK font: fonts-wqy-microhei)
 	$(BIN)/python bench/screenshots.py --folder docs
+
+messages: $(STAMP) ## extract every msgid (babel.cfg) into pwa/locale/messages.pot; `python -m server.i18n check` lists the untranslated
+	$(BIN)/pybabel --quiet extract --mapping-file babel.cfg --sort-by-file --project Peerlog \
+		--output-file pwa/locale/messages.pot pwa
+	$(BIN)/python -m server.i18n check
 
 migrations: $(STAMP) ## regenerate the schema migration after a model change
 	$(BIN)/tortoise makemigrations
