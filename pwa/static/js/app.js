@@ -3,6 +3,7 @@
 // after saves, a timer).
 import { getMeta, setMeta, count } from "./db.js";
 import { syncNow, listen, wipeLocal } from "./sync.js";
+import { SYNC } from "./outbox.js";
 import { loadCatalogue, t, fmtWhen } from "./i18n.js";
 import { apiHeaders } from "./device.js";
 import { watchForeground, renderWaiting } from "./phone.js";
@@ -80,9 +81,7 @@ async function currentUser() {
     if (res.status === 200) {
       const body = await res.json();
       // `/api/auth/me` answers {user: "<id>", role, display_name, …}.
-      const me = typeof body.user === "object" && body.user
-        ? { ...body.user, role: body.user.role || body.role }
-        : { ...body, id: body.user ?? body.id };
+      const me = { ...body, id: body.user };
       if (user && user.id !== me.id) {
         // Another person signed in on this phone: the previous person's data must not stay.
         await wipeLocal({ fresh: true });
@@ -136,7 +135,7 @@ export async function afterSave() {
   renderStatus();
   try {
     const reg = await navigator.serviceWorker?.ready;
-    await reg?.sync?.register("peerlog-sync");
+    await reg?.sync?.register(SYNC);
   } catch {
     // Not supported or not allowed: the page's own triggers cover it.
   }
@@ -238,15 +237,6 @@ async function alignLanguage() {
 }
 
 // Small helpers the screens share.
-export const todayISO = (d = new Date()) =>
-  `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-
-export function addDays(iso, days) {
-  const d = new Date(iso + "T00:00:00");
-  d.setDate(d.getDate() + days);
-  return todayISO(d);
-}
-
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

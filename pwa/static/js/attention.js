@@ -1,7 +1,8 @@
 // Needs attention: pushes the server rejected (with its messages per field) or merged with a
 // conflict an administrator will resolve. The user reads, fixes by entering again, and dismisses.
 import { start, el } from "./app.js";
-import { all, tx, req } from "./db.js";
+import { all } from "./db.js";
+import { resolveAttention } from "./outbox.js";
 import { t, fmtDateTime, reasons } from "./i18n.js";
 import { apiHeaders } from "./device.js";
 
@@ -22,13 +23,7 @@ const FIELD = () => ({
 });
 
 async function dismiss(item) {
-  await tx(["attention", "participants", "contacts", "meetings"], "readwrite", async (s) => {
-    s.attention.delete(item.mutation_id);
-    const store = { participant: "participants", contact: "contacts", group_meeting: "meetings" }[item.entity];
-    const record = await req(s[store].get(item.id));
-    if (record && item.status === "rejected" && !record.version) s[store].delete(item.id);
-    else if (record) { delete record._attention; s[store].put(record); }
-  });
+  await resolveAttention(item);
   render();
 }
 

@@ -2,9 +2,10 @@
 // and its mutation in one IndexedDB transaction and returns at once; sync happens afterwards.
 // `?fix=<mutation id>` opens a contact the server refused (from "needs attention") with what was
 // entered and why it was refused; saving sends it again under the same id.
-import { start, afterSave, el, todayISO, addDays } from "./app.js";
-import { all, get, getMeta, setMeta, tx, req } from "./db.js";
-import { save, isoNow } from "./outbox.js";
+import { start, afterSave, el } from "./app.js";
+import { todayISO, addDays } from "./dates.js";
+import { all, get, getMeta, setMeta } from "./db.js";
+import { save, isoNow, resolveAttention } from "./outbox.js";
 import { t, reasons } from "./i18n.js";
 import { checkContact, suggestsUrgent } from "./validate.js";
 import { uuid } from "./uuid.js";
@@ -113,11 +114,7 @@ async function openRefused(mutationId) {
 
 // Sent again: the item leaves "needs attention" and the record waits like any other.
 async function fixed(item) {
-  await tx(["attention", "contacts"], "readwrite", async (s) => {
-    s.attention.delete(item.mutation_id);
-    const record = await req(s.contacts.get(item.id));
-    if (record) { delete record._attention; s.contacts.put(record); }
-  });
+  await resolveAttention(item, { resent: true });
   document.getElementById("fixing").hidden = true;
   history.replaceState(null, "", location.pathname);
 }

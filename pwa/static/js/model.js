@@ -3,7 +3,7 @@
 // or with no contact for `overdue_days` (a server setting the shell carries in data-overdue-days).
 // Paused and withdrawn participants are never overdue, on any screen.
 import { all } from "./db.js";
-import { todayISO, addDays } from "./app.js";
+import { todayISO, addDays } from "./dates.js";
 
 export const overdueDays = () =>
   Number(document.querySelector("[data-overdue-days]")?.dataset.overdueDays) || 30;

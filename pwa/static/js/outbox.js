@@ -1,9 +1,20 @@
 // The outbox: every local change is a mutation waiting for the server. A save writes the record
 // and its mutation in ONE transaction, so there is never a record the server will not hear about,
 // nor a mutation for a record the phone does not show.
+//
+// This module is the only one that writes the queue (store "outbox") and "needs attention"
+// (store "attention"), and the only one that names the sync lock: screens and the sync client
+// call what it exports (tests/unit/test_phone_data_layer.py keeps it so).
 import { tx, req, all, count } from "./db.js";
+import { remember, mark, takeLost } from "./sentlog.js";
 
 export const STORE_OF = { participant: "participants", contact: "contacts", group_meeting: "meetings", group: "groups" };
+
+// The name of the sync: the Web Lock every run takes (page and service worker take turns), the
+// Background Sync tag the worker answers, and the channel the sync's events go on.
+export const SYNC = "peerlog-sync";
+
+export const withSyncLock = (fn) => (navigator.locks ? navigator.locks.request(SYNC, fn) : fn());
 
 // `fields` are only the fields this change sets; `baseVersion` the version the phone last saw
 // (0 for a record made here). Returns the stored record, marked as waiting.
@@ -23,6 +34,111 @@ export async function save(entity, id, fields, baseVersion) {
     const record = { ...current, ...fields, _pending: (current._pending || 0) + 1 };
     s[store].put(record);
     return record;
+  });
+}
+
+// A change to a record the server does not have yet goes into its queued creation, so the server
+// gets one record with the change from the start. Under the sync lock, so that no push is sending
+// the old creation meanwhile. False when there is none (acknowledged in the meantime: the record
+// has a version now, and the change is an ordinary save).
+export function amendQueued(entity, id, fields) {
+  const store = STORE_OF[entity];
+  return withSyncLock(() => tx(["outbox", store], "readwrite", async (s) => {
+    const queued = (await req(s.outbox.getAll()))
+      .find((m) => m.entity === entity && m.id === id && m.base_version === 0);
+    if (!queued) return false;
+    queued.fields = { ...queued.fields, ...fields };
+    s.outbox.put(queued);
+    s[store].put({ ...(await req(s[store].get(id))), ...fields });
+    return true;
+  }));
+}
+
+// A "needs attention" item is done with. Dismissed, a record the server never accepted goes from
+// the phone; `resent` (corrected and saved again) keeps it, waiting like any other.
+export async function resolveAttention(item, { resent = false } = {}) {
+  const store = STORE_OF[item.entity];
+  await tx(["attention", store], "readwrite", async (s) => {
+    s.attention.delete(item.mutation_id);
+    const record = await req(s[store].get(item.id));
+    if (record && !resent && item.status === "rejected" && !record.version) s[store].delete(item.id);
+    else if (record) { delete record._attention; s[store].put(record); }
+  });
+}
+
+// The server's answer to a pushed `batch`: a mutation leaves the queue only here, inside the
+// transaction that records its result (the record's version, "needs attention", the sent log).
+export async function acknowledge(batch, results, device) {
+  const byId = new Map(batch.map((m) => [m.mutation_id, m]));
+  const stores = ["outbox", "attention", ...new Set(Object.values(STORE_OF)), "sent", "meta"];
+  await tx(stores, "readwrite", async (s) => {
+    const acked = [];
+    for (const r of results) {
+      const m = byId.get(r.mutation_id);
+      if (!m) continue;
+      s.outbox.delete(m.mutation_id);
+      // A mutation the server had processed before comes back with its original status.
+      const { status } = r;
+      acked.push({ m, status });
+      const store = s[STORE_OF[m.entity]];
+      const record = await req(store.get(m.id));
+      if (status === "rejected" || status === "conflict") {
+        s.attention.put({
+          mutation_id: m.mutation_id, entity: m.entity, id: m.id, status,
+          errors: r.errors || {}, templates: r.templates || null,
+          conflict_id: r.conflict_id || null, fields: m.fields,
+          at: new Date().toISOString(),
+        });
+      }
+      if (record) {
+        record._pending = Math.max(0, (record._pending || 0) - 1);
+        if (r.version) record.version = r.version;
+        if (status === "rejected") record._attention = true;
+        store.put(record);
+      }
+    }
+    await remember(s, acked, device);
+  });
+}
+
+// 409: the server's last processed mutation is `last`; what is still queued was never processed,
+// so it is renumbered to follow on from it and sent again.
+export async function renumber(last) {
+  await tx(["outbox", "meta"], "readwrite", async (s) => {
+    const items = await req(s.outbox.getAll());
+    if (!items.length || items[0].mutation_id === last + 1) return;
+    items.forEach((m) => s.outbox.delete(m.mutation_id));
+    items.forEach((m, i) => s.outbox.put({ ...m, mutation_id: last + 1 + i }));
+    s.meta.put({ key: "next_mutation_id", value: last + 1 + items.length });
+  });
+}
+
+// The server's last processed mutation for `device` is `last`. When that is below the sent log's
+// mark (sentlog.js: the server was restored from an earlier copy), what the log holds above it
+// goes back into the queue, renumbered to follow on from `last`, flagged `resend` and ahead of
+// what was already queued. True when anything was re-queued.
+export async function recover(last, device) {
+  // Nearly always nothing was lost: find that out without a read-write transaction (a disk flush).
+  if (!(last < (await mark(device)))) return false;
+  const records = [...new Set(Object.values(STORE_OF))];
+  return tx(["sent", "outbox", "attention", "meta", ...records], "readwrite", async (s) => {
+    const lost = await takeLost(s, last, device);
+    if (!lost) return false;
+    const queue = await req(s.outbox.getAll());
+    for (const m of queue) s.outbox.delete(m.mutation_id);
+    let next = last + 1;
+    for (const e of lost) {
+      const { entity, id, base_version, fields, client_time } = e;
+      s.outbox.put({ mutation_id: next++, entity, id, base_version, fields, client_time, resend: true });
+      // A conflict it opened went with the server's history; sent again, it may open a new one.
+      if (e.status === "conflict") s.attention.delete(e.mutation_id);
+      const store = s[STORE_OF[entity]];
+      const record = await req(store.get(id));
+      if (record) store.put({ ...record, _pending: (record._pending || 0) + 1 });
+    }
+    for (const m of queue) s.outbox.put({ ...m, mutation_id: next++ });
+    s.meta.put({ key: "next_mutation_id", value: next });
+    return lost.length > 0;
   });
 }
 

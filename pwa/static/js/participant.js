@@ -3,9 +3,9 @@
 // A contact or group meeting logged by mistake is voided from the timeline by its author, with a
 // reason (SPEC 2: a field, never a deletion); voiding a meeting voids it for every attendee.
 import { start, el, afterSave } from "./app.js";
-import { get, tx, req } from "./db.js";
+import { get } from "./db.js";
 import { loadAll, summarize } from "./model.js";
-import { save, STORE_OF } from "./outbox.js";
+import { save, amendQueued, STORE_OF } from "./outbox.js";
 import { t, fmtDate, fmtDateTime, fmtNumber } from "./i18n.js";
 
 const id = new URLSearchParams(location.search).get("id");
@@ -25,21 +25,11 @@ async function voidRecord(entity, r, reason) {
   const fields = { voided: true, void_reason: reason };
   if (r.version) return save(entity, r.id, fields, r.version);
   // Not on the server yet: the void goes into the queued creation, so the server gets one record,
-  // void from the start. Under the sync lock, so that no push is sending the old one meanwhile.
-  const store = STORE_OF[entity];
-  const amend = () => tx(["outbox", store], "readwrite", async (s) => {
-    const queued = (await req(s.outbox.getAll()))
-      .find((m) => m.entity === entity && m.id === r.id && m.base_version === 0);
-    if (!queued) return false;
-    queued.fields = { ...queued.fields, ...fields };
-    s.outbox.put(queued);
-    s[store].put({ ...(await req(s[store].get(r.id))), ...fields });
-    return true;
-  });
-  const amended = navigator.locks ? await navigator.locks.request("peerlog-sync", amend) : await amend();
+  // void from the start.
+  const amended = await amendQueued(entity, r.id, fields);
   if (!amended) {
     // Acknowledged in the meantime: it has a version now.
-    const now = await get(store, r.id);
+    const now = await get(STORE_OF[entity], r.id);
     await save(entity, r.id, fields, now?.version || 0);
   }
 }

@@ -5,11 +5,11 @@
 // Why: a server whose database was restored from an earlier copy has forgotten what it
 // acknowledged after that copy was made. It says so without knowing it: its `last_mutation_id`
 // for this device (in a 200 or a 409) comes back below the mark. The phone then puts what its log
-// holds above the server's mark back into the outbox, renumbered to follow on from the server's
-// last and flagged `resend`, ahead of what was already queued, and the usual push sends it. Never
+// holds above the server's mark back into the outbox (outbox.js, recover), renumbered to follow on
+// from the server's last and flagged `resend`, ahead of what was already queued, and the usual
+// push sends it. Never
 // renumber the queue over those ids instead: the records behind them would be lost for good.
 import { tx, req } from "./db.js";
-import { STORE_OF } from "./outbox.js";
 
 export const KEEP_DAYS = 30;
 const MARK = "acked_mark";
@@ -41,34 +41,16 @@ export async function mark(device) {
   return tx(["meta"], "readonly", (s) => markOf(s, device));
 }
 
-// The server's last processed mutation for `device` is `last`. When that is below the mark,
-// re-queue the sent log above it (rejected mutations wrote nothing, so nothing of theirs was
-// lost: they stay out) and renumber the queue after it. True when anything was re-queued; false
-// when the server has everything this phone knows it acknowledged.
-export async function recover(last, device) {
-  // Nearly always nothing was lost: find that out without a read-write transaction (a disk flush).
-  if (!(last < (await mark(device)))) return false;
-  const records = [...new Set(Object.values(STORE_OF))];
-  return tx(["sent", "outbox", "attention", "meta", ...records], "readwrite", async (s) => {
-    if (!(last < (await markOf(s, device)))) return false;
-    const lost = (await req(s.sent.getAll(IDBKeyRange.lowerBound(last, true))))
-      .filter((e) => e.status !== "rejected");
-    const queue = await req(s.outbox.getAll());
-    for (const e of lost) s.sent.delete(e.mutation_id);
-    for (const m of queue) s.outbox.delete(m.mutation_id);
-    let next = last + 1;
-    for (const e of lost) {
-      const { entity, id, base_version, fields, client_time } = e;
-      s.outbox.put({ mutation_id: next++, entity, id, base_version, fields, client_time, resend: true });
-      // A conflict it opened went with the server's history; sent again, it may open a new one.
-      if (e.status === "conflict") s.attention.delete(e.mutation_id);
-      const store = s[STORE_OF[entity]];
-      const record = await req(store.get(id));
-      if (record) store.put({ ...record, _pending: (record._pending || 0) + 1 });
-    }
-    for (const m of queue) s.outbox.put({ ...m, mutation_id: next++ });
-    s.meta.put({ key: "next_mutation_id", value: next });
-    s.meta.put({ key: MARK, value: { device, id: last } });
-    return lost.length > 0;
-  });
+// Inside the transaction that re-queues them (outbox.js, recover; stores "sent" and "meta" among
+// `s`): the server's last processed mutation for `device` is `last`. When that is below the mark,
+// the log above it is taken out (rejected mutations wrote nothing, so nothing of theirs was lost:
+// they stay out) and the mark comes down to `last`. Null when the server has everything this
+// phone knows it acknowledged.
+export async function takeLost(s, last, device) {
+  if (!(last < (await markOf(s, device)))) return null;
+  const lost = (await req(s.sent.getAll(IDBKeyRange.lowerBound(last, true))))
+    .filter((e) => e.status !== "rejected");
+  for (const e of lost) s.sent.delete(e.mutation_id);
+  s.meta.put({ key: MARK, value: { device, id: last } });
+  return lost;
 }

@@ -1,13 +1,15 @@
 // The sync client: push everything queued, then pull, as SPEC section 3 says. It runs in the page
 // and in the service worker (Background Sync), so it touches no DOM and no localStorage.
 //
-// Why the page and the service worker never double-sync: every run takes the Web Lock
-// "peerlog-sync", so the two take turns; a run that finds the lock held waits and then pushes
-// only what is still queued. Even if a batch did go twice, the server answers a mutation id it
-// has already processed with its original result (`duplicate`), so nothing is applied twice.
+// Why the page and the service worker never double-sync: every run takes the sync's Web Lock
+// (outbox.js, withSyncLock), so the two take turns; a run that finds the lock held waits and then
+// pushes only what is still queued. Even if a batch did go twice, the server answers a mutation id it
+// has already processed with its original result (flagged `duplicate`), so nothing is applied twice.
 import { tx, req, all, getMeta, setMeta, wipe } from "./db.js";
-import { STORE_OF, queued, report, reportOf, wire } from "./outbox.js";
-import { remember, recover, mark } from "./sentlog.js";
+import {
+  STORE_OF, SYNC, acknowledge, queued, recover, renumber, report, reportOf, wire, withSyncLock,
+} from "./outbox.js";
+import { mark } from "./sentlog.js";
 import { apiHeaders } from "./device.js";
 
 const MAX_BATCH = 500;
@@ -16,7 +18,7 @@ const PAGE = 1000;
 const REPORT = "x-peerlog-outbox"; // the queue, on every push and pull (outbox.js, reportOf)
 
 export const events = new EventTarget();
-const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("peerlog-sync") : null;
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(SYNC) : null;
 
 function emit(type, detail = {}) {
   events.dispatchEvent(new CustomEvent(type, { detail }));
@@ -97,13 +99,13 @@ async function push(h) {
     });
     if (res.status === 200) {
       const body = await res.json();
-      await acknowledge(batch, body, h["x-peerlog-device"]);
+      await acknowledge(batch, body.results || [], h["x-peerlog-device"]);
       // Below what it had acknowledged: the server lost some (a restore). They are queued again.
       await recover(Number(body.last_mutation_id), h["x-peerlog-device"]);
       emit("changed");
     } else if (res.status === 409 && renumbered++ < 3) {
       const body = await res.json().catch(() => ({}));
-      const last = Number(body.last_mutation_id ?? body.expected ?? 0);
+      const last = Number(body.last_mutation_id ?? 0);
       if (!(await recover(last, h["x-peerlog-device"]))) await renumber(last);
     } else if (res.status === 413 && limit > 1) {
       limit = Math.max(1, Math.floor(batch.length / 2));
@@ -111,51 +113,6 @@ async function push(h) {
       throw new SyncError("retry", res.status);
     }
   }
-}
-
-// A mutation leaves the outbox only here, inside the transaction that records its result.
-async function acknowledge(batch, body, device) {
-  const byId = new Map(batch.map((m) => [m.mutation_id, m]));
-  const stores = ["outbox", "attention", "participants", "contacts", "meetings", "sent", "meta"];
-  await tx(stores, "readwrite", async (s) => {
-    const acked = [];
-    for (const r of body.results || []) {
-      const m = byId.get(r.mutation_id);
-      if (!m) continue;
-      s.outbox.delete(m.mutation_id);
-      const status = r.status === "duplicate" ? (r.original_status || "applied") : r.status;
-      acked.push({ m, status });
-      const store = s[STORE_OF[m.entity]];
-      const record = await req(store.get(m.id));
-      if (status === "rejected" || status === "conflict") {
-        s.attention.put({
-          mutation_id: m.mutation_id, entity: m.entity, id: m.id, status,
-          errors: r.errors || {}, templates: r.templates || null,
-          conflict_id: r.conflict_id || null, fields: m.fields,
-          at: new Date().toISOString(),
-        });
-      }
-      if (record) {
-        record._pending = Math.max(0, (record._pending || 0) - 1);
-        if (r.version) record.version = r.version;
-        if (status === "rejected") record._attention = true;
-        store.put(record);
-      }
-    }
-    await remember(s, acked, device);
-  });
-}
-
-// 409: the server's last processed mutation is `last`; what is still queued was never processed,
-// so it is renumbered to follow on from it and sent again.
-async function renumber(last) {
-  await tx(["outbox", "meta"], "readwrite", async (s) => {
-    const items = await req(s.outbox.getAll());
-    if (!items.length || items[0].mutation_id === last + 1) return;
-    items.forEach((m) => s.outbox.delete(m.mutation_id));
-    items.forEach((m, i) => s.outbox.put({ ...m, mutation_id: last + 1 + i }));
-    s.meta.put({ key: "next_mutation_id", value: last + 1 + items.length });
-  });
 }
 
 // A resync also follows a restore of the server's database from an earlier copy. Before fetching
@@ -268,7 +225,7 @@ async function runOnce() {
       throw err;
     }
   };
-  return navigator.locks ? navigator.locks.request("peerlog-sync", work) : work();
+  return withSyncLock(work);
 }
 
 // Sync now. Calls made while a run is going are folded into one more run after it, so a save

@@ -1,5 +1,6 @@
 // Today: who is overdue or due, urgent referrals, and the way to log a contact.
-import { start, el, todayISO, addDays } from "./app.js";
+import { start, el } from "./app.js";
+import { todayISO, addDays } from "./dates.js";
 import { t, fmtDate } from "./i18n.js";
 import { loadAll, summarize, active } from "./model.js";
 
