@@ -3,8 +3,9 @@
 //
 // Why the page and the service worker never double-sync: every run takes the sync's Web Lock
 // (outbox.js, withSyncLock), so the two take turns; a run that finds the lock held waits and then
-// pushes only what is still queued. Even if a batch did go twice, the server answers a mutation id it
-// has already processed with its original result (flagged `duplicate`), so nothing is applied twice.
+// pushes only what is still queued. Even if a batch did go twice, the server answers a mutation id
+// it has already processed with its original result (flagged `duplicate`), so nothing is applied
+// twice.
 import { tx, req, all, getMeta, setMeta, wipe } from "./db.js";
 import {
   STORE_OF, SYNC, acknowledge, queued, recover, renumber, report, reportOf, wire, withSyncLock,
