@@ -5,6 +5,7 @@ command line, the pull, and conflict resolution.
     response = await engine.push(user, push_request)             # phones (POST /api/sync/push)
     page = await engine.pull(user, cursor, limit)                  # phones (GET /api/sync/pull)
     result = await engine.write(user, "participant", pid, {"phone": "…"})   # pages, CLI
+    results = await engine.write_many(user, "participant", [(pid, {…}), …])   # imports
     result = await engine.write_group(user, None, {"name": "…", "community_id": "…"})  # staff
     result = await engine.resolve_conflict(conflict_id, admin, {"phone": ("device", None)})
     await engine.dismiss_conflict(conflict_id, admin)
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 
 from sync import db, store
 from sync import pull as _pull
@@ -34,12 +36,14 @@ from sync.push import DeviceForbidden, MutationGap, Outcome
 from sync.scope import Actor
 from sync.wire import (
     ENTITIES,
+    Message,
     MutationIn,
     MutationResult,
     PullResponse,
     PushRequest,
     PushResponse,
     ResyncResponse,
+    Template,
 )
 
 __all__ = [
@@ -59,6 +63,7 @@ __all__ = [
     "server_device_id",
     "write",
     "write_group",
+    "write_many",
 ]
 
 
@@ -102,6 +107,14 @@ MAX_LIMIT = _pull.MAX_LIMIT
 
 # What a server-side writer may write: the phone entities, and groups (read-only on phones).
 SERVER_ENTITIES = (*ENTITIES, "group")
+
+# The unique columns a concurrent writer can take between a batch's reads and its writes (the
+# batch checks them first, so only a race reaches the database's constraint), with the message
+# the field is then rejected with.
+UNIQUE_FIELDS: dict[str, dict[str, Template]] = {"participant": {"code": _push.CODE_TAKEN}}
+
+# Records per transaction in ``write_many``.
+WRITE_BATCH = 500
 
 SERVER_DEVICE_NS = uuid.UUID("0f6f7d1e-3b8a-4c55-9a61-2d1f5e7c9b40")
 
@@ -236,6 +249,76 @@ async def write(
         entities=SERVER_ENTITIES,
     )
     return response.results[0]
+
+
+async def write_many(
+    user: User,
+    entity: str,
+    items: list[tuple[uuid.UUID, Mapping[str, Any]]],
+    *,
+    request_id: str | None = None,
+    device_label: str = "web",
+) -> list[MutationResult]:
+    """Create many records through the engine (an import), ``WRITE_BATCH`` per transaction, one
+    result per item, in order. Each record is all or nothing, like ``write``'s: a rejected one
+    writes nothing and its result carries the errors.
+
+    A batch that breaks a unique constraint (a participant code another writer took while the
+    batch ran) is rolled back and written again one record at a time, so one row cannot take its
+    neighbours down; a record that still breaks it is rejected on that field (``CODE_TAKEN``)."""
+    actor = await actor_for(user)
+    device = server_device_id(user.id)
+
+    async def apply(part: list[tuple[uuid.UUID, Mapping[str, Any]]]) -> list[MutationResult]:
+        mutations = [
+            MutationIn(mutation_id=0, entity=entity, id=uuid.UUID(str(rid)), fields=dict(f))
+            for rid, f in part
+        ]
+        response = await _push.push(
+            actor,
+            device,
+            mutations,
+            request_id=request_id,
+            device_label=device_label,
+            assign_ids=True,
+            entities=SERVER_ENTITIES,
+        )
+        return response.results
+
+    results: list[MutationResult] = []
+    for start in range(0, len(items), WRITE_BATCH):
+        chunk = items[start : start + WRITE_BATCH]
+        try:
+            results.extend(await apply(chunk))
+            continue
+        except IntegrityError as exc:
+            _taken_field(entity, exc)  # re-raises a constraint no field answers for
+        for one in chunk:
+            try:
+                results.extend(await apply([one]))
+            except IntegrityError as exc:
+                name = _taken_field(entity, exc)
+                message = Message(UNIQUE_FIELDS[entity][name])
+                results.append(
+                    MutationResult(
+                        mutation_id=0,
+                        id=str(one[0]),
+                        status="rejected",
+                        errors={name: [message]},
+                    )
+                )
+    return results
+
+
+def _taken_field(entity: str, exc: IntegrityError) -> str:
+    """The field whose unique constraint ``exc`` names (SQLite: ``participant.code``;
+    PostgreSQL: ``participant_code_key``). Only the first line is read: PostgreSQL's detail
+    line quotes the value. A constraint no field answers for is a bug: re-raised."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    for name in UNIQUE_FIELDS.get(entity, {}):
+        if f"{entity}.{name}" in first or f"{entity}_{name}_" in first:
+            return name
+    raise exc
 
 
 async def write_group(

@@ -23,7 +23,7 @@ from server.admin.common import STAFF, in_community, page, page_number, parse_uu
 from server.auth.session import current_user, roles
 from server.i18n import language_of, localize_errors
 from sync import db as sync_db
-from sync import store
+from sync import engine, store
 from sync.models import Conflict, ConflictStatus, Participant, User
 
 PAGE_SIZE = 50
@@ -225,7 +225,6 @@ async def resolve(
             choices[name] = ("value", typed_value(field_kind(conflict.entity, name), str(raw)))
         elif kind in ("server", "device"):
             choices[name] = (kind, None)
-    engine = writes.engine()
     try:
         result = await engine.resolve_conflict(
             conflict.id, user, choices, request_id=writes.request_id(request)
@@ -246,7 +245,6 @@ async def resolve(
 async def dismiss(request: Request[Any, Any, Any], conflict_id: FromPath[uuid.UUID]) -> Redirect:
     user = current_user(request)
     conflict = await _conflict_for(user, conflict_id)
-    engine = writes.engine()
     try:
         await engine.dismiss_conflict(conflict.id, user, request_id=writes.request_id(request))
     except engine.ConflictClosed:

@@ -20,8 +20,9 @@ from tortoise.exceptions import IntegrityError
 from server.admin import writes
 from server.admin.common import STAFF, community_scope, page, parse_uuid
 from server.auth.session import current_user, roles
-from sync import validate
+from sync import engine, validate
 from sync.models import AuditEvent, Committee, Community, Group, Role, User
+from sync.wire import MutationResult
 
 
 @get("/admin/places", opt=roles(*STAFF), name="admin-places")
@@ -166,11 +167,11 @@ async def save_group(
     request: Request[Any, Any, Any],
     group_id: uuid.UUID | None,
     fields: dict[str, Any],
-) -> Any:
+) -> MutationResult:
     """Create or change a group through the sync engine (``sync.engine.write_group``): the one
     write path gives it a new version and change-sequence number, a history row, an audit event
     and a resync for the leaders who gain or lose it. Returns the engine's result."""
-    return await writes.engine().write_group(
+    return await engine.write_group(
         current_user(request), group_id, fields, request_id=writes.request_id(request)
     )
 

@@ -7,14 +7,16 @@ exactly as it does for a phone's push.
 
 from __future__ import annotations
 
-import importlib
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request
-from litestar.exceptions import HTTPException
 
 from server.auth.session import current_user
+from sync import engine
+from sync.models import User
+from sync.wire import MutationResult
 
 
 class WriteRefused(Exception):
@@ -23,16 +25,6 @@ class WriteRefused(Exception):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
         self.errors = errors
-
-
-def engine() -> Any:
-    try:
-        return importlib.import_module("sync.engine")
-    except ModuleNotFoundError:
-        raise HTTPException(
-            status_code=503,
-            detail="Saving from the staff pages needs the sync engine, which is not installed yet.",
-        ) from None
 
 
 def request_id(request: Request[Any, Any, Any]) -> str | None:
@@ -47,91 +39,27 @@ async def write(
     fields: dict[str, Any],
     *,
     base_version: int | None = None,
-) -> Any:
+) -> MutationResult:
     """Write one record as the signed-in user; raises ``WriteRefused`` when rejected."""
-    result = await engine().write(
-        current_user(request), entity, record_id, fields, base_version=base_version
+    result = await engine.write(
+        current_user(request),
+        entity,
+        record_id,
+        fields,
+        base_version,
+        request_id=request_id(request),
     )
-    _check(result)
+    if result.status == "rejected":
+        raise WriteRefused(dict(result.errors or {}))
     return result
-
-
-def _check(result: Any) -> None:
-    status = getattr(result, "status", None) or (
-        result.get("status") if isinstance(result, dict) else None
-    )
-    if status == "rejected":
-        errors = getattr(result, "errors", None) or (
-            result.get("errors") if isinstance(result, dict) else None
-        )
-        raise WriteRefused(dict(errors or {}))
-
-
-BATCH = 500
 
 
 async def write_many(
     request: Request[Any, Any, Any] | None,
-    user: Any,
+    user: User,
     entity: str,
-    items: list[tuple[uuid.UUID, dict[str, Any]]],
-) -> list[Any]:
-    """Create many records through the engine, ``BATCH`` per transaction, one result per item
-    in order. Each record is all or nothing: the engine validates every mutation before it
-    writes, and a rejected one writes nothing. If a batch fails as a whole (a database
-    constraint, e.g. a code taken meanwhile) it is retried one record at a time, so one bad
-    row cannot take its neighbours down with it."""
-    from sync import push as sync_push
-    from sync.wire import MutationIn
-
-    eng = engine()
-    bulk = getattr(eng, "write_many", None)
-    actor = await eng.actor_for(user)
-    device = eng.server_device_id(user.id)
+    items: list[tuple[uuid.UUID, Mapping[str, Any]]],
+) -> list[MutationResult]:
+    """Create many records as ``user`` (``engine.write_many``), one result per item in order."""
     rid = request_id(request) if request is not None else None
-    results: list[Any] = []
-    for start in range(0, len(items), BATCH):
-        chunk = items[start : start + BATCH]
-        if bulk is not None:
-            results.extend(await bulk(user, entity, chunk, request_id=rid))
-            continue
-
-        def mutations(part: list[tuple[uuid.UUID, dict[str, Any]]]) -> list[Any]:
-            return [
-                MutationIn(mutation_id=0, entity=entity, id=rec, fields=dict(f), base_version=0)
-                for rec, f in part
-            ]
-
-        try:
-            response = await sync_push.push(
-                actor, device, mutations(chunk), request_id=rid, device_label="web", assign_ids=True
-            )
-            results.extend(response.results)
-        except Exception as exc:  # a constraint broke the batch: isolate the row
-            if "Integrity" not in type(exc).__name__ and "Unique" not in type(exc).__name__:
-                raise
-            for one in chunk:
-                try:
-                    response = await sync_push.push(
-                        actor,
-                        device,
-                        mutations([one]),
-                        request_id=rid,
-                        device_label="web",
-                        assign_ids=True,
-                    )
-                    results.extend(response.results)
-                except Exception as inner:
-                    if (
-                        "Integrity" not in type(inner).__name__
-                        and "Unique" not in type(inner).__name__
-                    ):
-                        raise
-                    results.append(
-                        {
-                            "status": "rejected",
-                            "id": str(one[0]),
-                            "errors": {"code": ["is already used"]},
-                        }
-                    )
-    return results
+    return await engine.write_many(user, entity, items, request_id=rid)
