@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import mimetypes
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,23 @@ class Asset:
 
 
 _assets: dict[str, Asset] = {}
+
+
+def _rules_module() -> bytes:
+    import json
+
+    from sync import validate
+
+    return (
+        "// Made by the server from sync/validate.py (validate.catalogue): the field rules the\n"
+        "// server checks pushes with, for the phone's forms. Not a file on disk: do not copy it.\n"
+        f"export default {json.dumps(validate.catalogue(), ensure_ascii=False, sort_keys=True)};\n"
+    ).encode()
+
+
+# Assets made at start rather than read from ``pwa/static``; hashed, served and precached like
+# the files (``js/rules.js`` is under ``js/``, so the service worker stores it at install).
+GENERATED: dict[str, Callable[[], bytes]] = {"js/rules.js": _rules_module}
 
 
 def _media_type(path: str) -> str:
@@ -68,6 +86,7 @@ def load(root: Path = STATIC_DIR) -> dict[str, Asset]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not p.name.startswith(".")
     }
+    raw.update({path: make() for path, make in GENERATED.items()})
     done: dict[str, Asset] = {}
 
     def build(path: str, stack: tuple[str, ...] = ()) -> Asset:

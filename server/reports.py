@@ -51,6 +51,7 @@ from sync.models import (
     ParticipantStatus,
     Referral,
 )
+from sync.validate import BP_URGENT, GLUCOSE_SAFE
 
 REACH_DAYS = 30
 HBA1C_THRESHOLD = 8.0
@@ -179,11 +180,6 @@ async def urgent_referrals(contacts: QuerySet[Contact], zone: tzinfo) -> list[di
     for u in rows:
         u["occurred_at"] = u["occurred_at"].astimezone(zone)
     return rows
-
-
-# SPEC 3: the phone's form suggests an urgent referral for these reported values.
-GLUCOSE_SAFE = (3.9, 16.7)  # mmol/L: below or above is out of range
-BP_URGENT = (180, 110)  # mmHg: systolic or diastolic at or above
 
 
 async def unreferred_readings(contacts: QuerySet[Contact], zone: tzinfo) -> list[dict[str, Any]]:

@@ -73,6 +73,12 @@ DATE_SKEW = timedelta(days=1)
 EARLIEST = date(1990, 1, 1)
 FOLLOW_UP_HORIZON = timedelta(days=2 * 366)
 
+# SPEC 3: a contact's form suggests an urgent referral for a reported glucose below or above
+# this range (mmol/L), or a blood pressure at or above these (mmHg, systolic or diastolic); the
+# staff dashboard lists the contacts saved with such a reading and no referral.
+GLUCOSE_SAFE = (3.9, 16.7)
+BP_URGENT = (180, 110)
+
 _WORD = re.compile(r"[a-z0-9_]{1,40}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.I)
@@ -114,6 +120,17 @@ def canonical_instant(value: datetime) -> str:
 
 Validator = Callable[[Any, datetime], Any]
 
+# Each validator's rule as data (kind, range, unit, length…): the phone's catalogue (``catalogue``).
+_DESCRIPTION: dict[Validator, dict[str, Any]] = {}
+
+
+def _described(check: Validator, kind: str, **rule: Any) -> Validator:
+    _DESCRIPTION[check] = {
+        "kind": kind,
+        **{k: v for k, v in rule.items() if v is not False and v != ""},
+    }
+    return check
+
 
 def _text(max_len: int, *, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
@@ -130,7 +147,7 @@ def _text(max_len: int, *, required: bool = False) -> Validator:
             raise Invalid(TOO_LONG, max=max_len)
         return value or None
 
-    return check
+    return _described(check, "text", max=max_len, required=required)
 
 
 def _number(
@@ -164,7 +181,9 @@ def _number(
             raise Invalid(rule, **bounds)
         return value
 
-    return check
+    return _described(
+        check, "number", low=low, high=high, unit=unit, whole=whole, required=required
+    )
 
 
 def _fmt(n: float) -> str:
@@ -181,7 +200,7 @@ def _enum(options: tuple[str, ...], *, required: bool = False) -> Validator:
             raise Invalid(NOT_OPTION, options=options)
         return value
 
-    return check
+    return _described(check, "option", options=list(options), required=required)
 
 
 def _bool(value: Any, now: datetime) -> Any:
@@ -205,7 +224,7 @@ def _uuid(*, required: bool = False) -> Validator:
         except ValueError:
             raise Invalid(NOT_ID) from None
 
-    return check
+    return _described(check, "id", required=required)
 
 
 def _date(*, future: timedelta | None = None) -> Validator:
@@ -227,7 +246,8 @@ def _date(*, future: timedelta | None = None) -> Validator:
             raise Invalid(IN_FUTURE if future is None else TOO_FAR_AHEAD)
         return day.isoformat()
 
-    return check
+    ahead = future or DATE_SKEW
+    return _described(check, "date", earliest=EARLIEST.isoformat(), ahead_days=ahead.days)
 
 
 def _instant(value: Any, now: datetime) -> Any:
@@ -270,7 +290,7 @@ def _list(
                 out.append(canonical)
         return out
 
-    return check
+    return _described(check, "list", max_items=max_items)
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
@@ -376,6 +396,33 @@ SERVER_ONLY_RULES: dict[str, dict[str, Validator]] = {
         "co_leader_id": _uuid(),
     },
 }
+
+
+_described(_bool, "bool")
+_described(
+    _instant,
+    "instant",
+    earliest=EARLIEST.isoformat(),
+    ahead_minutes=int(CLOCK_SKEW.total_seconds() // 60),
+)
+
+
+def catalogue() -> dict[str, Any]:
+    """The phone-writable entities' field rules as JSON-native data, for the phone to check a
+    form before the record leaves it (served as ``/static/js/rules.js``, precached): the same
+    numbers the server checks with, never a copy. ``urgent``: SPEC 3's referral thresholds."""
+    return {
+        "fields": {
+            entity: {name: _DESCRIPTION[check] for name, check in fields.items()}
+            for entity, fields in RULES.items()
+        },
+        "urgent": {
+            "glucose_below": GLUCOSE_SAFE[0],
+            "glucose_above": GLUCOSE_SAFE[1],
+            "bp_systolic_at_least": BP_URGENT[0],
+            "bp_diastolic_at_least": BP_URGENT[1],
+        },
+    }
 
 
 def rules(entity: str) -> dict[str, Validator]:

@@ -1,0 +1,56 @@
+"""The phone checks a form with the server's own rules: ``validate.js`` imports the catalogue
+the server makes from ``sync/validate.py`` (no copy of a range, a unit or a threshold), and
+the service worker stores it at install, so the form checks offline too."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+
+from sync import validate
+
+IMPORT = re.compile(r'import RULES from "\./(rules\.js\?v=[0-9a-f]+)"')
+
+
+async def phone_rules(client: httpx.AsyncClient) -> tuple[str, dict[str, object]]:
+    """The catalogue URL validate.js imports, and the rules that URL serves."""
+    worker = (await client.get("/sw.js")).text
+    precache = json.loads(re.search(r"const PRECACHE = (\[.*\]);", worker).group(1))  # type: ignore[union-attr]
+    validate_url = next(u for u in precache if u.startswith("/static/js/validate.js?"))
+    module = (await client.get(validate_url)).text
+    found = IMPORT.search(module)
+    assert found, "validate.js imports the server's catalogue"
+    url = f"/static/js/{found.group(1)}"
+    assert url in precache, "the service worker stores the catalogue at install"
+    served = await client.get(url)
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/javascript")
+    body = served.text.split("export default ", 1)[1].rstrip().removesuffix(";")
+    return url, json.loads(body)
+
+
+async def test_the_phones_rules_are_the_servers(client: httpx.AsyncClient) -> None:
+    _, rules = await phone_rules(client)
+    assert rules == json.loads(json.dumps(validate.catalogue()))
+    contact = rules["fields"]["contact"]  # type: ignore[index]
+    assert contact["glucose_mmol"] == {"kind": "number", "low": 1, "high": 35, "unit": "mmol/L"}
+    assert contact["duration_min"]["whole"] is True
+    assert contact["note"] == {"kind": "text", "max": 10_000}
+    assert rules["urgent"] == {
+        "glucose_below": 3.9,
+        "glucose_above": 16.7,
+        "bp_systolic_at_least": 180,
+        "bp_diastolic_at_least": 110,
+    }
+
+
+def test_validate_js_holds_no_copy_of_a_rule() -> None:
+    source = Path(__file__).resolve().parents[2] / "pwa" / "static" / "js" / "validate.js"
+    code = "\n".join(
+        line.split("//")[0] for line in source.read_text(encoding="utf-8").splitlines()
+    )
+    for number in ("1440", "35", "260", "160", "300", "3.9", "16.7", "180", "110", "366"):
+        assert not re.search(rf"(?<![\w.]){re.escape(number)}(?![\w.])", code), number
