@@ -58,21 +58,20 @@ async def pull(
         return await _resync(actor, device_id, request_id, "restore", outbox)
     async with in_transaction() as conn:
         candidates: list[tuple[int, str, dict[str, Any]]] = []
-        scans: list[tuple[str, str, str, str, list[Any]]] = []
+        scans: list[tuple[str, str, str, str, list[Any], str, str]] = []
         total = 0
         for entity in PULLED:
             fields = scope.readable_fields(actor, entity)
-            counter = _Marks(dialect, start=3)
+            counter = dialect.counter()
+            after_mark, high_mark = counter.take(2)
             condition = scope.read_filter(actor, entity, counter.take)
             if condition is None or not fields:
                 continue
             where, params = condition
             table = store.TABLE[entity]
             columns = ", ".join(["id", "version", "seq", "updated_at", *fields])
-            base = f"FROM {table} WHERE seq > $1 AND seq <= $2 AND {where}"
-            if not dialect.postgres:
-                base = base.replace("$1", "?").replace("$2", "?")
-            scans.append((entity, table, columns, where, params))
+            base = f"FROM {table} WHERE seq > {after_mark} AND seq <= {high_mark} AND {where}"
+            scans.append((entity, table, columns, where, params, after_mark, high_mark))
             rows = await conn.execute_query_dict(
                 f"SELECT {columns} {base} ORDER BY seq LIMIT {limit + 1}", [after, high, *params]
             )
@@ -95,10 +94,11 @@ async def pull(
             # page ends after all of them, even if that makes it longer than ``limit``.
             tie = page[-1][0]
             page = [c for c in candidates if c[0] < tie]
-            for entity, table, columns, where, params in scans:
-                sql = f"SELECT {columns} FROM {table} WHERE seq = $1 AND seq <= $2 AND {where}"
-                if not dialect.postgres:
-                    sql = sql.replace("$1", "?").replace("$2", "?")
+            for entity, table, columns, where, params, tie_mark, high_mark in scans:
+                sql = (
+                    f"SELECT {columns} FROM {table} "
+                    f"WHERE seq = {tie_mark} AND seq <= {high_mark} AND {where}"
+                )
                 for raw in await conn.execute_query_dict(sql, [tie, high, *params]):
                     page.append((tie, entity, dialect.row(table, raw)))
     next_seq = page[-1][0] if has_more else max(high, after)
@@ -136,17 +136,6 @@ async def _resync(
     await _audit(actor, device_id, request_id, 0, resync=True, reason=reason, outbox=outbox)
     log.info("pull user=%s resync reason=%s", actor.user_id, reason)
     return ResyncResponse()
-
-
-class _Marks:
-    def __init__(self, dialect: store.Dialect, start: int) -> None:
-        self.dialect = dialect
-        self.next = start
-
-    def take(self, count: int) -> list[str]:
-        marks = self.dialect.marks(count, self.next)
-        self.next += count
-        return marks
 
 
 async def _audit(

@@ -1060,14 +1060,12 @@ class _Batch:
             return
         clauses: list[str] = []
         params: list[Any] = []
-        n = 1
+        counter = self.dialect.counter()
 
         def add(column: str, ids: set[str], extra: str = "") -> None:
-            nonlocal n
             if not ids:
                 return
-            marks = self.dialect.marks(len(ids), n)
-            n += len(ids)
+            marks = counter.take(len(ids))
             clauses.append(f"({column} IN ({', '.join(marks)}){extra})")
             params.extend(sorted(ids))
 
@@ -1076,8 +1074,8 @@ class _Batch:
         add("community_id", losers["communities"], " AND role = 'coordinator'")
         if losers["groups"]:
             groups = sorted(losers["groups"])
-            first = ", ".join(self.dialect.marks(len(groups), n))
-            second = ", ".join(self.dialect.marks(len(groups), n + len(groups)))
+            first = ", ".join(counter.take(len(groups)))
+            second = ", ".join(counter.take(len(groups)))
             clauses.append(
                 f"(id IN (SELECT leader_id FROM peer_group WHERE id IN ({first})) OR "
                 f"id IN (SELECT co_leader_id FROM peer_group WHERE id IN ({second})))"

@@ -21,7 +21,7 @@ admins write every field and create participants.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +91,9 @@ def readable_fields(actor: Actor, entity: str) -> tuple[str, ...]:
     return READABLE[entity]
 
 
-def read_filter(actor: Actor, entity: str, mark: Any) -> tuple[str, list[Any]] | None:
+def read_filter(
+    actor: Actor, entity: str, mark: Callable[[int], list[str]]
+) -> tuple[str, list[Any]] | None:
     """SQL condition and parameters restricting ``entity`` to the actor's scope, or None when the
     role sees none of it. ``mark(n)`` gives the next ``n`` placeholders."""
     role = actor.role

@@ -205,6 +205,21 @@ def _db_values(
     return out
 
 
+class Marks:
+    """``take(n)``: the next ``n`` placeholders of one statement (``Dialect.counter``)."""
+
+    __slots__ = ("dialect", "next")
+
+    def __init__(self, dialect: Dialect, start: int = 1) -> None:
+        self.dialect = dialect
+        self.next = start
+
+    def take(self, count: int) -> list[str]:
+        marks = self.dialect.marks(count, self.next)
+        self.next += count
+        return marks
+
+
 class Dialect:
     """Placeholders and value conversions for one backend."""
 
@@ -213,9 +228,16 @@ class Dialect:
         self.postgres = name == "postgres"
 
     def marks(self, count: int, start: int = 1) -> list[str]:
+        """``count`` placeholders numbered from ``start``: ``$3, $4`` on PostgreSQL, ``?, ?`` on
+        SQLite (whose ``?`` are numbered by their order in the text). The one place they are
+        made; a statement written in pieces takes them from one ``counter``."""
         if self.postgres:
             return [f"${i}" for i in range(start, start + count)]
         return ["?"] * count
+
+    def counter(self, start: int = 1) -> Marks:
+        """Placeholders for a statement written in pieces, numbered in the order taken."""
+        return Marks(self, start)
 
     def chunks(self, values: list[Any]) -> list[list[Any]]:
         """``values`` in pieces one ``one_of`` each: SQLite allows 999 parameters a statement,
@@ -234,7 +256,7 @@ class Dialect:
         generic plan for it turned into a sequential scan as the table grew (100+ ms a push)."""
         if self.postgres:
             return f"{column} = ANY(${start}::{_PG_ARRAY[kind]})", [list(values)]
-        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+        return f"{column} IN ({', '.join(self.marks(len(values), start))})", list(values)
 
     def to_db(self, kind: str, value: Any) -> Any:
         if value is None:
