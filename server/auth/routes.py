@@ -117,6 +117,23 @@ async def _usable_invite(request: Req, code: str) -> Any:
     return invite
 
 
+async def _spend_invite(request: Req, invite: Any, made: Any) -> None:
+    """Use the invite up once what it was for is stored (``made``, a query for that passkey or
+    device key): another tab or phone that used it first wins, and this one's is taken back."""
+    if not await use_invite(invite):
+        await made.delete()
+        raise HTTPException(
+            status_code=410, detail=INVITE_PROBLEMS["used"], extra={"error": "invite_used"}
+        )
+    await audit.record(
+        "invite.used",
+        actor=invite.user,
+        connection=request,
+        entity="invite",
+        record_id=str(invite.id),
+    )
+
+
 @post("/api/auth/invites/{code:str}/options", opt=public(), status_code=HTTP_200_OK)
 async def invite_options(request: Req, code: FromPath[str]) -> dict[str, Any]:
     invite = await _usable_invite(request, code)
@@ -149,14 +166,7 @@ async def invite_register(request: Req, code: FromPath[str], data: JSONBody[Any]
             reason=refused.reason,
         )
         raise
-    if not await use_invite(invite):
-        await Credential.filter(id=credential.id).delete()
-        raise HTTPException(
-            status_code=410, detail=INVITE_PROBLEMS["used"], extra={"error": "invite_used"}
-        )
-    await audit.record(
-        "invite.used", actor=user, connection=request, entity="invite", record_id=str(invite.id)
-    )
+    await _spend_invite(request, invite, Credential.filter(id=credential.id))
     await audit.record(
         "passkey.added",
         actor=user,
@@ -214,14 +224,7 @@ async def invite_device_key(
     device = await bind_device(user, device_id, request.headers.get("user-agent", ""))
     assert device is not None  # verify_registration refused a missing device id
     key = await device_keys.store(user, device, public_key)
-    if not await use_invite(invite):
-        await DeviceKey.filter(id=key.id).delete()
-        raise HTTPException(
-            status_code=410, detail=INVITE_PROBLEMS["used"], extra={"error": "invite_used"}
-        )
-    await audit.record(
-        "invite.used", actor=user, connection=request, entity="invite", record_id=str(invite.id)
-    )
+    await _spend_invite(request, invite, DeviceKey.filter(id=key.id))
     await audit.record(
         "device_key.added",
         actor=user,
