@@ -12,7 +12,6 @@ import asyncio
 import gzip
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -23,12 +22,11 @@ from playwright.async_api import Page, async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.scratch import start_scratch_sqlite, stop_scratch
 from server.auth.session import SESSION_COOKIE, create_session
-from server.settings import Settings
-from sync import db as sync_db
 from sync.models import Role
 from tests import factories
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
 
 READY = "body[data-ready=yes]"
@@ -260,20 +258,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="peerlog-bench-"))
-    url = f"sqlite://{tmp / 'bench.sqlite3'}"
-    await sync_db.migrate(url)
-    await sync_db.init(url)
-    port = free_port()
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=url,
-        secret_key="bench",
-        origin=f"http://localhost:{port}",
-        log_level="WARNING",
-    )
-    server = LiveServer(settings, port)
-    await server.start()
+    server = await start_scratch_sqlite("bench")
     try:
         t0 = time.perf_counter()
         leader = await seed_scope(server, args.records)
@@ -312,7 +297,11 @@ async def main() -> None:
                 token = await create_session(leader, server.settings)
                 # In a thread: the server answering Lighthouse runs on this event loop.
                 await asyncio.to_thread(
-                    lighthouse, args.lighthouse, f"{server.url}/", token, tmp / "lighthouse.json"
+                    lighthouse,
+                    args.lighthouse,
+                    f"{server.url}/",
+                    token,
+                    server.settings.data_dir.parent / "lighthouse.json",
                 )
 
             # Offline start: service worker serves the shell, Today reads IndexedDB.
@@ -380,8 +369,7 @@ async def main() -> None:
             )
             await browser.close()
     finally:
-        await server.stop()
-        await sync_db.close()
+        await stop_scratch(server)
 
 
 if __name__ == "__main__":

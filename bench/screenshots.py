@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -23,14 +22,13 @@ from playwright.async_api import async_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_pwa import screenshots, signed_in_page, wait_synced
+from bench.scratch import start_scratch_sqlite, stop_scratch
 from server import demo
 from server.auth.invites import create_invite, invite_link
 from server.auth.session import SESSION_COOKIE, create_session
-from server.settings import Settings
-from sync import db as sync_db
 from sync.models import Committee, Community, Role, User
 from tests import factories
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
 
 READY = "body[data-ready=yes]"
@@ -144,21 +142,9 @@ async def main() -> None:
     args = parser.parse_args()
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a script, before any server)
-    tmp = Path(tempfile.mkdtemp(prefix="peerlog-shots-"))
-    url = f"sqlite://{tmp / 'shots.sqlite3'}"
-    await sync_db.migrate(url)
-    await sync_db.init(url)
-    port = free_port()
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=url,
-        secret_key="shots",
-        origin=f"http://localhost:{port}",
-        log_level="WARNING",
+    server = await start_scratch_sqlite(
+        "shots", lambda settings: demo.run(settings, scale=args.scale, echo=lambda *_: None)
     )
-    await demo.run(settings, scale=args.scale, echo=lambda *_: None)
-    server = LiveServer(settings, port)
-    await server.start()
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
@@ -169,8 +155,7 @@ async def main() -> None:
             await phone_extras(browser, server, leader, people, folder)
             await browser.close()
     finally:
-        await server.stop()
-        await sync_db.close()
+        await stop_scratch(server)
     print(f"screenshots in {folder}/")
 
 
