@@ -27,9 +27,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
+
+from bench.scratch import scratch_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -241,20 +243,8 @@ async def database(postgres: str | None, folder: Path) -> AsyncIterator[str]:
     if not postgres:
         yield f"sqlite://{folder / 'fuzz.sqlite3'}"
         return
-    import asyncpg
-
-    admin = postgres.replace("postgres://", "postgresql://", 1)
-    name = f"peerlog_fuzz_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    parts = urlsplit(postgres)
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-    finally:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+    async with scratch_postgres(postgres, "peerlog_fuzz") as url:
+        yield url
 
 
 async def fuzz(
