@@ -35,13 +35,12 @@ from bench_sync import (
     client_for,
     contact_fields,
     encode,
-    seed_people,
+    seed_leader,
 )
 from scratch import scratch_postgres
 
 from server.settings import Settings
 from sync import db
-from sync.models import Committee, Community, Role, User
 
 REPORT = {"x-peerlog-outbox": "waiting=500; oldest=2026-11-20T01:41:12.000Z"}
 
@@ -53,17 +52,7 @@ async def bench_backend(url: str, label: str, pairs: int) -> None:
     await db.init(url)
     server = Server(url, data_dir)
     try:
-        community = await Community.create(name="Bench", code=f"BC{uuid.uuid4().hex[:6]}")
-        committee = await Committee.create(
-            name="Bench RC", code=f"BR{uuid.uuid4().hex[:6]}", community=community
-        )
-        leader = await User.create(
-            username=f"bench{uuid.uuid4().hex[:6]}",
-            display_name="Bench",
-            role=Role.PEER_LEADER,
-            community=community,
-        )
-        people = await seed_people(leader, committee, 50)
+        leader, people = await seed_leader(50, "Bench")
         await server.wait()
         c = await client_for(server, leader, settings)
         device = uuid.uuid4()

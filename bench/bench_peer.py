@@ -51,12 +51,11 @@ from bench_sync import (  # noqa: E402 (beside this script)
     contact_fields,
     encode,
     free_port,
-    seed_people,
+    seed_leader,
 )
 
 from server.settings import Settings  # noqa: E402
 from sync import db  # noqa: E402
-from sync.models import Committee, Community, Role, User  # noqa: E402
 
 POUCHDB = ROOT / "bench" / ".pouchdb"
 POUCHDB_BIN = POUCHDB / "node_modules" / ".bin" / "pouchdb-server"
@@ -138,17 +137,7 @@ async def main() -> None:
     server = Server(url, folder)
     peer = Peer(folder / "pouchdb")
     try:
-        community = await Community.create(name="Peer", code=f"PC{uuid.uuid4().hex[:6]}")
-        committee = await Committee.create(
-            name="Peer RC", code=f"PR{uuid.uuid4().hex[:6]}", community=community
-        )
-        leader = await User.create(
-            username=f"peer{uuid.uuid4().hex[:6]}",
-            display_name="Peer",
-            role=Role.PEER_LEADER,
-            community=community,
-        )
-        people = await seed_people(leader, committee, args.caseload)
+        leader, people = await seed_leader(args.caseload, "Peer")
         await server.wait()
         await peer.wait()
         c = await client_for(server, leader, settings)

@@ -259,6 +259,22 @@ def contact_fields(pid: str, n: int) -> dict[str, Any]:
     }
 
 
+async def seed_leader(count: int, name: str = "Bench") -> tuple[User, list[str]]:
+    """A community, a committee and a peer leader with ``count`` participants of their own."""
+    tag = name[0].upper()
+    community = await Community.create(name=name, code=f"{tag}C{uuid.uuid4().hex[:6]}")
+    committee = await Committee.create(
+        name=f"{name} RC", code=f"{tag}R{uuid.uuid4().hex[:6]}", community=community
+    )
+    leader = await User.create(
+        username=f"{name.lower()}{uuid.uuid4().hex[:6]}",
+        display_name=name,
+        role=Role.PEER_LEADER,
+        community=community,
+    )
+    return leader, await seed_people(leader, committee, count)
+
+
 async def seed_people(leader: User, committee: Committee, count: int) -> list[str]:
     """Participants straight into the table (with sequence numbers), for speed."""
     dialect = store.Dialect(db.dialect())
