@@ -12,10 +12,12 @@ import contextlib
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -23,6 +25,7 @@ import pytest
 from litestar import Litestar
 
 from server.app import create_app
+from server.auth.session import SESSION_COOKIE
 from server.settings import Settings
 from sync import db as sync_db
 
@@ -169,6 +172,47 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.asynccontextmanager
+async def peerlog_serve(
+    port: int, env: dict[str, str], output: Any = asyncio.subprocess.DEVNULL, session: str = ""
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``peerlog serve`` as a child process (this process's ``PEERLOG_*`` left out, ``env`` added),
+    and a client for it once ``/healthz`` answers: with ``session``'s cookie and the CSRF token a
+    browser would hold. ``output`` takes the server's stdout and stderr."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PEERLOG_")}
+    environ.update(env)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        "serve",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env=environ,
+        stdout=output,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://localhost:{port}", timeout=20) as client:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            if session:
+                client.cookies.set(SESSION_COOKIE, session)
+                await client.get("/healthz")
+            client.headers["x-csrftoken"] = client.cookies.get("csrftoken") or ""
+            yield client
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), timeout=20)
 
 
 class LiveServer:

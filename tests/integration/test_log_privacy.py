@@ -4,25 +4,19 @@ but not the name, the phone number or the note."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
-import sys
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
-from server.auth.session import SESSION_COOKIE, create_session
+from server.auth.session import create_session
 from server.settings import Settings
 from sync import db as sync_db
 from sync.models import Role
 from tests import factories
-from tests.conftest import free_port
+from tests.conftest import free_port, peerlog_serve
 
-ROOT = Path(__file__).resolve().parents[2]
 NAME, PHONE, NOTE = "欧阳秀芝", "13987654321", "夜里低血糖两次"
 
 
@@ -40,75 +34,50 @@ async def test_debug_logs_statements_without_their_values(tmp_path: Path) -> Non
         token = await create_session(coordinator, settings)
     finally:
         await sync_db.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PEERLOG_")}
-    env.update(
-        PEERLOG_DATABASE_URL=url,
-        PEERLOG_DATA_DIR=str(tmp_path),
-        PEERLOG_SECRET_KEY="s",
-        PEERLOG_ORIGIN=f"http://localhost:{port}",
-        PEERLOG_LOG_LEVEL="DEBUG",
-    )
+    env = {
+        "PEERLOG_DATABASE_URL": url,
+        "PEERLOG_DATA_DIR": str(tmp_path),
+        "PEERLOG_SECRET_KEY": "s",
+        "PEERLOG_ORIGIN": f"http://localhost:{port}",
+        "PEERLOG_LOG_LEVEL": "DEBUG",
+    }
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log_file:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server",
-            "serve",
-            "--port",
-            str(port),
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            async with httpx.AsyncClient(base_url=f"http://localhost:{port}", timeout=20) as c:
-                for _ in range(300):
-                    with contextlib.suppress(httpx.TransportError):
-                        if (await c.get("/healthz")).status_code == 200:
-                            break
-                    await asyncio.sleep(0.05)
-                c.cookies.set(SESSION_COOKIE, token)
-                await c.get("/healthz")
-                c.headers["x-csrftoken"] = c.cookies.get("csrftoken") or ""
-                pid = str(uuid.uuid4())
-                fields = {
-                    "code": "LOG-1",
-                    "full_name": NAME,
-                    "phone": PHONE,
-                    "notes": NOTE,
-                    "committee_id": str(committee.id),
-                    "enrolled_on": "2026-05-01",
-                    "consent_on": "2026-05-01",
-                }
-                mutations = [
-                    {
-                        "mutation_id": 1,
-                        "entity": "participant",
-                        "id": pid,
-                        "base_version": 0,
-                        "fields": fields,
-                    },
-                    {
-                        "mutation_id": 2,
-                        "entity": "participant",
-                        "id": pid,
-                        "base_version": 1,
-                        "fields": {"notes": NOTE + "，已转介"},
-                    },
-                ]
-                body = {"device_id": str(uuid.uuid4()), "schema_version": 1, "mutations": mutations}
-                pushed = await c.post("/api/sync/push", json=body)
-                assert pushed.status_code == 200, pushed.text
-                assert [r["status"] for r in pushed.json()["results"]] == ["applied", "applied"]
-                assert (await c.post("/api/sync/push", json=body)).status_code == 200  # replay
-                found = await c.get("/admin/participants", params={"q": NAME})
-                assert "LOG-1" in found.text
-                assert (await c.get("/api/sync/pull")).status_code == 200
-        finally:
-            proc.terminate()
-            await asyncio.wait_for(proc.wait(), timeout=20)
+        async with peerlog_serve(port, env, output=log_file, session=token) as c:
+            pid = str(uuid.uuid4())
+            fields = {
+                "code": "LOG-1",
+                "full_name": NAME,
+                "phone": PHONE,
+                "notes": NOTE,
+                "committee_id": str(committee.id),
+                "enrolled_on": "2026-05-01",
+                "consent_on": "2026-05-01",
+            }
+            mutations = [
+                {
+                    "mutation_id": 1,
+                    "entity": "participant",
+                    "id": pid,
+                    "base_version": 0,
+                    "fields": fields,
+                },
+                {
+                    "mutation_id": 2,
+                    "entity": "participant",
+                    "id": pid,
+                    "base_version": 1,
+                    "fields": {"notes": NOTE + "，已转介"},
+                },
+            ]
+            body = {"device_id": str(uuid.uuid4()), "schema_version": 1, "mutations": mutations}
+            pushed = await c.post("/api/sync/push", json=body)
+            assert pushed.status_code == 200, pushed.text
+            assert [r["status"] for r in pushed.json()["results"]] == ["applied", "applied"]
+            assert (await c.post("/api/sync/push", json=body)).status_code == 200  # replay
+            found = await c.get("/admin/participants", params={"q": NAME})
+            assert "LOG-1" in found.text
+            assert (await c.get("/api/sync/pull")).status_code == 200
     log = log_path.read_text(encoding="utf-8", errors="replace")
     assert "tortoise.db_client" in log and "INSERT INTO" in log and "FROM mutation" in log, log[
         -3000:

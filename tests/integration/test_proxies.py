@@ -6,10 +6,7 @@ limit of 30 a minute. Run as ``peerlog serve`` runs, in a child process."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,45 +15,21 @@ import pytest
 
 from server.settings import Settings, SettingsError
 from tests.conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import peerlog_serve as serve_process
 
 
 @contextlib.asynccontextmanager
 async def peerlog_serve(tmp_path: Path, **env: str) -> AsyncIterator[httpx.AsyncClient]:
     port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PEERLOG_")}
-    environ.update(
-        PEERLOG_DATA_DIR=str(tmp_path / "data"),
-        PEERLOG_SECRET_KEY="test-secret",
-        PEERLOG_ORIGIN=f"http://localhost:{port}",
-        PEERLOG_RATE_LIMIT_PER_MINUTE="3",
+    settings = {
+        "PEERLOG_DATA_DIR": str(tmp_path / "data"),
+        "PEERLOG_SECRET_KEY": "test-secret",
+        "PEERLOG_ORIGIN": f"http://localhost:{port}",
+        "PEERLOG_RATE_LIMIT_PER_MINUTE": "3",
         **env,
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        "serve",
-        "--port",
-        str(port),
-        cwd=ROOT,
-        env=environ,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://localhost:{port}", timeout=20) as client:
-            for _ in range(300):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-            client.headers["x-csrftoken"] = client.cookies.get("csrftoken") or ""
-            yield client
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), timeout=20)
+    }
+    async with serve_process(port, settings) as client:
+        yield client
 
 
 async def _sign_in_attempts(client: httpx.AsyncClient, forwarded: list[str]) -> list[int]:
