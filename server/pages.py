@@ -102,6 +102,7 @@ def service_worker_source() -> tuple[bytes, str]:
     header = (
         f"import {{ syncNow }} from {json.dumps(assets.static_url('js/sync.js'))};\n"
         f"import {{ onlyExisting }} from {json.dumps(assets.static_url('js/db.js'))};\n"
+        f"import {{ SYNC }} from {json.dumps(assets.static_url('js/outbox.js'))};\n"
         "onlyExisting();\n"
         f"const VERSION = {json.dumps(version)};\n"
         f'const CACHE = "peerlog-" + VERSION;\n'

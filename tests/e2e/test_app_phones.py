@@ -254,3 +254,44 @@ async def test_axe_finds_no_serious_problem_in_the_guide_the_banner_and_the_offl
     finally:
         await context.close()
     assert problems == [], "\n".join(problems)
+
+
+async def test_background_sync_sends_what_waited_with_the_app_closed(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    # Android's browsers wake the service worker with the tag app.js registered once the network is
+    # back: the worker must answer to that same tag (the one outbox.js names), with no page open.
+    await pause_clock(phone)
+    prog = await open_synced(phone_context, phone, live_server)
+    await save_without_network(phone_context, phone, live_server)
+    await phone_context.unroute(SYNC_API)
+    cdp = await phone_context.new_cdp_session(phone)
+    registrations: list[dict[str, str]] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
+    await cdp.send("ServiceWorker.enable")
+    await phone.goto("about:blank")  # the app is closed
+    for _ in range(50):
+        if registrations:
+            break
+        await asyncio.sleep(0.1)
+    registration = next(r for r in registrations if r["scopeURL"].startswith(live_server.url))
+
+    async def wake(tag: str) -> None:
+        await cdp.send(
+            "ServiceWorker.dispatchSyncEvent",
+            {
+                "origin": live_server.url,
+                "registrationId": registration["registrationId"],
+                "tag": tag,
+                "lastChance": False,
+            },
+        )
+
+    await wake("someone-else")  # another tag is not Peerlog's to answer
+    await asyncio.sleep(1)
+    assert await Contact.filter(peer_leader=prog.leader).count() == 0
+    await wake("peerlog-sync")
+    assert await contacts_on_server(prog.leader, 1) == 1

@@ -24,7 +24,8 @@ STORE_MAP = re.compile(r"""\bcontact\s*:\s*["']contacts["']""")
 
 
 def _modules() -> list[Path]:
-    found = sorted(JS.glob("*.js"))
+    # The service worker too: its Background Sync handler must match the tag app.js registers.
+    found = [*sorted(JS.glob("*.js")), JS.parent / "sw" / "sw.js"]
     assert any(p.name == OWNER for p in found)
     return found
 

@@ -1,5 +1,5 @@
 // The service worker. The server prepends VERSION, CACHE, PRECACHE (content-hashed URLs), SHELLS
-// (screen paths), LANGUAGES and the import of the sync client, so a change to any file gives a new
+// (screen paths), LANGUAGES and the imports of the sync client and its tag (SYNC), so a change to any file gives a new
 // VERSION. Shells and static files come from the cache first: the app opens offline in well under
 // a second. /api/ is never cached or even looked at: it goes straight to the network.
 //
@@ -138,7 +138,7 @@ async function needsConnection() {
 
 // Background Sync: the browser wakes the worker when the network is back, even with the app closed.
 self.addEventListener("sync", (event) => {
-  if (event.tag !== "peerlog-sync") return;
+  if (event.tag !== SYNC) return; // the tag app.js registers: one name, owned by outbox.js
   event.waitUntil(syncNow().catch(async (err) => {
     if (err?.kind === "revoked") {
       for (const c of await self.clients.matchAll()) c.postMessage({ type: "revoked" });
