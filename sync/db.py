@@ -78,6 +78,7 @@ async def migrate(database_url: str) -> None:
     ``peerlog migrate`` beside ``peerlog serve``) would otherwise create the same tables at once
     and all but one fail. The others wait, then find nothing left to apply."""
     async with _migration_lock(database_url):
+        _forget_statements()  # migration 0010 writes rows through the ORM
         try:
             await tortoise_migrate(config=tortoise_config(database_url))
         finally:
@@ -107,12 +108,16 @@ async def _migration_lock(database_url: str) -> AsyncIterator[None]:
 
 async def init(database_url: str) -> None:
     """Connect the ORM for queries. The context is global so request handlers see it."""
+    _forget_statements()
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+def _forget_statements() -> None:
     # Tortoise caches each model's INSERT statement by connection name, placeholders included:
     # a process that moves from SQLite to PostgreSQL (the test suite) must start afresh.
     from tortoise.backends.base import executor
 
     executor.EXECUTOR_CACHE.clear()
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
 async def close() -> None:

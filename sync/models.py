@@ -1,6 +1,8 @@
 """The central store: every table Peerlog keeps, as Tortoise models.
 
-Synced records (participant, contact, group meeting, group) carry a server-owned ``version``
+Synced records (participant, contact, group meeting, group, and the evaluation records:
+measurement, instrument, assessment, group activity, supervision, training, implementation
+rating) carry a server-owned ``version``
 (1 on creation) and ``seq``: the value of the global change sequence at their last write. A pull
 page is one range scan on ``seq`` within the user's scope, so every synced table indexes
 (scope column, seq).
@@ -66,6 +68,40 @@ class Referral(StrEnum):
     NONE = "none"
     ROUTINE = "routine"
     URGENT = "urgent"
+
+
+class Marker(StrEnum):
+    """A clinical marker a measurement holds, with its unit (SPEC 2, "Measurement")."""
+
+    HBA1C = "hba1c"  # %
+    BP_SYSTOLIC = "bp_systolic"  # mmHg
+    BP_DIASTOLIC = "bp_diastolic"  # mmHg
+    WEIGHT = "weight"  # kg
+    GLUCOSE = "glucose"  # mmol/L
+
+
+class MeasurementSource(StrEnum):
+    CLINIC = "clinic"
+    SELF_REPORT = "self_report"
+
+
+class TimePoint(StrEnum):
+    BASELINE = "baseline"
+    FOLLOW_UP = "follow_up"
+    OTHER = "other"
+
+
+class ActivityChannel(StrEnum):
+    WECHAT_GROUP = "wechat_group"
+    NEIGHBOURHOOD_ACTIVITY = "neighbourhood_activity"
+    COMMUNITY_ASSISTANCE = "community_assistance"
+
+
+class SupervisionMode(StrEnum):
+    IN_PERSON = "in_person"
+    PHONE_CALL = "phone_call"
+    WECHAT = "wechat"
+    GROUP_SESSION = "group_session"
 
 
 class ConflictStatus(StrEnum):
@@ -307,6 +343,258 @@ class Contact(Model):
         )
 
 
+# --- evaluation records (SPEC 2; the contract is RECORDS.md) -----------------------------------
+#
+# Like contacts: a UUID made where the record is made, the server-owned ``version`` and ``seq``,
+# voided with a reason rather than deleted, and ``community_id`` denormalised so that a
+# coordinator's pull is one range scan on (community_id, seq).
+
+
+class SyncedRecord(Model):
+    """The columns the sync engine keeps on every record it sends: ``version`` (1 on
+    creation), ``seq`` (the change sequence at the last write) and the times."""
+
+    version = fields.IntField(default=1)
+    seq = fields.BigIntField(default=0, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class VoidableRecord(SyncedRecord):
+    """A record its author voids, with a reason, instead of deleting it."""
+
+    voided = fields.BooleanField(default=False)
+    void_reason = fields.CharField(max_length=200, null=True)
+
+    class Meta:
+        abstract = True
+
+
+class Measurement(VoidableRecord):
+    """One dated value of one clinical marker for a participant. The participant's baseline and
+    latest values are derived from these rows (``sync.outcomes``), never overwritten. One
+    blood-pressure reading is two rows (``bp_systolic``, ``bp_diastolic``) on the same day."""
+
+    id = fields.UUIDField(primary_key=True)
+    participant: fields.ForeignKeyRelation[Participant] = fields.ForeignKeyField(
+        "models.Participant", related_name="measurements", on_delete=fields.RESTRICT
+    )
+    # Denormalised from the participant (server-set), for scope scans and reports.
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="measurements", on_delete=fields.RESTRICT
+    )
+    # The signed-in user who entered it; null for values carried over from the participant's
+    # columns by migration 0010 (nobody recorded who typed them).
+    entered_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="measurements", null=True, on_delete=fields.RESTRICT
+    )
+    # Set when the value was reported on a contact (``source`` is then ``self_report``).
+    contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="measurements", null=True, on_delete=fields.RESTRICT
+    )
+    marker = fields.CharField(max_length=16)
+    value = fields.FloatField()
+    measured_on = fields.DateField()
+    source = fields.CharField(max_length=12)
+    note = fields.CharField(max_length=200, null=True)
+
+    class Meta:
+        table = "measurement"
+        indexes = (
+            Index(fields=("community_id", "seq")),
+            Index(fields=("participant_id", "seq")),
+            # Deriving one participant's baseline and latest per marker.
+            Index(fields=("participant_id", "marker", "measured_on")),
+            Index(fields=("community_id", "measured_on")),
+        )
+
+
+class Instrument(SyncedRecord):
+    """A questionnaire as data (SPEC 2, "Assessment"): ``definition`` holds its title, items and
+    their wording in zh-CN and English, the answer scale, the scoring rule and an optional
+    cut-off (``sync.instruments`` documents the shape and holds the built-in ones). Read-only
+    on the wire; ``version`` goes up whenever the definition changes."""
+
+    id = fields.CharField(max_length=32, primary_key=True)  # a slug: ``dds2``, ``nbsupport``
+    definition: fields.Field[dict[str, Any]] = fields.JSONField()
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "instrument"
+
+
+class Assessment(VoidableRecord):
+    """A participant's answers to one instrument on one day, and the score the server computed
+    from them by the instrument's rule (never the phone's)."""
+
+    id = fields.UUIDField(primary_key=True)
+    participant: fields.ForeignKeyRelation[Participant] = fields.ForeignKeyField(
+        "models.Participant", related_name="assessments", on_delete=fields.RESTRICT
+    )
+    instrument: fields.ForeignKeyRelation[Instrument] = fields.ForeignKeyField(
+        "models.Instrument", related_name="assessments", on_delete=fields.RESTRICT
+    )
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="assessments", on_delete=fields.RESTRICT
+    )
+    entered_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="assessments", on_delete=fields.RESTRICT
+    )
+    time_point = fields.CharField(max_length=12)
+    assessed_on = fields.DateField()
+    # Item id → the integer answered, every item of the instrument present.
+    answers: fields.Field[dict[str, int]] = fields.JSONField(default=dict)
+    score = fields.FloatField()
+    note = fields.CharField(max_length=200, null=True)
+
+    class Meta:
+        table = "assessment"
+        indexes = (
+            Index(fields=("community_id", "seq")),
+            Index(fields=("participant_id", "seq")),
+            Index(fields=("participant_id", "instrument_id", "assessed_on")),
+            Index(fields=("community_id", "assessed_on")),
+        )
+
+
+class GroupActivity(VoidableRecord):
+    """What reaches many people at once and is not a one-to-one contact: a WeChat group session,
+    a neighbourhood activity, community assistance. For one group or one committee (exactly one
+    of the two); its own kind of dose, never a contact per person."""
+
+    id = fields.UUIDField(primary_key=True)
+    group: fields.ForeignKeyNullableRelation[Group] = fields.ForeignKeyField(
+        "models.Group", related_name="activities", null=True, on_delete=fields.RESTRICT
+    )
+    committee: fields.ForeignKeyNullableRelation[Committee] = fields.ForeignKeyField(
+        "models.Committee", related_name="activities", null=True, on_delete=fields.RESTRICT
+    )
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="activities", on_delete=fields.RESTRICT
+    )
+    # The author, set by the server from the signed-in user.
+    peer_leader: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="activities", on_delete=fields.RESTRICT
+    )
+    channel = fields.CharField(max_length=24)
+    occurred_at = fields.DatetimeField()
+    topic = fields.CharField(max_length=200, null=True)
+    functions: fields.Field[list[str]] = fields.JSONField(default=list)
+    participants_count = fields.IntField(null=True)
+    residents_count = fields.IntField(null=True)
+    attendee_ids: fields.Field[list[str]] = fields.JSONField(default=list)
+    note = fields.TextField(null=True)
+
+    class Meta:
+        table = "group_activity"
+        indexes = (
+            Index(fields=("community_id", "seq")),
+            Index(fields=("peer_leader_id", "seq")),
+            Index(fields=("group_id", "seq")),
+            Index(fields=("committee_id", "seq")),
+            Index(fields=("community_id", "occurred_at")),
+        )
+
+
+class Supervision(VoidableRecord):
+    """A coordinator's contact with a peer leader (supervision and support of peer supporters).
+    Staff only: peer leaders never receive it."""
+
+    id = fields.UUIDField(primary_key=True)
+    peer_leader: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="supervisions", on_delete=fields.RESTRICT
+    )
+    # The author, set by the server.
+    supervisor: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="supervisions_given", on_delete=fields.RESTRICT
+    )
+    # The peer leader's community (server-set).
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="supervisions", on_delete=fields.RESTRICT
+    )
+    occurred_at = fields.DatetimeField()
+    mode = fields.CharField(max_length=16)
+    topics: fields.Field[list[str]] = fields.JSONField(default=list)
+    concerns = fields.CharField(max_length=500, null=True)
+    follow_up = fields.CharField(max_length=500, null=True)
+
+    class Meta:
+        table = "supervision"
+        indexes = (
+            Index(fields=("community_id", "seq")),
+            Index(fields=("peer_leader_id", "seq")),
+            Index(fields=("community_id", "occurred_at")),
+        )
+
+
+class Training(VoidableRecord):
+    """A training session for peer leaders and who attended it."""
+
+    id = fields.UUIDField(primary_key=True)
+    # The coordinator's community (server-set); null for a session an administrator held for
+    # the whole program.
+    community: fields.ForeignKeyNullableRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="trainings", null=True, on_delete=fields.RESTRICT
+    )
+    # The author, set by the server.
+    trainer: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="trainings", on_delete=fields.RESTRICT
+    )
+    title = fields.CharField(max_length=200)
+    held_on = fields.DateField()
+    # Peer leaders' user ids.
+    attendee_ids: fields.Field[list[str]] = fields.JSONField(default=list)
+    hours = fields.FloatField(null=True)
+    note = fields.TextField(null=True)
+
+    class Meta:
+        table = "training"
+        indexes = (
+            Index(fields=("community_id", "seq")),
+            Index(fields=("trainer_id", "seq")),
+            Index(fields=("community_id", "held_on")),
+        )
+
+
+class ImplementationRating(VoidableRecord):
+    """A coordinator's quarterly rating of one peer leader, or of one community: each key
+    function, use of the residential committee and linkage to community resources, 1–5 or null
+    (not rated). The subject is the peer leader when ``peer_leader_id`` is set, else the
+    community; ``community_id`` is always set (the peer leader's community), so a coordinator's
+    pull finds both kinds with one scan."""
+
+    id = fields.UUIDField(primary_key=True)
+    peer_leader: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="ratings", null=True, on_delete=fields.RESTRICT
+    )
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="ratings", on_delete=fields.RESTRICT
+    )
+    rated_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="ratings_given", on_delete=fields.RESTRICT
+    )
+    period = fields.CharField(max_length=7)  # YYYY-Qn
+    being_there = fields.SmallIntField(null=True)
+    daily_management = fields.SmallIntField(null=True)
+    social_emotional = fields.SmallIntField(null=True)
+    linkage_to_care = fields.SmallIntField(null=True)
+    ongoing_support = fields.SmallIntField(null=True)
+    committee_use = fields.SmallIntField(null=True)
+    resource_linkage = fields.SmallIntField(null=True)
+    comment = fields.CharField(max_length=500, null=True)
+
+    class Meta:
+        table = "implementation_rating"
+        indexes = (
+            Index(fields=("community_id", "seq")),
+            Index(fields=("peer_leader_id", "seq")),
+            Index(fields=("community_id", "period")),
+        )
+
+
 # --- the sync engine's own tables --------------------------------------------------------------
 
 
@@ -356,7 +644,7 @@ class Mutation(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="mutations", on_delete=fields.RESTRICT, db_constraint=False
     )
-    entity = fields.CharField(max_length=16)
+    entity = fields.CharField(max_length=32)
     record_id = fields.UUIDField()
     base_version = fields.IntField(default=0)
     # The record's version after this mutation; null when rejected.
@@ -382,7 +670,7 @@ class Mutation(Model):
 
 class Conflict(Model):
     id = fields.UUIDField(primary_key=True)
-    entity = fields.CharField(max_length=16)
+    entity = fields.CharField(max_length=32)
     record_id = fields.UUIDField(db_index=True)
     base_version = fields.IntField()
     server_version = fields.IntField()
@@ -421,7 +709,7 @@ class AuditEvent(Model):
     )
     device_id = fields.UUIDField(null=True)
     action = fields.CharField(max_length=48, db_index=True)
-    entity = fields.CharField(max_length=16, null=True)
+    entity = fields.CharField(max_length=32, null=True)
     record_id = fields.CharField(max_length=64, null=True, db_index=True)
     request_id = fields.CharField(max_length=64, null=True)
     detail: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)

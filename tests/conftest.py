@@ -50,11 +50,14 @@ async def _pg_admin(sql: str) -> None:
 
 # Migrating takes about a second on PostgreSQL, and creating a database half a second. Each test
 # process migrates once per backend; a test that wants a migrated database gets, on SQLite, a copy
-# of that file, and on PostgreSQL that process's database emptied (one TRUNCATE of every table).
+# of that file, and on PostgreSQL that process's database emptied (one TRUNCATE of every table)
+# and given back the rows the migrations wrote (the built-in instruments, the change counter
+# that numbered them), so both hold what a freshly migrated database holds.
 # Tests of the migrations themselves ask for an empty database (``database_url`` without ``db``)
 # and run them for real.
 _migrated: dict[str, str] = {}
 _tables: list[str] = []
+_seeded: dict[str, list[Any]] = {}
 
 
 async def _migrated_sqlite(path: Path) -> None:
@@ -81,8 +84,16 @@ async def _emptied_postgres() -> str:
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                 "AND tablename <> 'tortoise_migrations'"
             )
-            _tables.extend(f'"{r["tablename"]}"' for r in rows)
+            for r in rows:
+                _tables.append(f'"{r["tablename"]}"')
+                seeded = await conn.fetch(f'SELECT * FROM "{r["tablename"]}"')
+                if seeded:
+                    _seeded[r["tablename"]] = seeded
         await conn.execute(f"TRUNCATE {', '.join(_tables)} RESTART IDENTITY CASCADE")
+        for table, seeded in _seeded.items():
+            await conn.copy_records_to_table(
+                table, records=[tuple(r.values()) for r in seeded], columns=list(seeded[0].keys())
+            )
     finally:
         await conn.close()
     return url

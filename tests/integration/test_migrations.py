@@ -21,7 +21,9 @@ from tortoise.models import Model
 
 from sync import db as sync_db
 from sync import sequence
+from sync.instruments import BUILT_IN
 from sync.models import (
+    Assessment,
     AuditEvent,
     Challenge,
     Committee,
@@ -31,14 +33,20 @@ from sync.models import (
     Credential,
     Device,
     Group,
+    GroupActivity,
     GroupMeeting,
+    ImplementationRating,
     ImportUpload,
+    Instrument,
     Invite,
+    Measurement,
     Mutation,
     Participant,
     RateLimit,
     Role,
     Session,
+    Supervision,
+    Training,
     User,
 )
 from sync.push import logged_result
@@ -69,7 +77,7 @@ async def test_migrations_create_every_table_and_column_on_an_empty_database(
     await sync_db.init(database_url)
     try:
         models = _models()
-        assert len(models) >= 17
+        assert len(models) >= 24
         for model in models:
             table = model._meta.db_table
             assert await _columns(table) == set(model._meta.db_fields), table
@@ -274,13 +282,113 @@ async def test_every_model_round_trips(db: str) -> None:
         expires_at=WHEN + timedelta(days=1),
         confirmed_at=None,
     )
+    await _round_trip_evaluation_records(community, committee, group, leader, admin, participant)
 
 
-async def test_the_change_counter_starts_empty_and_counts_from_one(db: str) -> None:
+async def _round_trip_evaluation_records(
+    community: Model,
+    committee: Model,
+    group: Model,
+    leader: Model,
+    admin: Model,
+    participant: Model,
+) -> None:
+    contact = await Contact.filter(participant_id=participant.pk).first()
+    assert contact is not None
+    await _round_trip(
+        Measurement,
+        id=uuid.uuid4(),
+        participant_id=participant.pk,
+        community_id=community.pk,
+        entered_by_id=leader.pk,
+        contact_id=contact.pk,
+        marker="glucose",
+        value=3.1,
+        measured_on=date(2026, 11, 20),
+        source="self_report",
+        note="餐后两小时",
+        voided=True,
+        void_reason="录错了",
+        version=2,
+        seq=2**40,
+    )
+    instrument = await _round_trip(
+        Instrument,
+        id="who5",
+        definition={"title": {"zh-CN": "幸福感", "en": "Well-being"}, "items": [], "scale": {}},
+        active=False,
+        version=3,
+    )
+    await _round_trip(
+        Assessment,
+        id=uuid.uuid4(),
+        participant_id=participant.pk,
+        instrument_id=instrument.pk,
+        community_id=community.pk,
+        entered_by_id=leader.pk,
+        time_point="follow_up",
+        assessed_on=date(2026, 11, 21),
+        answers={"dds2_1": 4, "dds2_2": 3},
+        score=3.5,
+    )
+    await _round_trip(
+        GroupActivity,
+        id=uuid.uuid4(),
+        group_id=group.pk,
+        committee_id=None,
+        community_id=community.pk,
+        peer_leader_id=leader.pk,
+        channel="wechat_group",
+        occurred_at=WHEN,
+        topic="春节饮食",
+        functions=["daily_management", "ongoing_support"],
+        participants_count=11,
+        residents_count=4000,
+        attendee_ids=[str(participant.pk)],
+    )
+    await _round_trip(
+        Supervision,
+        id=uuid.uuid4(),
+        peer_leader_id=leader.pk,
+        supervisor_id=admin.pk,
+        community_id=community.pk,
+        occurred_at=WHEN,
+        mode="wechat",
+        topics=["burnout"],
+        concerns="组员流失" * 100,
+        follow_up="下周再聊",
+    )
+    await _round_trip(
+        Training,
+        id=uuid.uuid4(),
+        community_id=None,
+        trainer_id=admin.pk,
+        title="低血糖的识别",
+        held_on=date(2026, 10, 9),
+        attendee_ids=[str(leader.pk)],
+        hours=2.5,
+    )
+    await _round_trip(
+        ImplementationRating,
+        id=uuid.uuid4(),
+        peer_leader_id=leader.pk,
+        community_id=community.pk,
+        rated_by_id=admin.pk,
+        period="2026-Q4",
+        being_there=5,
+        daily_management=1,
+        committee_use=None,
+        comment="居委会配合很好",
+    )
+
+
+async def test_the_change_counter_counts_on_from_the_built_in_rows(db: str) -> None:
+    """The migrations number the rows they write (the built-in instruments) like any write."""
     conn = connections.get("default")
-    assert await sequence.current(conn) == 0
-    assert await sequence.allocate(conn, 3) == 1
-    assert await sequence.current(conn) == 3
+    seeded = len(BUILT_IN)
+    assert await sequence.current(conn) == seeded
+    assert await sequence.allocate(conn, 3) == seeded + 1
+    assert await sequence.current(conn) == seeded + 3
 
 
 async def test_foreign_keys_are_enforced(db: str) -> None:

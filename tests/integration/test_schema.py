@@ -23,7 +23,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from sync import db as sync_db
-from sync.models import Device, Mutation, Role, User
+from sync.models import AuditEvent, Conflict, Device, Mutation, Role, User
 from tests import factories
 from tests.conftest import POSTGRES_URL, empty_database
 
@@ -38,6 +38,17 @@ SQLITE_ONLY_FOREIGN_KEYS = {
         (("device_id",), "device", ("id",), "RESTRICT"),
         (("user_id",), "users", ("id",), "RESTRICT"),
     }
+}
+
+
+EVALUATION_TABLES = {
+    "measurement",
+    "instrument",
+    "assessment",
+    "group_activity",
+    "supervision",
+    "training",
+    "implementation_rating",
 }
 
 
@@ -155,6 +166,11 @@ async def test_sqlite_and_postgres_have_the_same_constraints_and_indexes(tmp_pat
         assert extra <= lite[table]["foreign"], table
         lite[table]["foreign"] -= extra
     assert sorted(lite) == sorted(pg)
+    # The evaluation records (0010) are compared like the rest, each with the index its scope
+    # scans read.
+    assert set(lite) >= EVALUATION_TABLES
+    for table in EVALUATION_TABLES - {"instrument"}:
+        assert ("community_id", "seq") in lite[table]["indexes"], table
     for table in sorted(lite):
         for part in ("columns", "primary", "unique", "indexes", "foreign"):
             assert lite[table][part] == pg[table][part], f"{table} {part}"
@@ -354,3 +370,32 @@ async def test_the_push_reads_the_log_through_its_indexes(
             finally:
                 await conn.close()
             assert "Seq Scan on mutation" not in plan and "Index" in plan, (sql, plan)
+
+
+async def test_the_logs_hold_the_longest_entity_name_on_every_database(db: str) -> None:
+    """0010 widened the logs' ``entity`` columns: PostgreSQL enforces a VARCHAR's length, and
+    ``implementation_rating`` is longer than the 16 characters they had."""
+    user = await factories.user(Role.COORDINATOR)
+    device = await factories.device(user)
+    entity = "implementation_rating"
+    record = uuid.uuid4()
+    await Mutation.create(
+        device_id=device.id,
+        mutation_id=1,
+        user_id=user.id,
+        entity=entity,
+        record_id=record,
+        version=1,
+        status="applied",
+    )
+    await Conflict.create(
+        id=uuid.uuid4(),
+        entity=entity,
+        record_id=record,
+        base_version=1,
+        server_version=2,
+        user_id=user.id,
+    )
+    await AuditEvent.create(action="sync.applied", entity=entity, record_id=str(record))
+    for model in (Mutation, Conflict, AuditEvent):
+        assert await model.filter(entity=entity).count() == 1, model.__name__
