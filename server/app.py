@@ -120,7 +120,7 @@ def _route_handlers(settings: Settings) -> list[Any]:
         sync_api.router(settings),
         *auth_routes.ROUTES,
         *pages.ROUTES,
-        *admin.ROUTES,
+        admin.ROUTER,
     ]
 
 

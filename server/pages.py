@@ -18,7 +18,7 @@ from litestar import Request, Response, get
 from litestar.response import Template
 
 from server import assets, i18n
-from server.settings import settings_of
+from server.deps import AppSettings
 
 SCREENS: dict[str, tuple[str, str]] = {
     # path: (template and JS module name, title msgid)
@@ -42,7 +42,9 @@ def _i18n_url(lang: str) -> str:
 def _shell(path: str) -> Any:
     name, title = SCREENS[path]
 
-    async def handler(request: Request[Any, Any, Any], lang: str | None = None) -> Template:
+    async def handler(
+        request: Request[Any, Any, Any], settings: AppSettings, lang: str | None = None
+    ) -> Template:
         # ``?lang=`` names the language outright: the service worker caches every shell in
         # every language, so that switching language works offline.
         chosen = i18n.normalize(lang) if lang else None
@@ -51,7 +53,7 @@ def _shell(path: str) -> Any:
             "screen": name,
             "title": title,
             "i18n_url": _i18n_url(language),
-            "overdue_days": settings_of(request.app.state).overdue_days,
+            "overdue_days": settings.overdue_days,
         }
         page = i18n.render(
             request, f"app/{name}.html", context, headers={"cache-control": "no-cache"}

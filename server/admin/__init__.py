@@ -8,7 +8,7 @@ to the sync engine.
 
 from __future__ import annotations
 
-from typing import Any
+from litestar import Router
 
 from server.admin import (
     audit,
@@ -22,18 +22,29 @@ from server.admin import (
     referrals,
     roster,
     shell,
+    users,
 )
+from server.admin.common import STAFF
+from server.auth.session import roles
 
-ROUTES: list[Any] = [
-    *shell.ROUTES,
-    *roster.ROUTES,
-    *dashboard.ROUTES,
-    *conflicts.ROUTES,
-    *importer.ROUTES,  # before participants: /admin/participants/import is not an id
-    *participants.ROUTES,
-    *places.ROUTES,
-    *referrals.ROUTES,
-    *exports_page.ROUTES,
-    *audit.ROUTES,
-    *phones.ROUTES,
-]
+# Every staff page: coordinators and administrators unless a page says otherwise (the roster
+# lets volunteers in, places' communities only administrators); pages, not part of the API.
+ROUTER = Router(
+    "/",
+    opt=roles(*STAFF),
+    include_in_schema=False,
+    route_handlers=[
+        *shell.ROUTES,
+        *roster.ROUTES,
+        *dashboard.ROUTES,
+        *conflicts.ROUTES,
+        *importer.ROUTES,  # before participants: /admin/participants/import is not an id
+        *participants.ROUTES,
+        *places.ROUTES,
+        *referrals.ROUTES,
+        *exports_page.ROUTES,
+        *audit.ROUTES,
+        *phones.ROUTES,
+        *users.ROUTES,
+    ],
+)

@@ -18,16 +18,16 @@ from litestar.response import Redirect, Template
 from tortoise.exceptions import IntegrityError
 
 from server.admin import writes
-from server.admin.common import STAFF, community_scope, page, parse_uuid
+from server.admin.common import community_scope, page, parse_uuid
 from server.auth.session import current_user, roles
+from server.deps import CurrentUser
 from sync import engine, validate
 from sync.models import AuditEvent, Committee, Community, Group, Role, User
 from sync.wire import MutationResult
 
 
-@get("/admin/places", opt=roles(*STAFF), name="admin-places")
-async def places_page(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
+@get("/admin/places", name="admin-places")
+async def places_page(request: Request[Any, Any, Any], user: CurrentUser) -> Template:
     community_id = community_scope(user, request.query_params.get("community"))
     communities = Community.all() if user.role == Role.ADMIN else Community.filter(id=community_id)
     communities_list = await communities.order_by("name")
@@ -126,9 +126,8 @@ async def rename_community(
     return _back(community_id)
 
 
-@post("/admin/places/committees", opt=roles(*STAFF), status_code=303)
-async def create_committee(request: Request[Any, Any, Any]) -> Redirect:
-    user = current_user(request)
+@post("/admin/places/committees", status_code=303)
+async def create_committee(request: Request[Any, Any, Any], user: CurrentUser) -> Redirect:
     form = await request.form()
     community_id = parse_uuid(str(form.get("community_id", "")))
     _own(user, community_id)
@@ -145,11 +144,10 @@ async def create_committee(request: Request[Any, Any, Any]) -> Redirect:
     return _back(community_id)
 
 
-@post("/admin/places/committees/{committee_id:uuid}", opt=roles(*STAFF), status_code=303)
+@post("/admin/places/committees/{committee_id:uuid}", status_code=303)
 async def rename_committee(
-    request: Request[Any, Any, Any], committee_id: FromPath[uuid.UUID]
+    request: Request[Any, Any, Any], user: CurrentUser, committee_id: FromPath[uuid.UUID]
 ) -> Redirect:
-    user = current_user(request)
     committee = await Committee.get_or_none(id=committee_id)
     if committee is None:
         raise NotFoundException("No such residential committee.")
@@ -176,12 +174,12 @@ async def save_group(
     )
 
 
-@post("/admin/places/groups", opt=roles(*STAFF), status_code=303)
+@post("/admin/places/groups", status_code=303)
 async def create_group(request: Request[Any, Any, Any]) -> Redirect:
     return await _group_form(request, None)
 
 
-@post("/admin/places/groups/{group_id:uuid}", opt=roles(*STAFF), status_code=303)
+@post("/admin/places/groups/{group_id:uuid}", status_code=303)
 async def edit_group(request: Request[Any, Any, Any], group_id: FromPath[uuid.UUID]) -> Redirect:
     return await _group_form(request, group_id)
 

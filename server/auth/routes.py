@@ -16,7 +16,6 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
 from server.auth import audit, device_keys, inapp, passkeys, ratelimit
-from server.auth.admin_pages import ROUTES as ADMIN_ROUTES
 from server.auth.device_keys import DeviceKeyRefused
 from server.auth.devices import bind_device, device_label, parse_device_id, revoke_device
 from server.auth.invites import INVITE_PROBLEMS, find_invite, normalise_code, use_invite
@@ -593,5 +592,4 @@ ROUTES: list[Any] = [
     invite_page,
     invite_page_head,
     account_page,
-    *ADMIN_ROUTES,
 ]
