@@ -118,7 +118,7 @@ def _route_handlers(settings: Settings) -> list[Any]:
         assets.serve_favicon,
         *health.ROUTES,
         sync_api.router(settings),
-        *auth_routes.ROUTES,
+        *auth_routes.ROUTERS,
         *pages.ROUTES,
         admin.ROUTER,
     ]
@@ -198,7 +198,7 @@ def create_app(
         state=State({"settings": settings}),
         # What handlers ask for by name: ``settings: Settings`` and ``user: User`` (the
         # signed-in user, on routes the access guard let through).
-        dependencies=deps.dependencies(settings),
+        dependencies=deps.DEPENDENCIES,
         request_max_body_size=body_limit(settings),
         debug=False,
     )

@@ -8,7 +8,6 @@ signed-in ``User`` or None on a public route, ``request.auth`` the session and d
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeAlias
 
 from litestar import Request
@@ -17,7 +16,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import SkipValidation
 
 from server.auth.session import Auth, current_user
-from server.settings import Settings
+from server.settings import Settings, settings_of
 from sync.models import User
 
 Req: TypeAlias = Request[User | None, Auth, State]
@@ -30,16 +29,12 @@ def provide_user(request: Req) -> User:
     return current_user(request)
 
 
-def dependencies(settings: Settings) -> dict[str, Any]:
-    """The app's dependencies, by the parameter name handlers give them."""
-    return {
-        "settings": Provide(_constant(settings), use_cache=True, sync_to_thread=False),
-        "user": Provide(provide_user, sync_to_thread=False),
-    }
+def provide_settings(state: State) -> Settings:
+    """The settings ``create_app`` keeps in the app's state."""
+    return settings_of(state)
 
 
-def _constant(settings: Settings) -> Callable[[], Settings]:
-    def provide_settings() -> Settings:
-        return settings
-
-    return provide_settings
+DEPENDENCIES: dict[str, Any] = {
+    "settings": Provide(provide_settings, sync_to_thread=False),
+    "user": Provide(provide_user, sync_to_thread=False),
+}
