@@ -20,13 +20,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.response import Template
 from tortoise.expressions import Q, RawSQL
 from tortoise.functions import Count, Max, Min
 
 from server.admin.common import page, page_number, parse_date
-from server.deps import AppSettings, CurrentUser
+from server.deps import AppSettings, CurrentUser, Req
 from server.reports import start_of
 from sync import db
 from sync.models import AuditEvent, Conflict, Mutation, MutationStatus, Role, User
@@ -36,9 +36,7 @@ SYNC_ACTIONS = {f"sync.{s.value}": s.value for s in MutationStatus}
 
 
 @get("/admin/audit", name="admin-audit")
-async def audit_page(
-    request: Request[Any, Any, Any], user: CurrentUser, settings: AppSettings
-) -> Template:
+async def audit_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     q = request.query_params
     events_where, mutations_where = Q(), Q()
     with_events, with_mutations = True, True

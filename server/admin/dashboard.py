@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.response import Template
 
 from server import reports
@@ -18,7 +18,7 @@ from server.admin.common import (
     parse_date,
     parse_uuid,
 )
-from server.deps import AppSettings, CurrentUser
+from server.deps import AppSettings, CurrentUser, Req
 from sync.models import Role, User
 
 
@@ -41,9 +41,7 @@ def bars(rows: list[tuple[str, float]]) -> dict[str, Any]:
 
 
 @get("/admin/dashboard", name="admin-dashboard")
-async def dashboard_page(
-    request: Request[Any, Any, Any], user: CurrentUser, settings: AppSettings
-) -> Template:
+async def dashboard_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     started = time.perf_counter()
     q = request.query_params
     zone = settings.zone

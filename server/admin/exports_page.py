@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Stream, Template
@@ -14,14 +13,12 @@ from server import exports
 from server.admin.common import communities_for, community_scope, page, parse_date
 from server.admin.writes import request_id
 from server.auth.session import get_auth
-from server.deps import AppSettings, CurrentUser
+from server.deps import AppSettings, CurrentUser, Req
 from sync.models import Community
 
 
 @get("/admin/exports", name="admin-exports")
-async def exports_page(
-    request: Request[Any, Any, Any], user: CurrentUser, settings: AppSettings
-) -> Template:
+async def exports_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     return await page(
         request,
         "admin/exports.html",
@@ -40,7 +37,7 @@ async def exports_page(
 
 @get("/admin/exports/{filename:str}", name="admin-export-csv")
 async def export_csv(
-    request: Request[Any, Any, Any],
+    request: Req,
     user: CurrentUser,
     settings: AppSettings,
     filename: FromPath[str],

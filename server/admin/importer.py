@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -31,7 +31,7 @@ from tortoise.queryset import QuerySet
 
 from server.admin import writes
 from server.admin.common import page
-from server.deps import CurrentUser
+from server.deps import CurrentUser, Req
 from server.exports import BOM, csv_writer, spreadsheet_text
 from server.i18n import language_of, localize_errors, normalize, translate
 from sync import validate
@@ -501,7 +501,7 @@ def _decode(data: bytes) -> str | None:
     return None
 
 
-async def _page(request: Request[Any, Any, Any], **context: Any) -> Template:
+async def _page(request: Req, **context: Any) -> Template:
     return await page(
         request,
         "admin/import.html",
@@ -511,12 +511,12 @@ async def _page(request: Request[Any, Any, Any], **context: Any) -> Template:
 
 
 @get("/admin/participants/import", name="admin-import")
-async def import_page(request: Request[Any, Any, Any]) -> Template:
+async def import_page(request: Req) -> Template:
     return await _page(request, stage="upload")
 
 
 @post("/admin/participants/import", status_code=200)
-async def upload(request: Request[Any, Any, Any], user: CurrentUser) -> Template:
+async def upload(request: Req, user: CurrentUser) -> Template:
     form = await request.form()
     upload_file = form.get("file")
     data = await upload_file.read() if isinstance(upload_file, UploadFile) else b""
@@ -547,9 +547,7 @@ async def upload(request: Request[Any, Any, Any], user: CurrentUser) -> Template
 
 
 @post("/admin/participants/import/{token:str}/confirm", status_code=200)
-async def confirm(
-    request: Request[Any, Any, Any], user: CurrentUser, token: FromPath[str]
-) -> Template:
+async def confirm(request: Req, user: CurrentUser, token: FromPath[str]) -> Template:
     now, lang = datetime.now(UTC), language_of(request)
     waiting = _mine(user, token, now).filter(confirmed_at__isnull=True)
     found = await waiting.values_list("data", flat=True)
@@ -619,7 +617,7 @@ def _status(result: Any) -> str:
 
 
 @get("/admin/participants/import/template.csv", name="admin-import-template")
-async def template_file(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def template_file(request: Req) -> Response[bytes]:
     """The empty template, headers in the language asked for (``?lang=``) or the reader's."""
     lang = normalize(request.query_params.get("lang")) or language_of(request)
     name = "peerlog-participants-zh.csv" if lang == "zh-CN" else "peerlog-participants-en.csv"
@@ -631,9 +629,7 @@ async def template_file(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @get("/admin/participants/import/{token:str}/rejected.csv")
-async def rejected_file(
-    request: Request[Any, Any, Any], user: CurrentUser, token: FromPath[str]
-) -> Response[bytes]:
+async def rejected_file(request: Req, user: CurrentUser, token: FromPath[str]) -> Response[bytes]:
     found = await _mine(user, token, datetime.now(UTC)).values_list("rejected_csv", flat=True)
     if not found:
         raise NotFoundException("No such import.")

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -31,13 +31,11 @@ from tortoise.expressions import Q
 from server.admin import writes
 from server.admin.common import page
 from server.auth import audit
-from server.deps import AppSettings, CurrentUser
+from server.deps import AppSettings, CurrentUser, Req
 from server.settings import Settings
 from sync import engine
 from sync.models import AuditEvent, Device, Role, User
 from sync.wire import MalformedBody, MutationIn, PushRequest, decode_push
-
-Req = Request[Any, Any, Any]
 
 FILE_KIND = "peerlog-waiting-records"
 MAX_BYTES = 8 * 1024 * 1024

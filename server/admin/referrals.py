@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -22,7 +22,7 @@ from tortoise.expressions import Subquery
 
 from server.admin import writes
 from server.admin.common import communities_for, community_scope, in_community, page
-from server.deps import AppSettings, CurrentUser
+from server.deps import AppSettings, CurrentUser, Req
 from sync.models import AuditEvent, Contact, Referral, ReferralFollowUp, User
 
 HANDLED_SHOWN = 50
@@ -58,9 +58,7 @@ _RELATED = {
 
 
 @get("/admin/referrals", name="admin-referrals")
-async def referrals_page(
-    request: Request[Any, Any, Any], user: CurrentUser, settings: AppSettings
-) -> Template:
+async def referrals_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     community_id = community_scope(user, request.query_params.get("community"))
     query = _urgent(user)
     if community_id:
@@ -112,7 +110,7 @@ async def referrals_page(
 
 @post("/admin/referrals/{contact_id:uuid}/handled", status_code=303)
 async def mark_handled(
-    request: Request[Any, Any, Any], user: CurrentUser, contact_id: FromPath[uuid.UUID]
+    request: Req, user: CurrentUser, contact_id: FromPath[uuid.UUID]
 ) -> Redirect:
     contact = await _urgent(user).filter(id=contact_id).first()
     if contact is None:

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, tzinfo
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
@@ -24,7 +24,7 @@ from server.admin.common import (
     parse_uuid,
 )
 from server.auth.session import roles
-from server.deps import AppSettings, CurrentUser
+from server.deps import AppSettings, CurrentUser, Req
 from server.reports import is_overdue, today_in
 from sync.models import Committee, Participant, Role, User
 
@@ -89,9 +89,7 @@ async def roster_rows(
 
 
 @get("/admin/roster", opt=roles(*ROSTER_ROLES), name="admin-roster")
-async def roster_page(
-    request: Request[Any, Any, Any], user: CurrentUser, settings: AppSettings
-) -> Template:
+async def roster_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     q = request.query_params
     committee, choices = await _committee_for(user, q.get("committee"))
     day = today_in(settings.zone)
@@ -152,7 +150,7 @@ async def roster_page(
 
 @post("/admin/roster/{participant_id:uuid}/needs-visit", opt=roles(*ROSTER_ROLES), status_code=303)
 async def mark_needs_visit(
-    request: Request[Any, Any, Any],
+    request: Req,
     user: CurrentUser,
     participant_id: FromPath[uuid.UUID],
     data: URLEncodedBody[dict[str, str]],

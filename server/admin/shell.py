@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.response import Redirect, Template
 
 from server.admin.common import ROSTER_ROLES, in_community, page
 from server.admin.phones import at_risk_context
 from server.auth.session import roles
-from server.deps import AppSettings, CurrentUser
+from server.deps import AppSettings, CurrentUser, Req
 from server.reports import start_of, today_in, unreferred_readings, urgent_referrals
 from sync.models import Contact, Role
 
@@ -21,9 +20,7 @@ URGENT_DAYS = 7
 
 
 @get("/admin", opt=roles(*ROSTER_ROLES), name="admin-home")
-async def admin_home(
-    request: Request[Any, Any, Any], user: CurrentUser, settings: AppSettings
-) -> Template | Redirect:
+async def admin_home(request: Req, user: CurrentUser, settings: AppSettings) -> Template | Redirect:
     if user.role == Role.VOLUNTEER:
         return Redirect("/admin/roster", status_code=303)
     zone = settings.zone

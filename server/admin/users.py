@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import segno
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -28,11 +28,9 @@ from server.auth.invites import (
     invite_link,
     revoke_invite,
 )
-from server.deps import AppSettings, CurrentUser
+from server.deps import AppSettings, CurrentUser, Req
 from server.i18n import language_of, translate
 from sync.models import Committee, Community, Credential, Device, Invite, Role, User
-
-Req = Request[Any, Any, Any]
 
 NOTICES = {
     "created": "The user was created. Make an invite so they can set up their passkey.",
