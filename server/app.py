@@ -14,14 +14,14 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, PermissionDeniedException
-from litestar.middleware import ASGIMiddleware
+from litestar.middleware import ASGIMiddleware, DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
-from server import assets, errors, i18n, logs, security
+from server import assets, deps, errors, i18n, logs, security
 from server.auth.session import (
     SessionMiddleware,
     SignInRequired,
@@ -62,39 +62,33 @@ def body_limit(settings: Settings) -> int:
 class BodyLimitMiddleware(ASGIMiddleware):
     """Answer a declared over-long body with a 413 that names the limit, after reading it.
 
-    Answering without reading left the client writing into a connection nobody read: uvicorn
-    stops reading, a client that reads only after sending hangs, and one that sends on after the
-    server closes gets a TCP reset instead of the answer. Reading (and dropping) the body first
-    lets every client see the 413. Bodies without a length are counted by Litestar as they are
-    read (``request_max_body_size``) and by the push itself."""
+    The limit is the route's own ``request_max_body_size`` (Litestar's setting, per app, router
+    or route: a push's is ``max_push_bytes``); Litestar counts a body sent without a length
+    against it as it reads. This middleware only changes *when* the 413 of a declared length is
+    sent: Litestar answers without reading, which left the client writing into a connection
+    nobody read (uvicorn stops reading, a client that reads only after sending hangs, and one
+    that sends on gets a TCP reset instead of the answer). Reading (and dropping) the body
+    first lets every client see the 413."""
 
     scopes = ("http",)  # type: ignore[assignment]
 
-    def __init__(self, settings: Settings) -> None:
-        self.push_limit = settings.max_push_bytes
-        self.limit = body_limit(settings)
-
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-        limit = self.push_limit if scope["path"] == "/api/sync/push" else self.limit
-        if not declared.isdigit() or int(declared) <= limit:
+        limit, message = errors.body_limit_of(scope["route_handler"])
+        if limit is None or not declared.isdigit() or int(declared) <= limit:
             await next_app(scope, receive, send)
             return
         read, more = 0, True
         while more and read <= _DRAIN_CAP:
-            message = await receive()
-            if message["type"] != "http.request":
+            event = await receive()
+            if event["type"] != "http.request":
                 return  # the client went away
-            read += len(message.get("body", b""))
-            more = message.get("more_body", False)
-        if scope["path"] == "/api/sync/push":
-            detail = f"A push may be at most {limit} bytes; send the queue in smaller batches."
-        else:
-            detail = f"A request body may be at most {limit} bytes."
+            read += len(event.get("body", b""))
+            more = event.get("more_body", False)
         body = json.dumps(
             {
                 "error": "too_large",
-                "message": detail,
+                "message": message,
                 "limit": limit,
                 "request_id": scope.get("state", {}).get("request_id", ""),
             }
@@ -113,7 +107,7 @@ class BodyLimitMiddleware(ASGIMiddleware):
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _route_handlers() -> list[Any]:
+def _route_handlers(settings: Settings) -> list[Any]:
     # Each feature module owns its routes; importing here keeps the factory the one place
     # that knows them all.
     from server import admin, health, pages, sync_api
@@ -123,10 +117,10 @@ def _route_handlers() -> list[Any]:
         assets.router(),
         assets.serve_favicon,
         *health.ROUTES,
-        *sync_api.ROUTES,
-        *auth_routes.ROUTES,
+        sync_api.router(settings),
+        *auth_routes.ROUTERS,
         *pages.ROUTES,
-        *admin.ROUTES,
+        admin.ROUTER,
     ]
 
 
@@ -166,14 +160,14 @@ def create_app(
         cookie_samesite="lax",
     )
     return Litestar(
-        route_handlers=_route_handlers(),
+        route_handlers=_route_handlers(settings),
         lifespan=[lifespan],
         on_startup=list(on_startup),
         guards=[access_guard],
         middleware=[
             RequestIdMiddleware(),
-            BodyLimitMiddleware(settings),
-            SessionMiddleware(settings),
+            BodyLimitMiddleware(),
+            DefineMiddleware(SessionMiddleware, settings=settings),
             *extra_middleware,
         ],
         csrf_config=csrf,
@@ -202,6 +196,9 @@ def create_app(
             openapi_router=Router("/api/schema", route_handlers=[], opt=public()),
         ),
         state=State({"settings": settings}),
+        # What handlers ask for by name: ``settings: Settings`` and ``user: User`` (the
+        # signed-in user, on routes the access guard let through).
+        dependencies=deps.DEPENDENCIES,
         request_max_body_size=body_limit(settings),
         debug=False,
     )

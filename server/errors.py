@@ -35,13 +35,20 @@ def request_id(request: Request[Any, Any, Any]) -> str:
     return str(request.scope.get("state", {}).get("request_id", ""))
 
 
+def body_limit_of(route_handler: Any) -> tuple[int | None, str]:
+    """A route's ``request_max_body_size`` and the 413 message that names it: the route's
+    ``opt["too_large"]`` (a template with ``{limit}``) or a plain one."""
+    limit: int | None = route_handler.resolve_request_max_body_size()
+    template = route_handler.opt.get("too_large", "A request body may be at most {limit} bytes.")
+    return limit, template.format(limit=limit)
+
+
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     body: dict[str, Any] = {"error": _CODES.get(status, "error"), "message": exc.detail}
     if status == 413 and exc.detail == "Request Entity Too Large":
-        # Litestar's own refusal of a body sent without a length: say what the limit is.
-        limit = request.app.request_max_body_size
-        body["message"] = f"A request body may be at most {limit} bytes."
+        # Litestar's own refusal of a body over the route's limit: say what the limit is.
+        body["message"] = body_limit_of(request.route_handler)[1]
     if isinstance(exc, ValidationException) and exc.extra:
         # Litestar's own body validation: keep the field names and reasons, never the values.
         body["fields"] = [

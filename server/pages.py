@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.response import Template
 
 from server import assets, i18n
-from server.settings import settings_of
+from server.deps import AppSettings, Req
 
 SCREENS: dict[str, tuple[str, str]] = {
     # path: (template and JS module name, title msgid)
@@ -42,7 +42,7 @@ def _i18n_url(lang: str) -> str:
 def _shell(path: str) -> Any:
     name, title = SCREENS[path]
 
-    async def handler(request: Request[Any, Any, Any], lang: str | None = None) -> Template:
+    async def handler(request: Req, settings: AppSettings, lang: str | None = None) -> Template:
         # ``?lang=`` names the language outright: the service worker caches every shell in
         # every language, so that switching language works offline.
         chosen = i18n.normalize(lang) if lang else None
@@ -51,7 +51,7 @@ def _shell(path: str) -> Any:
             "screen": name,
             "title": title,
             "i18n_url": _i18n_url(language),
-            "overdue_days": settings_of(request.app.state).overdue_days,
+            "overdue_days": settings.overdue_days,
         }
         page = i18n.render(
             request, f"app/{name}.html", context, headers={"cache-control": "no-cache"}
@@ -66,7 +66,7 @@ def _shell(path: str) -> Any:
 
 
 @get("/offline", opt=SHELL_OPT, include_in_schema=False, name="app:offline")
-async def offline_page(request: Request[Any, Any, Any], lang: str | None = None) -> Template:
+async def offline_page(request: Req, lang: str | None = None) -> Template:
     """The page the service worker shows when a page that needs the network is opened offline
     (cached in every language, like the screens), with a way back to Today."""
     chosen = i18n.normalize(lang) if lang else None
@@ -125,7 +125,7 @@ def service_worker() -> Response[bytes]:
 
 
 @get("/manifest.webmanifest", opt=SHELL_OPT, include_in_schema=False)
-async def manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def manifest(request: Req) -> Response[bytes]:
     lang = i18n.language_of(request)
     tr = i18n.translations(lang).gettext
     body = {

@@ -21,7 +21,7 @@ from collections.abc import Generator
 from typing import Any
 
 import msgspec
-from litestar import MediaType, Request, Response, get, post
+from litestar import MediaType, Response, Router, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.dto import AbstractDTO
 from litestar.dto.data_structures import DTOFieldDefinition
@@ -32,10 +32,11 @@ from litestar.status_codes import HTTP_200_OK
 from litestar.typing import FieldDefinition
 
 from server.auth.invites import device_notice
-from server.auth.session import current_user, get_auth, roles
+from server.auth.session import roles
+from server.deps import AppSettings, CurrentUser, Req
 from server.errors import http_error, request_id
 from server.i18n import language_of, localize_errors
-from server.settings import settings_of
+from server.settings import Settings
 from sync import engine, outbox
 from sync.wire import (
     MalformedBody,
@@ -47,7 +48,6 @@ from sync.wire import (
     errors_json,
 )
 
-Req = Request[Any, Any, Any]
 log = logging.getLogger("peerlog.sync")
 NO_STORE = {"cache-control": "no-store"}
 NOTICE_HEADER = "x-peerlog-notice"
@@ -61,16 +61,10 @@ class RefusedPush(ClientException):
 
 class PushBody(AbstractDTO[PushRequest]):
     """The push body: the raw bytes, size-checked, through ``decode_push`` (strict types,
-    messages naming the place). Litestar reads the body (its ``request_max_body_size`` and
-    ``BodyLimitMiddleware`` bound it); the OpenAPI schema is ``PushRequest``'s own."""
+    messages naming the place). Litestar reads the body (the route's ``request_max_body_size``
+    bounds it); the OpenAPI schema is ``PushRequest``'s own."""
 
     def decode_bytes(self, value: bytes) -> PushRequest:
-        limit = settings_of(self.asgi_connection.app.state).max_push_bytes
-        if len(value) > limit:
-            raise _too_large(
-                f"A push may be at most {limit} bytes; send the queue in smaller batches.",
-                RefusedPush,
-            )
         try:
             return decode_push(value)
         except MalformedBody as exc:
@@ -105,9 +99,9 @@ class PushBody(AbstractDTO[PushRequest]):
         return False
 
 
-def refused_push(request: Req, exc: RefusedPush) -> Response[Any]:
-    """The 413/422 of a body ``PushBody`` refused, keeping the phone's outbox report after the
-    answer (the handler, which would have kept it, never ran)."""
+def refused_push(request: Req, exc: ClientException) -> Response[Any]:
+    """A push refused as a whole (a 413, or a 422 from ``PushBody``), keeping the phone's
+    outbox report after the answer (the handler, which would have kept it, may never have run)."""
     response = http_error(request, exc)
     response.background = BackgroundTask(
         _remember, request, outbox.parse(request.headers.get(outbox.HEADER))
@@ -138,20 +132,19 @@ def _localized(response: PushResponse, lang: str) -> PushResponse:
 
 
 @post(
-    "/api/sync/push",
-    opt=roles(),
+    "/push",
     status_code=HTTP_200_OK,
     dto=PushBody,
     return_dto=None,
-    exception_handlers={RefusedPush: refused_push},
+    exception_handlers={RefusedPush: refused_push, 413: refused_push},
+    too_large="A push may be at most {limit} bytes; send the queue in smaller batches.",
 )
-async def push(request: Req, data: JSONBody[PushRequest]) -> Response[PushResponse]:
-    user = current_user(request)
-    settings = settings_of(request.app.state)
+async def push(
+    request: Req, user: CurrentUser, settings: AppSettings, data: JSONBody[PushRequest]
+) -> Response[PushResponse]:
     report = outbox.parse(request.headers.get(outbox.HEADER))
     batch = data
     if len(batch.mutations) > settings.max_push_mutations:
-        await _remember(request, report)
         raise _too_large(
             f"A push may hold at most {settings.max_push_mutations} mutations; "
             f"this one has {len(batch.mutations)}. Send the queue in smaller batches."
@@ -178,18 +171,21 @@ async def push(request: Req, data: JSONBody[PushRequest]) -> Response[PushRespon
     return Response(_localized(response, lang), media_type=MediaType.JSON, headers=headers)
 
 
-@get("/api/sync/pull", opt=roles())
+@get("/pull")
 async def pull(
-    request: Req, cursor: str | None = None, limit: str | None = None
+    request: Req,
+    user: CurrentUser,
+    settings: AppSettings,
+    cursor: str | None = None,
+    limit: str | None = None,
 ) -> Response[PullResponse | ResyncResponse]:
-    user = current_user(request)
     size = engine.DEFAULT_LIMIT
     if limit is not None:
         # ASCII digits only: "4²" and "٣" pass ``str.isdigit`` but not ``int``.
         if not (limit.isascii() and limit.isdigit()) or int(limit) < 1:
             raise _invalid("limit: must be a whole number from 1 to 1000")
         size = min(int(limit), engine.MAX_LIMIT)
-    device = get_auth(request).device_id
+    device = request.auth.device_id
     try:
         page = await engine.pull(
             user,
@@ -202,7 +198,7 @@ async def pull(
     except engine.BadCursor as exc:
         raise _invalid(str(exc)) from None
     # Every sync ends with a pull: the place to tell the phone what its user must know.
-    notice = await device_notice(str(device), settings_of(request.app.state)) if device else None
+    notice = await device_notice(str(device), settings) if device else None
     headers = {**NO_STORE, NOTICE_HEADER: notice} if notice else NO_STORE
     return Response(page, media_type=MediaType.JSON, headers=headers)
 
@@ -211,17 +207,17 @@ async def _remember(request: Req, report: outbox.OutboxReport | None) -> None:
     """A push refused before its transaction still leaves the phone's report on its row (the
     device the session names: the body may not be readable). A failing write must not turn
     the refusal into a 5xx."""
-    device = get_auth(request).device_id
-    if report is None or device is None:
+    device, user = request.auth.device_id, request.user
+    if report is None or device is None or user is None:
         return
     try:
-        await outbox.remember(device, current_user(request).id, report)
+        await outbox.remember(device, user.id, report)
     except Exception:  # the answer the phone needs is the refusal itself
         log.warning("push: the outbox report could not be kept", exc_info=True)
 
 
-@get("/api/sync/conflicts", opt=roles())
-async def conflicts(request: Req, id: list[str] | None = None) -> Response[bytes]:
+@get("/conflicts")
+async def conflicts(user: CurrentUser, id: list[str] | None = None) -> Response[bytes]:
     """``?id=…&id=…``: the status of conflicts the signed-in user's pushes opened, as
     ``{"conflicts": {id: "open" | "resolved" | "dismissed"}}``; unknown ids and other users'
     are left out. (An addition to SPEC 3, for the phone's "needs attention".)"""
@@ -233,8 +229,17 @@ async def conflicts(request: Req, id: list[str] | None = None) -> Response[bytes
             raise _invalid(f"id: {value[:40]!r} is not a conflict id (UUID)") from None
     if len(wanted) > engine.MAX_CONFLICT_IDS:
         raise _invalid(f"id: at most {engine.MAX_CONFLICT_IDS} at a time")
-    statuses = await engine.conflict_statuses(current_user(request), wanted)
+    statuses = await engine.conflict_statuses(user, wanted)
     return _json({"conflicts": statuses})
 
 
-ROUTES: list[Any] = [push, pull, conflicts]
+def router(settings: Settings) -> Router:
+    """The sync API: any signed-in role (each push and pull is scoped by the engine), in the
+    published contract; a push body may be at most ``max_push_bytes``."""
+    return Router(
+        "/api/sync",
+        route_handlers=[push, pull, conflicts],
+        opt=roles(),
+        tags=["sync"],
+        request_max_body_size=settings.max_push_bytes,
+    )

@@ -8,7 +8,7 @@ to the sync engine.
 
 from __future__ import annotations
 
-from typing import Any
+from litestar import Router
 
 from server.admin import (
     audit,
@@ -22,18 +22,28 @@ from server.admin import (
     referrals,
     roster,
     shell,
+    users,
 )
+from server.admin.common import STAFF
+from server.auth.session import roles
 
-ROUTES: list[Any] = [
-    *shell.ROUTES,
-    *roster.ROUTES,
-    *dashboard.ROUTES,
-    *conflicts.ROUTES,
-    *importer.ROUTES,  # before participants: /admin/participants/import is not an id
-    *participants.ROUTES,
-    *places.ROUTES,
-    *referrals.ROUTES,
-    *exports_page.ROUTES,
-    *audit.ROUTES,
-    *phones.ROUTES,
-]
+# Every staff page: coordinators and administrators unless a page says otherwise (the roster
+# lets volunteers in, places' communities only administrators). The pages with forms are in the
+# published document, so the schema fuzzer posts to them; the account and device pages are not.
+ROUTER = Router(
+    "/",
+    opt=roles(*STAFF),
+    route_handlers=[
+        *shell.ROUTES,
+        *roster.ROUTES,
+        *dashboard.ROUTES,
+        *conflicts.ROUTES,
+        *importer.ROUTES,  # before participants: /admin/participants/import is not an id
+        *participants.ROUTES,
+        *places.ROUTES,
+        *referrals.ROUTES,
+        *exports_page.ROUTES,
+        *audit.ROUTES,
+        Router("/", include_in_schema=False, route_handlers=[*phones.ROUTES, *users.ROUTES]),
+    ],
+)

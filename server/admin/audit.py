@@ -20,15 +20,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.response import Template
 from tortoise.expressions import Q, RawSQL
 from tortoise.functions import Count, Max, Min
 
-from server.admin.common import STAFF, page, page_number, parse_date
-from server.auth.session import current_user, roles
+from server.admin.common import page, page_number, parse_date
+from server.deps import AppSettings, CurrentUser, Req
 from server.reports import start_of
-from server.settings import settings_of
 from sync import db
 from sync.models import AuditEvent, Conflict, Mutation, MutationStatus, Role, User
 
@@ -36,9 +35,8 @@ PAGE_SIZE = 50
 SYNC_ACTIONS = {f"sync.{s.value}": s.value for s in MutationStatus}
 
 
-@get("/admin/audit", opt=roles(*STAFF), name="admin-audit")
-async def audit_page(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
+@get("/admin/audit", name="admin-audit")
+async def audit_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     q = request.query_params
     events_where, mutations_where = Q(), Q()
     with_events, with_mutations = True, True
@@ -130,7 +128,7 @@ async def audit_page(request: Request[Any, Any, Any]) -> Template:
     )
     users = await User.all().order_by("username").values_list("username", flat=True)
     args = {k: v for k, v in q.items() if k != "page" and v}
-    zone = settings_of(request.app.state).zone
+    zone = settings.zone
     for e in events:
         e["at"] = e["at"].astimezone(zone)
     for row in empty_pulls:

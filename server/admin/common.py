@@ -10,12 +10,12 @@ import uuid
 from datetime import date
 from typing import Any
 
-from litestar import Request
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Template
 
 from server import i18n
 from server.auth.session import current_user
+from server.deps import Req
 from sync.models import Committee, Community, Conflict, ConflictStatus, Role, User
 
 STAFF = (Role.COORDINATOR, Role.ADMIN)
@@ -99,7 +99,7 @@ async def committees_for(user: User, community_id: uuid.UUID | None) -> list[Com
 
 
 async def page(
-    request: Request[Any, Any, Any],
+    request: Req,
     template: str,
     context: dict[str, Any] | None = None,
     *,
@@ -118,5 +118,5 @@ async def page(
     return i18n.render(request, template, ctx, **response_kwargs)
 
 
-def translate(request: Request[Any, Any, Any], message: str, **values: Any) -> str:
+def translate(request: Req, message: str, **values: Any) -> str:
     return i18n.translate(i18n.language_of(request), message, **values)

@@ -11,7 +11,7 @@ import json
 import uuid
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -19,8 +19,8 @@ from tortoise import connections
 from tortoise.expressions import Q
 
 from server.admin import writes
-from server.admin.common import STAFF, in_community, page, page_number, parse_uuid, translate
-from server.auth.session import current_user, roles
+from server.admin.common import in_community, page, page_number, parse_uuid, translate
+from server.deps import CurrentUser, Req
 from server.i18n import language_of, localize_errors
 from sync import db as sync_db
 from sync import engine, store
@@ -78,9 +78,8 @@ def _scoped(user: User) -> Any:
     return in_community(Conflict.all(), user)
 
 
-@get("/admin/conflicts", opt=roles(*STAFF), name="admin-conflicts")
-async def conflicts_page(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
+@get("/admin/conflicts", name="admin-conflicts")
+async def conflicts_page(request: Req, user: CurrentUser) -> Template:
     q = request.query_params
     status = q.get("status", ConflictStatus.OPEN.value)
     where = Q()
@@ -161,7 +160,7 @@ async def _conflict_for(user: User, conflict_id: uuid.UUID) -> Conflict:
 
 
 async def _detail(
-    request: Request[Any, Any, Any], conflict: Conflict, errors: dict[str, list[str]] | None = None
+    request: Req, conflict: Conflict, errors: dict[str, list[str]] | None = None
 ) -> Template:
     current: dict[str, Any] = {}
     labels = await _record_labels([conflict.record_id])
@@ -203,18 +202,17 @@ async def _detail(
     )
 
 
-@get("/admin/conflicts/{conflict_id:uuid}", opt=roles(*STAFF), name="admin-conflict")
+@get("/admin/conflicts/{conflict_id:uuid}", name="admin-conflict")
 async def conflict_page(
-    request: Request[Any, Any, Any], conflict_id: FromPath[uuid.UUID]
+    request: Req, user: CurrentUser, conflict_id: FromPath[uuid.UUID]
 ) -> Template:
-    return await _detail(request, await _conflict_for(current_user(request), conflict_id))
+    return await _detail(request, await _conflict_for(user, conflict_id))
 
 
-@post("/admin/conflicts/{conflict_id:uuid}/resolve", opt=roles(*STAFF), status_code=303)
+@post("/admin/conflicts/{conflict_id:uuid}/resolve", status_code=303)
 async def resolve(
-    request: Request[Any, Any, Any], conflict_id: FromPath[uuid.UUID]
+    request: Req, user: CurrentUser, conflict_id: FromPath[uuid.UUID]
 ) -> Template | Redirect:
-    user = current_user(request)
     conflict = await _conflict_for(user, conflict_id)
     form = await request.form()
     choices: dict[str, tuple[Any, Any]] = {}
@@ -241,9 +239,8 @@ async def resolve(
     return Redirect(f"/admin/conflicts/{conflict.id}", status_code=303)
 
 
-@post("/admin/conflicts/{conflict_id:uuid}/dismiss", opt=roles(*STAFF), status_code=303)
-async def dismiss(request: Request[Any, Any, Any], conflict_id: FromPath[uuid.UUID]) -> Redirect:
-    user = current_user(request)
+@post("/admin/conflicts/{conflict_id:uuid}/dismiss", status_code=303)
+async def dismiss(request: Req, user: CurrentUser, conflict_id: FromPath[uuid.UUID]) -> Redirect:
     conflict = await _conflict_for(user, conflict_id)
     try:
         await engine.dismiss_conflict(conflict.id, user, request_id=writes.request_id(request))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.response import Template
 
 from server import reports
 from server.admin.common import (
-    STAFF,
     committee_in_scope,
     committees_for,
     communities_for,
@@ -19,8 +18,7 @@ from server.admin.common import (
     parse_date,
     parse_uuid,
 )
-from server.auth.session import current_user, roles
-from server.settings import settings_of
+from server.deps import AppSettings, CurrentUser, Req
 from sync.models import Role, User
 
 
@@ -42,11 +40,9 @@ def bars(rows: list[tuple[str, float]]) -> dict[str, Any]:
     }
 
 
-@get("/admin/dashboard", opt=roles(*STAFF), name="admin-dashboard")
-async def dashboard_page(request: Request[Any, Any, Any]) -> Template:
+@get("/admin/dashboard", name="admin-dashboard")
+async def dashboard_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     started = time.perf_counter()
-    user = current_user(request)
-    settings = settings_of(request.app.state)
     q = request.query_params
     zone = settings.zone
     now = reports.today_in(zone)

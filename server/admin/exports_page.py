@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Stream, Template
 
 from server import exports
-from server.admin.common import STAFF, communities_for, community_scope, page, parse_date
+from server.admin.common import communities_for, community_scope, page, parse_date
 from server.admin.writes import request_id
-from server.auth.session import current_user, get_auth, roles
-from server.settings import settings_of
+from server.auth.session import get_auth
+from server.deps import AppSettings, CurrentUser, Req
 from sync.models import Community
 
 
-@get("/admin/exports", opt=roles(*STAFF), name="admin-exports")
-async def exports_page(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
-    settings = settings_of(request.app.state)
+@get("/admin/exports", name="admin-exports")
+async def exports_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     return await page(
         request,
         "admin/exports.html",
@@ -38,10 +35,14 @@ async def exports_page(request: Request[Any, Any, Any]) -> Template:
     )
 
 
-@get("/admin/exports/{filename:str}", opt=roles(*STAFF), name="admin-export-csv")
-async def export_csv(request: Request[Any, Any, Any], filename: FromPath[str]) -> Stream:
+@get("/admin/exports/{filename:str}", name="admin-export-csv")
+async def export_csv(
+    request: Req,
+    user: CurrentUser,
+    settings: AppSettings,
+    filename: FromPath[str],
+) -> Stream:
     """``/admin/exports/contacts.csv?community=…&since=…&until=…`` (and participants, meetings)."""
-    user = current_user(request)
     spec = exports.KINDS.get(filename.removesuffix(".csv"))
     if spec is None:
         raise NotFoundException("No such export.")
@@ -52,7 +53,7 @@ async def export_csv(request: Request[Any, Any, Any], filename: FromPath[str]) -
         community_id,
         parse_date(q.get("since")),
         parse_date(q.get("until")),
-        zone=settings_of(request.app.state).zone,
+        zone=settings.zone,
     )
     rid, device = request_id(request), get_auth(request).device_id
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -30,8 +30,8 @@ from litestar.response import Response, Template
 from tortoise.queryset import QuerySet
 
 from server.admin import writes
-from server.admin.common import STAFF, page
-from server.auth.session import current_user, roles
+from server.admin.common import page
+from server.deps import CurrentUser, Req
 from server.exports import BOM, csv_writer, spreadsheet_text
 from server.i18n import language_of, localize_errors, normalize, translate
 from sync import validate
@@ -501,7 +501,7 @@ def _decode(data: bytes) -> str | None:
     return None
 
 
-async def _page(request: Request[Any, Any, Any], **context: Any) -> Template:
+async def _page(request: Req, **context: Any) -> Template:
     return await page(
         request,
         "admin/import.html",
@@ -510,13 +510,13 @@ async def _page(request: Request[Any, Any, Any], **context: Any) -> Template:
     )
 
 
-@get("/admin/participants/import", opt=roles(*STAFF), name="admin-import")
-async def import_page(request: Request[Any, Any, Any]) -> Template:
+@get("/admin/participants/import", name="admin-import")
+async def import_page(request: Req) -> Template:
     return await _page(request, stage="upload")
 
 
-@post("/admin/participants/import", opt=roles(*STAFF), status_code=200)
-async def upload(request: Request[Any, Any, Any]) -> Template:
+@post("/admin/participants/import", status_code=200)
+async def upload(request: Req, user: CurrentUser) -> Template:
     form = await request.form()
     upload_file = form.get("file")
     data = await upload_file.read() if isinstance(upload_file, UploadFile) else b""
@@ -527,7 +527,7 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
     text = _decode(data)
     if text is None:
         return await _page(request, stage="upload", error="The file is not UTF-8 or GB18030 text.")
-    user, now = current_user(request), datetime.now(UTC)
+    now = datetime.now(UTC)
     checked = check_rows(text, await lookups(user), now, language_of(request))
     if checked.error:
         return await _page(request, stage="upload", error=checked.error)
@@ -546,9 +546,9 @@ async def upload(request: Request[Any, Any, Any]) -> Template:
     )
 
 
-@post("/admin/participants/import/{token:str}/confirm", opt=roles(*STAFF), status_code=200)
-async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
-    user, now, lang = current_user(request), datetime.now(UTC), language_of(request)
+@post("/admin/participants/import/{token:str}/confirm", status_code=200)
+async def confirm(request: Req, user: CurrentUser, token: FromPath[str]) -> Template:
+    now, lang = datetime.now(UTC), language_of(request)
     waiting = _mine(user, token, now).filter(confirmed_at__isnull=True)
     found = await waiting.values_list("data", flat=True)
     # Claimed with one conditional UPDATE: of two confirmations at once (two tabs, two servers),
@@ -616,8 +616,8 @@ def _status(result: Any) -> str:
     )
 
 
-@get("/admin/participants/import/template.csv", opt=roles(*STAFF), name="admin-import-template")
-async def template_file(request: Request[Any, Any, Any]) -> Response[bytes]:
+@get("/admin/participants/import/template.csv", name="admin-import-template")
+async def template_file(request: Req) -> Response[bytes]:
     """The empty template, headers in the language asked for (``?lang=``) or the reader's."""
     lang = normalize(request.query_params.get("lang")) or language_of(request)
     name = "peerlog-participants-zh.csv" if lang == "zh-CN" else "peerlog-participants-en.csv"
@@ -628,11 +628,9 @@ async def template_file(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
-@get("/admin/participants/import/{token:str}/rejected.csv", opt=roles(*STAFF))
-async def rejected_file(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[bytes]:
-    found = await _mine(current_user(request), token, datetime.now(UTC)).values_list(
-        "rejected_csv", flat=True
-    )
+@get("/admin/participants/import/{token:str}/rejected.csv")
+async def rejected_file(request: Req, user: CurrentUser, token: FromPath[str]) -> Response[bytes]:
+    found = await _mine(user, token, datetime.now(UTC)).values_list("rejected_csv", flat=True)
     if not found:
         raise NotFoundException("No such import.")
     return Response(

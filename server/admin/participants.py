@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -21,7 +21,6 @@ from tortoise.expressions import Q
 
 from server.admin import writes
 from server.admin.common import (
-    STAFF,
     communities_for,
     community_scope,
     in_community,
@@ -30,10 +29,10 @@ from server.admin.common import (
     parse_uuid,
 )
 from server.admin.conflicts import field_kind, typed_value
-from server.auth.session import current_user, roles
+from server.auth.session import current_user
+from server.deps import AppSettings, CurrentUser, Req
 from server.i18n import language_of, localize_errors
 from server.reports import today_in
-from server.settings import settings_of
 from sync import validate
 from sync.models import Committee, Group, Participant, ParticipantStatus, Role, User
 from sync.wire import WRITABLE
@@ -67,9 +66,8 @@ def _filtered(user: User, q: Any) -> tuple[Any, uuid.UUID | None]:
     return query, community_id
 
 
-@get("/admin/participants", opt=roles(*STAFF), name="admin-participants")
-async def participants_page(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
+@get("/admin/participants", name="admin-participants")
+async def participants_page(request: Req, user: CurrentUser) -> Template:
     q = request.query_params
     query, community_id = _filtered(user, q)
     page_no = page_number(q.get("page"))
@@ -118,11 +116,10 @@ async def participants_page(request: Request[Any, Any, Any]) -> Template:
 KEEP = "keep"
 
 
-@post("/admin/participants/reassign", opt=roles(*STAFF), status_code=303)
-async def reassign(request: Request[Any, Any, Any]) -> Redirect:
+@post("/admin/participants/reassign", status_code=303)
+async def reassign(request: Req, user: CurrentUser) -> Redirect:
     """Move the ticked participants (or all the filters pick) to another group and/or peer
     leader: one engine write each, so every phone concerned is told at its next sync."""
-    user = current_user(request)
     form = await request.form()
     fields: dict[str, Any] = {}
     for name in ("group_id", "peer_leader_id"):
@@ -169,7 +166,7 @@ async def _choices(user: User, community_id: uuid.UUID | None) -> dict[str, Any]
 
 
 async def _form(
-    request: Request[Any, Any, Any],
+    request: Req,
     values: dict[str, Any],
     record: Participant | None,
     errors: dict[str, list[str]] | None = None,
@@ -209,7 +206,7 @@ def _form_values(p: Participant | None, today: date | None = None) -> dict[str, 
     return out
 
 
-async def _wire_fields(request: Request[Any, Any, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+async def _wire_fields(request: Req) -> tuple[dict[str, Any], dict[str, str]]:
     form = await request.form()
     raw = {name: str(form.get(name, "")) for name in FORM_FIELDS}
     raw["needs_visit"] = "true" if form.get("needs_visit") else "false"
@@ -219,17 +216,17 @@ async def _wire_fields(request: Request[Any, Any, Any]) -> tuple[dict[str, Any],
     return wire, raw
 
 
-@get("/admin/participants/new", opt=roles(*STAFF), name="admin-participant-new")
-async def new_participant(request: Request[Any, Any, Any]) -> Template:
-    values = _form_values(None, today_in(settings_of(request.app.state).zone))
+@get("/admin/participants/new", name="admin-participant-new")
+async def new_participant(request: Req, settings: AppSettings) -> Template:
+    values = _form_values(None, today_in(settings.zone))
     committee = request.query_params.get("committee")
     if committee:
         values["committee_id"] = committee
     return await _form(request, values, None)
 
 
-@post("/admin/participants", opt=roles(*STAFF), status_code=303)
-async def create_participant(request: Request[Any, Any, Any]) -> Template | Redirect:
+@post("/admin/participants", status_code=303)
+async def create_participant(request: Req) -> Template | Redirect:
     wire, raw = await _wire_fields(request)
     wire = {k: v for k, v in wire.items() if v not in (None, [], False) or k == "status"}
     # Every problem at once: the engine's own field and record rules are asked here too, so a
@@ -259,20 +256,19 @@ async def _participant_for(user: User, participant_id: uuid.UUID) -> Participant
     return p
 
 
-@get("/admin/participants/{participant_id:uuid}", opt=roles(*STAFF), name="admin-participant")
+@get("/admin/participants/{participant_id:uuid}", name="admin-participant")
 async def edit_participant(
-    request: Request[Any, Any, Any], participant_id: FromPath[uuid.UUID]
+    request: Req, user: CurrentUser, participant_id: FromPath[uuid.UUID]
 ) -> Template:
-    p = await _participant_for(current_user(request), participant_id)
+    p = await _participant_for(user, participant_id)
     notice = "saved" if request.query_params.get("saved") else None
     return await _form(request, _form_values(p), p, notice=notice)
 
 
-@post("/admin/participants/{participant_id:uuid}", opt=roles(*STAFF), status_code=303)
+@post("/admin/participants/{participant_id:uuid}", status_code=303)
 async def save_participant(
-    request: Request[Any, Any, Any], participant_id: FromPath[uuid.UUID]
+    request: Req, user: CurrentUser, participant_id: FromPath[uuid.UUID]
 ) -> Template | Redirect:
-    user = current_user(request)
     p = await _participant_for(user, participant_id)
     wire, raw = await _wire_fields(request)
     form = await request.form()

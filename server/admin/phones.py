@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -29,15 +29,13 @@ from litestar.response import Template
 from tortoise.expressions import Q
 
 from server.admin import writes
-from server.admin.common import STAFF, page
+from server.admin.common import page
 from server.auth import audit
-from server.auth.session import current_user, roles
-from server.settings import settings_of
+from server.deps import AppSettings, CurrentUser, Req
+from server.settings import Settings
 from sync import engine
 from sync.models import AuditEvent, Device, Role, User
 from sync.wire import MalformedBody, MutationIn, PushRequest, decode_push
-
-Req = Request[Any, Any, Any]
 
 FILE_KIND = "peerlog-waiting-records"
 MAX_BYTES = 8 * 1024 * 1024
@@ -98,10 +96,10 @@ async def phones_at_risk(me: User, days: int, now: datetime | None = None) -> li
     return out
 
 
-async def at_risk_context(request: Req) -> dict[str, Any]:
+async def at_risk_context(user: User, settings: Settings) -> dict[str, Any]:
     """What ``admin/phones_at_risk.html`` needs, for the devices page and the start page."""
-    days = settings_of(request.app.state).at_risk_days
-    return {"at_risk": await phones_at_risk(current_user(request), days), "at_risk_days": days}
+    days = settings.at_risk_days
+    return {"at_risk": await phones_at_risk(user, days), "at_risk_days": days}
 
 
 # --- the file of waiting records -------------------------------------------------------------
@@ -205,16 +203,16 @@ async def _push_in_batches(
 
 
 async def _device_page(
-    request: Req, device_id: uuid.UUID, status_code: int = 200, **context: Any
+    request: Req,
+    user: User,
+    settings: Settings,
+    device_id: uuid.UUID,
+    status_code: int = 200,
+    **context: Any,
 ) -> Template:
-    device = (
-        await managed_devices(current_user(request))
-        .get_or_none(id=device_id)
-        .prefetch_related("user")
-    )
+    device = await managed_devices(user).get_or_none(id=device_id).prefetch_related("user")
     if device is None:
         raise NotFoundException("No such device, or not one you manage.")
-    settings = settings_of(request.app.state)
     now = datetime.now(UTC)
     last_upload = (
         await AuditEvent.filter(action="device.waiting_records", record_id=str(device.id))
@@ -245,21 +243,22 @@ async def _device_page(
     )
 
 
-@get("/admin/devices/{device_id:uuid}", opt=roles(*STAFF), include_in_schema=False)
-async def device_page(request: Req, device_id: FromPath[uuid.UUID]) -> Template:
-    return await _device_page(request, device_id)
+@get("/admin/devices/{device_id:uuid}")
+async def device_page(
+    request: Req, user: CurrentUser, settings: AppSettings, device_id: FromPath[uuid.UUID]
+) -> Template:
+    return await _device_page(request, user, settings, device_id)
 
 
 @post(
     "/admin/devices/{device_id:uuid}/waiting-records",
-    opt=roles(*STAFF),
-    include_in_schema=False,
     status_code=200,
     request_max_body_size=MAX_BYTES + 64 * 1024,
 )
-async def upload_waiting_records(request: Req, device_id: FromPath[uuid.UUID]) -> Template:
-    me = current_user(request)
-    device = await managed_devices(me).get_or_none(id=device_id).prefetch_related("user")
+async def upload_waiting_records(
+    request: Req, user: CurrentUser, settings: AppSettings, device_id: FromPath[uuid.UUID]
+) -> Template:
+    device = await managed_devices(user).get_or_none(id=device_id).prefetch_related("user")
     if device is None:
         raise NotFoundException("No such device, or not one you manage.")
     form = await request.form()
@@ -275,16 +274,16 @@ async def upload_waiting_records(request: Req, device_id: FromPath[uuid.UUID]) -
             device,
             device.user,
             batch,
-            settings_of(request.app.state).max_push_mutations,
+            settings.max_push_mutations,
             writes.request_id(request),
         )
     except WaitingFileError as exc:
         return await _device_page(
-            request, device_id, status_code=422, error=(exc.message, exc.values)
+            request, user, settings, device_id, status_code=422, error=(exc.message, exc.values)
         )
     await audit.record(
         "device.waiting_records",
-        actor=me,
+        actor=user,
         connection=request,
         entity="device",
         record_id=str(device.id),
@@ -293,7 +292,7 @@ async def upload_waiting_records(request: Req, device_id: FromPath[uuid.UUID]) -
         already=applied.already,
         statuses=applied.statuses,
     )
-    return await _device_page(request, device_id, applied=applied)
+    return await _device_page(request, user, settings, device_id, applied=applied)
 
 
 ROUTES: list[Any] = [device_page, upload_waiting_records]

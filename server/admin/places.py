@@ -11,23 +11,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from tortoise.exceptions import IntegrityError
 
 from server.admin import writes
-from server.admin.common import STAFF, community_scope, page, parse_uuid
+from server.admin.common import community_scope, page, parse_uuid
 from server.auth.session import current_user, roles
+from server.deps import CurrentUser, Req
 from sync import engine, validate
 from sync.models import AuditEvent, Committee, Community, Group, Role, User
 from sync.wire import MutationResult
 
 
-@get("/admin/places", opt=roles(*STAFF), name="admin-places")
-async def places_page(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
+@get("/admin/places", name="admin-places")
+async def places_page(request: Req, user: CurrentUser) -> Template:
     community_id = community_scope(user, request.query_params.get("community"))
     communities = Community.all() if user.role == Role.ADMIN else Community.filter(id=community_id)
     communities_list = await communities.order_by("name")
@@ -67,7 +67,7 @@ async def places_page(request: Request[Any, Any, Any]) -> Template:
     )
 
 
-async def _audit(request: Request[Any, Any, Any], action: str, entity: str, record_id: Any) -> None:
+async def _audit(request: Req, action: str, entity: str, record_id: Any) -> None:
     await AuditEvent.create(
         actor=current_user(request),
         action=action,
@@ -97,7 +97,7 @@ def _clean(value: Any, limit: int) -> str | None:
 
 
 @post("/admin/places/communities", opt=roles(Role.ADMIN), status_code=303)
-async def create_community(request: Request[Any, Any, Any]) -> Redirect:
+async def create_community(request: Req) -> Redirect:
     form = await request.form()
     name, code = _clean(form.get("name"), 120), _clean(form.get("code"), 32)
     if name is None or code is None:
@@ -113,9 +113,7 @@ async def create_community(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @post("/admin/places/communities/{community_id:uuid}", opt=roles(Role.ADMIN), status_code=303)
-async def rename_community(
-    request: Request[Any, Any, Any], community_id: FromPath[uuid.UUID]
-) -> Redirect:
+async def rename_community(request: Req, community_id: FromPath[uuid.UUID]) -> Redirect:
     form = await request.form()
     name = _clean(form.get("name"), 120)
     if name is None:
@@ -126,9 +124,8 @@ async def rename_community(
     return _back(community_id)
 
 
-@post("/admin/places/committees", opt=roles(*STAFF), status_code=303)
-async def create_committee(request: Request[Any, Any, Any]) -> Redirect:
-    user = current_user(request)
+@post("/admin/places/committees", status_code=303)
+async def create_committee(request: Req, user: CurrentUser) -> Redirect:
     form = await request.form()
     community_id = parse_uuid(str(form.get("community_id", "")))
     _own(user, community_id)
@@ -145,11 +142,10 @@ async def create_committee(request: Request[Any, Any, Any]) -> Redirect:
     return _back(community_id)
 
 
-@post("/admin/places/committees/{committee_id:uuid}", opt=roles(*STAFF), status_code=303)
+@post("/admin/places/committees/{committee_id:uuid}", status_code=303)
 async def rename_committee(
-    request: Request[Any, Any, Any], committee_id: FromPath[uuid.UUID]
+    request: Req, user: CurrentUser, committee_id: FromPath[uuid.UUID]
 ) -> Redirect:
-    user = current_user(request)
     committee = await Committee.get_or_none(id=committee_id)
     if committee is None:
         raise NotFoundException("No such residential committee.")
@@ -164,7 +160,7 @@ async def rename_committee(
 
 
 async def save_group(
-    request: Request[Any, Any, Any],
+    request: Req,
     group_id: uuid.UUID | None,
     fields: dict[str, Any],
 ) -> MutationResult:
@@ -176,17 +172,17 @@ async def save_group(
     )
 
 
-@post("/admin/places/groups", opt=roles(*STAFF), status_code=303)
-async def create_group(request: Request[Any, Any, Any]) -> Redirect:
+@post("/admin/places/groups", status_code=303)
+async def create_group(request: Req) -> Redirect:
     return await _group_form(request, None)
 
 
-@post("/admin/places/groups/{group_id:uuid}", opt=roles(*STAFF), status_code=303)
-async def edit_group(request: Request[Any, Any, Any], group_id: FromPath[uuid.UUID]) -> Redirect:
+@post("/admin/places/groups/{group_id:uuid}", status_code=303)
+async def edit_group(request: Req, group_id: FromPath[uuid.UUID]) -> Redirect:
     return await _group_form(request, group_id)
 
 
-async def _group_form(request: Request[Any, Any, Any], group_id: uuid.UUID | None) -> Redirect:
+async def _group_form(request: Req, group_id: uuid.UUID | None) -> Redirect:
     user = current_user(request)
     form = await request.form()
     if group_id is not None:

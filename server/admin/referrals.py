@@ -14,16 +14,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from tortoise.expressions import Subquery
 
 from server.admin import writes
-from server.admin.common import STAFF, communities_for, community_scope, in_community, page
-from server.auth.session import current_user, roles
-from server.settings import settings_of
+from server.admin.common import communities_for, community_scope, in_community, page
+from server.deps import AppSettings, CurrentUser, Req
 from sync.models import AuditEvent, Contact, Referral, ReferralFollowUp, User
 
 HANDLED_SHOWN = 50
@@ -58,9 +57,8 @@ _RELATED = {
 }
 
 
-@get("/admin/referrals", opt=roles(*STAFF), name="admin-referrals")
-async def referrals_page(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
+@get("/admin/referrals", name="admin-referrals")
+async def referrals_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     community_id = community_scope(user, request.query_params.get("community"))
     query = _urgent(user)
     if community_id:
@@ -91,7 +89,7 @@ async def referrals_page(request: Request[Any, Any, Any]) -> Template:
         for f in follow_ups
         if f["contact_id"] in contacts
     ]
-    zone = settings_of(request.app.state).zone
+    zone = settings.zone
     for row in (*waiting, *handled):
         row["occurred_at"] = row["occurred_at"].astimezone(zone)
         if row.get("handled_at"):
@@ -110,11 +108,10 @@ async def referrals_page(request: Request[Any, Any, Any]) -> Template:
     )
 
 
-@post("/admin/referrals/{contact_id:uuid}/handled", opt=roles(*STAFF), status_code=303)
+@post("/admin/referrals/{contact_id:uuid}/handled", status_code=303)
 async def mark_handled(
-    request: Request[Any, Any, Any], contact_id: FromPath[uuid.UUID]
+    request: Req, user: CurrentUser, contact_id: FromPath[uuid.UUID]
 ) -> Redirect:
-    user = current_user(request)
     contact = await _urgent(user).filter(id=contact_id).first()
     if contact is None:
         raise NotFoundException("No such urgent referral.")

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, tzinfo
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
@@ -23,9 +23,9 @@ from server.admin.common import (
     page,
     parse_uuid,
 )
-from server.auth.session import current_user, roles
+from server.auth.session import roles
+from server.deps import AppSettings, CurrentUser, Req
 from server.reports import is_overdue, today_in
-from server.settings import settings_of
 from sync.models import Committee, Participant, Role, User
 
 SORTS = {
@@ -89,11 +89,9 @@ async def roster_rows(
 
 
 @get("/admin/roster", opt=roles(*ROSTER_ROLES), name="admin-roster")
-async def roster_page(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
+async def roster_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     q = request.query_params
     committee, choices = await _committee_for(user, q.get("committee"))
-    settings = settings_of(request.app.state)
     day = today_in(settings.zone)
     rows = (
         await roster_rows(
@@ -152,12 +150,12 @@ async def roster_page(request: Request[Any, Any, Any]) -> Template:
 
 @post("/admin/roster/{participant_id:uuid}/needs-visit", opt=roles(*ROSTER_ROLES), status_code=303)
 async def mark_needs_visit(
-    request: Request[Any, Any, Any],
+    request: Req,
+    user: CurrentUser,
     participant_id: FromPath[uuid.UUID],
     data: URLEncodedBody[dict[str, str]],
 ) -> Redirect:
     """Mark (or clear) "needs visit" through the sync engine, like a phone would."""
-    user = current_user(request)
     p = await Participant.get_or_none(id=participant_id)
     if p is None or not _may_see(user, p):
         raise NotFoundException("No such participant.")

@@ -22,9 +22,8 @@ async def record(
 ) -> AuditEvent:
     request_id = None
     if connection is not None:
-        state = connection.scope.get("state", {})
-        request_id = state.get("request_id")
-        auth = state.get("auth")
+        request_id = connection.scope.get("state", {}).get("request_id")
+        auth = connection.scope.get("auth")
         if device_id is None and auth is not None:
             device_id = auth.device_id
     return await AuditEvent.create(

@@ -15,10 +15,11 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
 
 from server.settings import Settings
 from sync.models import Device, Role, Session, User
@@ -156,7 +157,8 @@ async def load_session(token: str, settings: Settings) -> Session | None:
 
 
 def get_auth(connection: ASGIConnection[Any, Any, Any, Any]) -> Auth:
-    auth = connection.scope.get("state", {}).get("auth")
+    """The session middleware's finding (``request.auth``); an empty one where it did not run."""
+    auth = connection.scope.get("auth")
     return auth if isinstance(auth, Auth) else Auth()
 
 
@@ -167,42 +169,46 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User:
     return user
 
 
-class DeviceRevoked(Exception):
-    """The session belongs to a device an administrator revoked."""
+class DeviceRevoked(PermissionDeniedException):
+    """The request comes from a device an administrator revoked (or one bound to another user):
+    a JSON 403 ``device_revoked`` whatever was asked, so the app knows to wipe its local data."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            detail="This device has been signed out by an administrator. Its local data must be wiped.",
+            extra={"error": "device_revoked"},
+        )
 
 
 class SignInRequired(NotAuthorizedException):
     """An anonymous request to a page: answered with a redirect to ``/signin?next=…``."""
 
 
-class SessionMiddleware(ASGIMiddleware):
-    """Attach ``Auth`` to every HTTP request; refuse requests from a revoked device.
+class SessionMiddleware(AbstractAuthenticationMiddleware):
+    """Find the session and device of every HTTP request: ``request.user`` (the signed-in
+    ``User`` or None; the access guard decides who may pass) and ``request.auth`` (``Auth``).
 
     A phone names itself in the ``X-Peerlog-Device`` header. A revoked device gets 403 with
-    ``device_revoked`` whatever it asks, so the app knows to wipe its local data.
+    ``device_revoked`` whatever it asks (``DeviceRevoked``).
     """
 
-    scopes = ("http",)  # type: ignore[assignment]
-
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        super().__init__(app, exclude_http_methods=(), scopes={ScopeType.HTTP})
         self.settings = settings
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         auth = Auth()
         known: Device | None = None  # the session's own device, already read with it
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        token = _cookie(headers.get("cookie", ""), SESSION_COOKIE)
+        token = session_token(connection)
         if token:
-            try:
-                session = await load_session(token, self.settings)
-            except DeviceRevoked:
-                await _send_json(send, 403, _REVOKED_BODY)
-                return
+            session = await load_session(token, self.settings)
             if session is not None:
                 auth.session, auth.user = session, session.user
                 auth.device_id = session.device_id  # type: ignore[attr-defined]
                 known = session.device
-        raw_device = headers.get(DEVICE_HEADER)
+        raw_device = connection.headers.get(DEVICE_HEADER)
         if raw_device:
             try:
                 device_id = uuid.UUID(raw_device)
@@ -221,12 +227,10 @@ class SessionMiddleware(ASGIMiddleware):
                     device.revoked_at is not None
                     or (auth.user is not None and device.user_id != auth.user.id)  # type: ignore[attr-defined]
                 ):
-                    await _send_json(send, 403, _REVOKED_BODY)
-                    return
+                    raise DeviceRevoked
                 if device is not None and auth.user is not None:
                     await _touch_device(device)
-        scope.setdefault("state", {})["auth"] = auth
-        await next_app(scope, receive, send)
+        return AuthenticationResult(user=auth.user, auth=auth)
 
 
 async def _touch_device(device: Device) -> None:
@@ -255,42 +259,10 @@ async def access_guard(
         raise PermissionDeniedException("Your role may not use this.")
 
 
-_REVOKED_BODY = {
-    "error": "device_revoked",
-    "message": "This device has been signed out by an administrator. Its local data must be wiped.",
-}
-
-
 def is_page(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     """A page a person opens (redirect them to sign in), as opposed to the JSON API (401)."""
     path = connection.scope.get("path", "")
     return not (path.startswith("/api/") or path == "/api")
-
-
-def _cookie(header: str, name: str) -> str | None:
-    for part in header.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name and value:
-            return value
-    return None
-
-
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    import json
-
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})  # type: ignore[arg-type]
 
 
 def signin_redirect(request: Any, exc: SignInRequired) -> Any:
@@ -314,7 +286,7 @@ def forbidden(request: Any, exc: PermissionDeniedException) -> Any:
     """Exception handler: a person opening a page gets a readable page, the API its JSON 403."""
     from server import errors
 
-    if not is_page(request):
+    if not is_page(request) or isinstance(exc, DeviceRevoked):
         return errors.http_error(request, exc)
     from server.i18n import render
 

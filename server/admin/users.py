@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import segno
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -28,12 +28,9 @@ from server.auth.invites import (
     invite_link,
     revoke_invite,
 )
-from server.auth.session import STAFF, current_user, roles
+from server.deps import AppSettings, CurrentUser, Req
 from server.i18n import language_of, translate
-from server.settings import settings_of
 from sync.models import Committee, Community, Credential, Device, Invite, Role, User
-
-Req = Request[Any, Any, Any]
 
 NOTICES = {
     "created": "The user was created. Make an invite so they can set up their passkey.",
@@ -85,10 +82,9 @@ async def _live_invite(user: User) -> Invite | None:
     )
 
 
-@get("/admin/users", opt=roles(*STAFF), include_in_schema=False)
-async def users_page(request: Req) -> Template:
-    me = current_user(request)
-    users = await _managed_query(me).order_by("display_name").prefetch_related("community")
+@get("/admin/users")
+async def users_page(request: Req, user: CurrentUser) -> Template:
+    users = await _managed_query(user).order_by("display_name").prefetch_related("community")
     counts: dict[Any, int] = {}
     for user_id in await Credential.filter(user_id__in=[u.id for u in users]).values_list(
         "user_id", flat=True
@@ -96,13 +92,13 @@ async def users_page(request: Req) -> Template:
         counts[user_id] = counts.get(user_id, 0) + 1
     communities = (
         await Community.all().order_by("name")
-        if me.role == Role.ADMIN
-        else await Community.filter(id=me.community_id)  # type: ignore[attr-defined]
+        if user.role == Role.ADMIN
+        else await Community.filter(id=user.community_id)  # type: ignore[attr-defined]
     )
     committee_q = Committee.all().prefetch_related("community").order_by("name")
-    if me.role != Role.ADMIN:
-        committee_q = committee_q.filter(community_id=me.community_id)  # type: ignore[attr-defined]
-    allowed_roles = [r for r in Role if me.role == Role.ADMIN or r != Role.ADMIN]
+    if user.role != Role.ADMIN:
+        committee_q = committee_q.filter(community_id=user.community_id)  # type: ignore[attr-defined]
+    allowed_roles = [r for r in Role if user.role == Role.ADMIN or r != Role.ADMIN]
     return await _page(
         request,
         "admin/users.html",
@@ -117,20 +113,19 @@ async def users_page(request: Req) -> Template:
     )
 
 
-@post("/admin/users", opt=roles(*STAFF), include_in_schema=False, status_code=303)
-async def create_user_form(request: Req) -> Redirect | Template:
+@post("/admin/users", status_code=303)
+async def create_user_form(request: Req, user: CurrentUser) -> Redirect | Template:
     from server.cli import create_user
     from server.console import UserError
 
-    me = current_user(request)
     form = await request.form()
     role = str(form.get("role", ""))
     community = committee = None
     community_id = str(form.get("community", "") or "")
     committee_id = str(form.get("committee", "") or "")
     error = None
-    if me.role != Role.ADMIN:
-        community_id = str(me.community_id)  # type: ignore[attr-defined]
+    if user.role != Role.ADMIN:
+        community_id = str(user.community_id)  # type: ignore[attr-defined]
         if role == Role.ADMIN.value:
             error = "A coordinator cannot create administrators."
     if community_id:
@@ -139,7 +134,7 @@ async def create_user_form(request: Req) -> Redirect | Template:
     if committee_id:
         found_c = await Committee.get_or_none(id=_uuid(committee_id))
         if found_c is None or (
-            me.role != Role.ADMIN and str(found_c.community_id) != community_id  # type: ignore[attr-defined]
+            user.role != Role.ADMIN and str(found_c.community_id) != community_id  # type: ignore[attr-defined]
         ):
             error = "Choose a residential committee in the user's community."
         else:
@@ -152,7 +147,7 @@ async def create_user_form(request: Req) -> Redirect | Template:
         error = "Give the user a user name."
     if not error:
         try:
-            user = await create_user(
+            account = await create_user(
                 username,
                 role,
                 display_name=str(form.get("display_name", "")).strip() or None,
@@ -162,9 +157,9 @@ async def create_user_form(request: Req) -> Redirect | Template:
         except UserError as exc:
             error = str(exc)
         else:
-            return Redirect(f"/admin/users/{user.id}?notice=created", status_code=303)
+            return Redirect(f"/admin/users/{account.id}?notice=created", status_code=303)
     # Show the form again with the reason; nothing was written.
-    page = await users_page.fn(request)
+    page = await users_page.fn(request, user)
     page.context["error"] = error
     page.status_code = 422
     return page
@@ -177,26 +172,27 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-@get("/admin/users/{user_id:uuid}", opt=roles(*STAFF), include_in_schema=False)
-async def user_detail_page(request: Req, user_id: FromPath[uuid.UUID]) -> Template:
-    me = current_user(request)
-    user = await _managed_user(me, user_id)
-    invite = await _live_invite(user)
-    devices = await Device.filter(user=user).order_by("-last_seen_at")
-    link = invite_link(settings_of(request.app.state), invite.code) if invite else None
+@get("/admin/users/{user_id:uuid}")
+async def user_detail_page(
+    request: Req, user: CurrentUser, settings: AppSettings, user_id: FromPath[uuid.UUID]
+) -> Template:
+    account = await _managed_user(user, user_id)
+    invite = await _live_invite(account)
+    devices = await Device.filter(user=account).order_by("-last_seen_at")
+    link = invite_link(settings, invite.code) if invite else None
     return await _page(
         request,
         "admin/users_detail.html",
         {
-            "user": user,
+            "user": account,
             "invite": invite,
             "link": link,
             "qr": _qr(link, translate(language_of(request), "QR code of the invite link"))
             if link
             else None,
-            "passkeys": await Credential.filter(user=user).order_by("created_at"),
+            "passkeys": await Credential.filter(user=account).order_by("created_at"),
             # Someone who can sign in gets a new invite from an administrator only (SPEC 5).
-            "may_invite": me.role == Role.ADMIN or not await already_enrolled(user),
+            "may_invite": user.role == Role.ADMIN or not await already_enrolled(account),
             "devices": devices,
             "key_devices": await devices_with_keys([d.id for d in devices]),
         },
@@ -205,56 +201,52 @@ async def user_detail_page(request: Req, user_id: FromPath[uuid.UUID]) -> Templa
 
 @post(
     "/admin/users/{user_id:uuid}/invite",
-    opt=roles(*STAFF),
-    include_in_schema=False,
     status_code=303,
 )
-async def create_invite_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redirect:
-    me = current_user(request)
-    user = await _managed_user(me, user_id)
-    if not user.is_active:
-        return Redirect(f"/admin/users/{user.id}", status_code=303)
+async def create_invite_form(
+    request: Req, user: CurrentUser, settings: AppSettings, user_id: FromPath[uuid.UUID]
+) -> Redirect:
+    account = await _managed_user(user, user_id)
+    if not account.is_active:
+        return Redirect(f"/admin/users/{account.id}", status_code=303)
     try:
-        await create_invite(user, settings_of(request.app.state), created_by=me)
+        await create_invite(account, settings, created_by=user)
     except InviteRefused:
-        return Redirect(f"/admin/users/{user.id}?notice=invite_admin_only", status_code=303)
-    return Redirect(f"/admin/users/{user.id}?notice=invite_created", status_code=303)
+        return Redirect(f"/admin/users/{account.id}?notice=invite_admin_only", status_code=303)
+    return Redirect(f"/admin/users/{account.id}?notice=invite_created", status_code=303)
 
 
 @post(
     "/admin/users/{user_id:uuid}/invite/revoke",
-    opt=roles(*STAFF),
-    include_in_schema=False,
     status_code=303,
 )
-async def revoke_invite_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redirect:
-    me = current_user(request)
-    user = await _managed_user(me, user_id)
-    for invite in await Invite.filter(user=user, used_at=None, revoked_at=None):
-        await revoke_invite(invite, me)
+async def revoke_invite_form(
+    request: Req, user: CurrentUser, user_id: FromPath[uuid.UUID]
+) -> Redirect:
+    account = await _managed_user(user, user_id)
+    for invite in await Invite.filter(user=account, used_at=None, revoked_at=None):
+        await revoke_invite(invite, user)
     back = request.query_params.get("back") == "invites"
-    target = "/admin/invites" if back else f"/admin/users/{user.id}"
+    target = "/admin/invites" if back else f"/admin/users/{account.id}"
     return Redirect(f"{target}?notice=invite_revoked", status_code=303)
 
 
 @post(
     "/admin/users/{user_id:uuid}/deactivate",
-    opt=roles(*STAFF),
-    include_in_schema=False,
     status_code=303,
 )
-async def deactivate_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redirect:
-    me = current_user(request)
-    user = await _managed_user(me, user_id)
-    if user.id != me.id and user.is_active:
-        await deactivate_user(user, me, request)
-    return Redirect(f"/admin/users/{user.id}?notice=deactivated", status_code=303)
+async def deactivate_form(
+    request: Req, user: CurrentUser, user_id: FromPath[uuid.UUID]
+) -> Redirect:
+    account = await _managed_user(user, user_id)
+    if account.id != user.id and account.is_active:
+        await deactivate_user(account, user, request)
+    return Redirect(f"/admin/users/{account.id}?notice=deactivated", status_code=303)
 
 
-@get("/admin/invites", opt=roles(*STAFF), include_in_schema=False)
-async def invites_page(request: Req) -> Template:
-    me = current_user(request)
-    managed = _managed_query(me).values_list("id", flat=True)
+@get("/admin/invites")
+async def invites_page(request: Req, user: CurrentUser) -> Template:
+    managed = _managed_query(user).values_list("id", flat=True)
     invites = (
         await Invite.filter(
             user_id__in=await managed,
@@ -268,12 +260,11 @@ async def invites_page(request: Req) -> Template:
     return await _page(request, "admin/invites.html", {"invites": invites})
 
 
-@get("/admin/devices", opt=roles(*STAFF), include_in_schema=False)
-async def devices_page(request: Req) -> Template:
-    me = current_user(request)
+@get("/admin/devices")
+async def devices_page(request: Req, user: CurrentUser, settings: AppSettings) -> Template:
     query = Device.all().prefetch_related("user")
-    if me.role != Role.ADMIN:
-        query = query.filter(user__community_id=me.community_id).exclude(  # type: ignore[attr-defined]
+    if user.role != Role.ADMIN:
+        query = query.filter(user__community_id=user.community_id).exclude(  # type: ignore[attr-defined]
             user__role=Role.ADMIN
         )
     devices = await query.order_by("revoked_at", "-last_seen_at")
@@ -285,30 +276,29 @@ async def devices_page(request: Req) -> Template:
         {
             "devices": devices,
             "key_devices": await devices_with_keys([d.id for d in devices]),
-            **await at_risk_context(request),
+            **await at_risk_context(user, settings),
         },
     )
 
 
 @post(
     "/admin/devices/{device_id:uuid}/revoke",
-    opt=roles(*STAFF),
-    include_in_schema=False,
     status_code=303,
 )
-async def revoke_device_form(request: Req, device_id: FromPath[uuid.UUID]) -> Redirect:
-    me = current_user(request)
+async def revoke_device_form(
+    request: Req, user: CurrentUser, device_id: FromPath[uuid.UUID]
+) -> Redirect:
     device = await Device.get_or_none(id=device_id).prefetch_related("user")
     if device is None or (
-        me.role != Role.ADMIN
+        user.role != Role.ADMIN
         and (
-            device.user.community_id != me.community_id  # type: ignore[attr-defined]
+            device.user.community_id != user.community_id  # type: ignore[attr-defined]
             or device.user.role == Role.ADMIN
         )
     ):
         raise NotFoundException("No such device, or not one you manage.")
     if device.revoked_at is None:
-        await revoke_device(device, me, request)
+        await revoke_device(device, user, request)
     return Redirect("/admin/devices?notice=device_revoked", status_code=303)
 
 
