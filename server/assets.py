@@ -44,12 +44,12 @@ _assets: dict[str, Asset] = {}
 def _rules_module() -> bytes:
     import json
 
-    from sync import validate
+    from sync import entities
 
     return (
-        "// Made by the server from sync/validate.py (validate.catalogue): the field rules the\n"
+        "// Made by the server from sync/entities (entities.catalogue): the field rules the\n"
         "// server checks pushes with, for the phone's forms. Not a file on disk: do not copy it.\n"
-        f"export default {json.dumps(validate.catalogue(), ensure_ascii=False, sort_keys=True)};\n"
+        f"export default {json.dumps(entities.catalogue(), ensure_ascii=False, sort_keys=True)};\n"
     ).encode()
 
 

@@ -37,6 +37,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from server.settings import Settings
+from sync.entities.group_meeting import MEETING_CONTACT_NS
 from sync.models import (
     Committee,
     Community,
@@ -51,7 +52,6 @@ from sync.models import (
     Role,
     User,
 )
-from sync.push import MEETING_CONTACT_NS
 from sync.sequence import allocate
 
 DEFAULT_SEED = 2026

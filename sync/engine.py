@@ -30,12 +30,12 @@ from sync import db, store
 from sync import pull as _pull
 from sync import push as _push
 from sync.cursor import BadCursor
+from sync.entities import REGISTRY
 from sync.models import Conflict, ConflictStatus, Group, Role, User
 from sync.outbox import OutboxReport
 from sync.push import DeviceForbidden, MutationGap, Outcome
 from sync.scope import Actor
 from sync.wire import (
-    ENTITIES,
     Message,
     MutationIn,
     MutationResult,
@@ -43,7 +43,6 @@ from sync.wire import (
     PushRequest,
     PushResponse,
     ResyncResponse,
-    Template,
 )
 
 __all__ = [
@@ -105,13 +104,8 @@ log = logging.getLogger("peerlog.sync")
 DEFAULT_LIMIT = _pull.DEFAULT_LIMIT
 MAX_LIMIT = _pull.MAX_LIMIT
 
-# What a server-side writer may write: the phone entities, and groups (read-only on phones).
-SERVER_ENTITIES = (*ENTITIES, "group")
-
-# The unique columns a concurrent writer can take between a batch's reads and its writes (the
-# batch checks them first, so only a race reaches the database's constraint), with the message
-# the field is then rejected with.
-UNIQUE_FIELDS: dict[str, dict[str, Template]] = {"participant": {"code": _push.CODE_TAKEN}}
+# What a server-side writer may write: every entity (phones only ``PHONE_ENTITIES``).
+SERVER_ENTITIES = tuple(REGISTRY)
 
 # Records per transaction in ``write_many``.
 WRITE_BATCH = 500
@@ -298,7 +292,7 @@ async def write_many(
                 results.extend(await apply([one]))
             except IntegrityError as exc:
                 name = _taken_field(entity, exc)
-                message = Message(UNIQUE_FIELDS[entity][name])
+                message = Message(REGISTRY[entity].unique[name])
                 results.append(
                     MutationResult(
                         mutation_id=0,
@@ -315,8 +309,11 @@ def _taken_field(entity: str, exc: IntegrityError) -> str:
     PostgreSQL: ``participant_code_key``). Only the first line is read: PostgreSQL's detail
     line quotes the value. A constraint no field answers for is a bug: re-raised."""
     first = str(exc).splitlines()[0] if str(exc) else ""
-    for name in UNIQUE_FIELDS.get(entity, {}):
-        if f"{entity}.{name}" in first or f"{entity}_{name}_" in first:
+    # The unique columns a concurrent writer can take between a batch's reads and its writes
+    # (the batch checks them first, so only a race reaches the database's constraint).
+    table = REGISTRY[entity].table
+    for name in REGISTRY[entity].unique:
+        if f"{table}.{name}" in first or f"{table}_{name}_" in first:
             return name
     raise exc
 

@@ -17,8 +17,9 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from sync import cursor as cursors
-from sync import db, restore, scope, store
+from sync import db, restore, store
 from sync import outbox as outbox_columns
+from sync.entities import REGISTRY
 from sync.outbox import OutboxReport
 from sync.scope import Actor
 from sync.wire import Change, PullResponse, ResyncResponse
@@ -27,7 +28,6 @@ log = logging.getLogger("peerlog.sync")
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000
-PULLED = ("participant", "contact", "group_meeting", "group")
 
 
 async def pull(
@@ -60,15 +60,15 @@ async def pull(
         candidates: list[tuple[int, str, dict[str, Any]]] = []
         scans: list[tuple[str, str, str, str, list[Any], str, str]] = []
         total = 0
-        for entity in PULLED:
-            fields = scope.readable_fields(actor, entity)
+        for entity, kind in REGISTRY.items():
+            fields = kind.fields_for(actor)
             counter = dialect.counter()
             after_mark, high_mark = counter.take(2)
-            condition = scope.read_filter(actor, entity, counter.take)
+            condition = kind.read_filter(actor, counter.take)
             if condition is None or not fields:
                 continue
             where, params = condition
-            table = store.TABLE[entity]
+            table = kind.table
             columns = ", ".join(["id", "version", "seq", "updated_at", *fields])
             base = f"FROM {table} WHERE seq > {after_mark} AND seq <= {high_mark} AND {where}"
             scans.append((entity, table, columns, where, params, after_mark, high_mark))

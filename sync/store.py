@@ -17,113 +17,13 @@ from typing import Any
 import msgspec
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from sync import entities
 from sync.validate import canonical_instant
 
-# table → column → kind. Every column a synced row has, except created_at (set on insert).
-COLUMNS: dict[str, dict[str, str]] = {
-    "participant": {
-        "id": "uuid",
-        "code": "text",
-        "full_name": "text",
-        "sex": "text",
-        "birth_year": "int",
-        "phone": "text",
-        "address": "text",
-        "community_id": "uuid",
-        "committee_id": "uuid",
-        "group_id": "uuid",
-        "peer_leader_id": "uuid",
-        "enrolled_on": "date",
-        "consent_on": "date",
-        "status": "text",
-        "conditions": "json",
-        "hba1c_baseline": "float",
-        "hba1c_baseline_on": "date",
-        "hba1c": "float",
-        "hba1c_on": "date",
-        "bp_systolic": "int",
-        "bp_diastolic": "int",
-        "bp_on": "date",
-        "weight_kg": "float",
-        "weight_on": "date",
-        "needs_visit": "bool",
-        "needs_visit_reason": "text",
-        "notes": "text",
-        "last_contact_at": "instant",
-        "next_follow_up_on": "date",
-        "version": "int",
-        "seq": "int",
-        "updated_at": "instant",
-    },
-    "contact": {
-        "id": "uuid",
-        "participant_id": "uuid",
-        "peer_leader_id": "uuid",
-        "community_id": "uuid",
-        "meeting_id": "uuid",
-        "occurred_at": "instant",
-        "mode": "text",
-        "duration_min": "int",
-        "functions": "json",
-        "topics": "json",
-        "referral": "text",
-        "referral_reason": "text",
-        "referral_to": "text",
-        "glucose_mmol": "float",
-        "bp_systolic": "int",
-        "bp_diastolic": "int",
-        "weight_kg": "float",
-        "follow_up_on": "date",
-        "note": "text",
-        "voided": "bool",
-        "void_reason": "text",
-        "version": "int",
-        "seq": "int",
-        "updated_at": "instant",
-    },
-    "group_meeting": {
-        "id": "uuid",
-        "group_id": "uuid",
-        "community_id": "uuid",
-        "peer_leader_id": "uuid",
-        "occurred_at": "instant",
-        "place": "text",
-        "topic": "text",
-        "co_leader": "text",
-        "attendee_ids": "json",
-        "note": "text",
-        "voided": "bool",
-        "void_reason": "text",
-        "version": "int",
-        "seq": "int",
-        "updated_at": "instant",
-    },
-    "peer_group": {
-        "id": "uuid",
-        "name": "text",
-        "community_id": "uuid",
-        "committee_id": "uuid",
-        "leader_id": "uuid",
-        "co_leader_id": "uuid",
-        "version": "int",
-        "seq": "int",
-        "updated_at": "instant",
-    },
-}
-
-# The empty record each entity starts from (defaults of the model).
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "participant": {"status": "active", "conditions": [], "needs_visit": False},
-    "contact": {"functions": [], "topics": [], "referral": "none", "voided": False},
-    "group_meeting": {"attendee_ids": [], "voided": False},
-}
-
-TABLE = {
-    "participant": "participant",
-    "contact": "contact",
-    "group_meeting": "group_meeting",
-    "group": "peer_group",
-}
+# table → column → kind, and entity → table: declared by each entity (``sync.entities``). Every
+# column a synced row has, except created_at (set on insert).
+COLUMNS: dict[str, dict[str, str]] = entities.COLUMNS
+TABLE: dict[str, str] = entities.TABLE
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
@@ -131,7 +31,7 @@ _json_decode = msgspec.json.Decoder().decode
 
 def _blank_template(entity: str) -> tuple[dict[str, Any], tuple[str, ...]]:
     record: dict[str, Any] = dict.fromkeys(COLUMNS[TABLE[entity]])
-    record.update(DEFAULTS.get(entity, {}))
+    record.update(entities.get(entity).defaults)
     record["version"] = 0
     return record, tuple(n for n, v in record.items() if isinstance(v, list))
 

@@ -1,6 +1,7 @@
-"""Field validation for pushed mutations: types, enumerations, ranges and dates.
+"""Field validation for pushed mutations: the rule builders (types, enumerations, ranges and
+dates) each entity's rules are made of (``sync/entities``), and the checks that apply them.
 
-``check(entity, fields, now)`` returns the fields in canonical form and a message list per bad
+``check(entity, rules, fields, now)`` returns the fields in canonical form and a message list per bad
 field. Canonical values are JSON-native so they compare equal whether they come from a phone,
 the database or the version history: UUIDs as lower-case strings, dates ``YYYY-MM-DD``,
 instants as UTC ISO 8601 strings, lists as lists.
@@ -19,8 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sync.models import ContactMode, KeyFunction, ParticipantStatus, Referral, Sex
-from sync.wire import WRITABLE, Message, Template, template
+from sync.wire import Message, Template, template
 
 Errors = dict[str, list[str]]
 
@@ -54,7 +54,6 @@ ITEM = template("item %(index)s %(problem)s", "number")
 NOT_WORD = template("must be a lower-case word (a-z, 0-9, _)")
 UNKNOWN_FIELD = template("unknown field for %(entity)s")
 BELOW_SYSTOLIC = template("must be lower than bp_systolic")
-CONSENT_TO_ENROL = template("is required to enrol (set enrolled_on)")
 VOID_REASON = template("is required when voiding")
 
 
@@ -132,7 +131,7 @@ def _described(check: Validator, kind: str, **rule: Any) -> Validator:
     return check
 
 
-def _text(max_len: int, *, required: bool = False) -> Validator:
+def text(max_len: int, *, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
         if value is None:
             if required:
@@ -150,7 +149,7 @@ def _text(max_len: int, *, required: bool = False) -> Validator:
     return _described(check, "text", max=max_len, required=required)
 
 
-def _number(
+def number(
     low: float, high: float, unit: str, *, whole: bool = False, required: bool = False
 ) -> Validator:
     bounds: dict[str, Any] = {"low": _fmt(low), "high": _fmt(high)}
@@ -190,7 +189,7 @@ def _fmt(n: float) -> str:
     return str(int(n)) if float(n).is_integer() else str(n)
 
 
-def _enum(options: tuple[str, ...], *, required: bool = False) -> Validator:
+def enum(options: tuple[str, ...], *, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
         if value is None:
             if required:
@@ -203,13 +202,13 @@ def _enum(options: tuple[str, ...], *, required: bool = False) -> Validator:
     return _described(check, "option", options=list(options), required=required)
 
 
-def _bool(value: Any, now: datetime) -> Any:
+def boolean(value: Any, now: datetime) -> Any:
     if not isinstance(value, bool):
         raise Invalid(NOT_BOOL)
     return value
 
 
-def _uuid(*, required: bool = False) -> Validator:
+def ident(*, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
         if value is None:
             if required:
@@ -227,7 +226,7 @@ def _uuid(*, required: bool = False) -> Validator:
     return _described(check, "id", required=required)
 
 
-def _date(*, future: timedelta | None = None) -> Validator:
+def calendar_date(*, future: timedelta | None = None) -> Validator:
     """A calendar date; not in the future unless ``future`` allows it (follow-ups)."""
 
     def check(value: Any, now: datetime) -> Any:
@@ -250,7 +249,7 @@ def _date(*, future: timedelta | None = None) -> Validator:
     return _described(check, "date", earliest=EARLIEST.isoformat(), ahead_days=ahead.days)
 
 
-def _instant(value: Any, now: datetime) -> Any:
+def instant(value: Any, now: datetime) -> Any:
     if not isinstance(value, str):
         raise Invalid(NOT_INSTANT)
     if not _OFFSET.search(value.strip()):
@@ -268,7 +267,7 @@ def _instant(value: Any, now: datetime) -> Any:
     return canonical_instant(at)
 
 
-def _list(
+def list_of(
     item: Callable[[Any], Any], what: str, *, max_items: int = 20, required: bool = True
 ) -> Validator:
     def check(value: Any, now: datetime) -> Any:
@@ -293,7 +292,7 @@ def _list(
     return _described(check, "list", max_items=max_items)
 
 
-def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
+def choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if value not in options:
             raise Invalid(NOT_OPTION, options=options)
@@ -302,13 +301,13 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
     return check
 
 
-def _word(value: Any) -> Any:
+def word(value: Any) -> Any:
     if not isinstance(value, str) or not _WORD.fullmatch(value):
         raise Invalid(NOT_WORD)
     return value
 
 
-def _id_item(value: Any) -> Any:
+def id_item(value: Any) -> Any:
     if not isinstance(value, str):
         raise Invalid(NOT_ID)
     try:
@@ -317,131 +316,42 @@ def _id_item(value: Any) -> Any:
         raise Invalid(NOT_ID) from None
 
 
-def _values(enum: Any) -> tuple[str, ...]:
+def values_of(enum: Any) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
 
 
-_NOTE = 10_000
-
-RULES: dict[str, dict[str, Validator]] = {
-    "participant": {
-        "code": _text(32, required=True),
-        "full_name": _text(120, required=True),
-        "sex": _enum(_values(Sex)),
-        "birth_year": _number(1900, 2100, "", whole=True),
-        "phone": _text(32),
-        "address": _text(200),
-        "committee_id": _uuid(required=True),
-        "group_id": _uuid(),
-        "peer_leader_id": _uuid(),
-        "enrolled_on": _date(),
-        "consent_on": _date(),
-        "status": _enum(_values(ParticipantStatus), required=True),
-        "conditions": _list(_word, "conditions"),
-        "hba1c_baseline": _number(3, 20, "%"),
-        "hba1c_baseline_on": _date(),
-        "hba1c": _number(3, 20, "%"),
-        "hba1c_on": _date(),
-        "bp_systolic": _number(60, 260, "mmHg", whole=True),
-        "bp_diastolic": _number(30, 160, "mmHg", whole=True),
-        "bp_on": _date(),
-        "weight_kg": _number(20, 300, "kg"),
-        "weight_on": _date(),
-        "needs_visit": _bool,
-        "needs_visit_reason": _text(200),
-        "notes": _text(_NOTE),
-    },
-    "contact": {
-        "participant_id": _uuid(required=True),
-        "occurred_at": _instant,
-        "mode": _enum(_values(ContactMode), required=True),
-        "duration_min": _number(1, 1440, "minutes", whole=True),
-        "functions": _list(_choice(_values(KeyFunction)), "functions"),
-        "topics": _list(_word, "topics"),
-        "referral": _enum(_values(Referral), required=True),
-        "referral_reason": _text(200),
-        "referral_to": _text(120),
-        "glucose_mmol": _number(1, 35, "mmol/L"),
-        "bp_systolic": _number(60, 260, "mmHg", whole=True),
-        "bp_diastolic": _number(30, 160, "mmHg", whole=True),
-        "weight_kg": _number(20, 300, "kg"),
-        "follow_up_on": _date(future=FOLLOW_UP_HORIZON),
-        "note": _text(_NOTE),
-        "voided": _bool,
-        "void_reason": _text(200),
-    },
-    "group_meeting": {
-        "group_id": _uuid(required=True),
-        "occurred_at": _instant,
-        "place": _text(200),
-        "topic": _text(200),
-        "co_leader": _text(120),
-        "attendee_ids": _list(_id_item, "attendee_ids", max_items=500),
-        "note": _text(_NOTE),
-        "voided": _bool,
-        "void_reason": _text(200),
-    },
-}
-
-assert {k: tuple(v) for k, v in RULES.items()} == WRITABLE, "validation rules must match the wire"
-
-# Entities only the server writes (administration pages, through ``sync.engine.write``): phones
-# pull them read-only, and a phone's push of one is rejected before these rules are looked at.
-SERVER_ONLY_RULES: dict[str, dict[str, Validator]] = {
-    "group": {
-        "name": _text(120, required=True),
-        "community_id": _uuid(required=True),
-        "committee_id": _uuid(),
-        "leader_id": _uuid(),
-        "co_leader_id": _uuid(),
-    },
-}
+# The length of a free-text note (SPEC 3).
+NOTE = 10_000
 
 
-_described(_bool, "bool")
+_described(boolean, "bool")
 _described(
-    _instant,
+    instant,
     "instant",
     earliest=EARLIEST.isoformat(),
     ahead_minutes=int(CLOCK_SKEW.total_seconds() // 60),
 )
 
 
-def catalogue() -> dict[str, Any]:
-    """The phone-writable entities' field rules as JSON-native data, for the phone to check a
-    form before the record leaves it (served as ``/static/js/rules.js``, precached): the same
-    numbers the server checks with, never a copy. ``urgent``: SPEC 3's referral thresholds."""
+def describe(check: Validator) -> dict[str, Any]:
+    """A rule as JSON-native data (kind, range, unit, length…), for the phone's catalogue."""
+    return _DESCRIPTION[check]
+
+
+def urgent() -> dict[str, Any]:
+    """SPEC 3's referral thresholds, for the phone's catalogue."""
     return {
-        "fields": {
-            entity: {name: _DESCRIPTION[check] for name, check in fields.items()}
-            for entity, fields in RULES.items()
-        },
-        "urgent": {
-            "glucose_below": GLUCOSE_SAFE[0],
-            "glucose_above": GLUCOSE_SAFE[1],
-            "bp_systolic_at_least": BP_URGENT[0],
-            "bp_diastolic_at_least": BP_URGENT[1],
-        },
+        "glucose_below": GLUCOSE_SAFE[0],
+        "glucose_above": GLUCOSE_SAFE[1],
+        "bp_systolic_at_least": BP_URGENT[0],
+        "bp_diastolic_at_least": BP_URGENT[1],
     }
 
 
-def rules(entity: str) -> dict[str, Validator]:
-    """The field rules of a phone-writable or a server-only entity."""
-    return RULES.get(entity) or SERVER_ONLY_RULES[entity]
-
-
-# Fields a new record must have.
-REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {
-    "participant": ("code", "full_name", "committee_id"),
-    "contact": ("participant_id", "occurred_at", "mode"),
-    "group_meeting": ("group_id", "occurred_at"),
-    "group": ("name", "community_id"),
-}
-
-
-def check(entity: str, fields: Mapping[str, Any], now: datetime) -> tuple[dict[str, Any], Errors]:
-    """Canonical values of the valid fields, and messages for the others (``entity`` known)."""
-    rules = RULES.get(entity) or SERVER_ONLY_RULES[entity]
+def check(
+    entity: str, rules: Mapping[str, Validator], fields: Mapping[str, Any], now: datetime
+) -> tuple[dict[str, Any], Errors]:
+    """Canonical values of the valid fields, and messages for the others."""
     clean: dict[str, Any] = {}
     errors: Errors = {}
     for name, value in fields.items():
@@ -456,18 +366,16 @@ def check(entity: str, fields: Mapping[str, Any], now: datetime) -> tuple[dict[s
     return clean, errors
 
 
-def check_record(entity: str, record: Mapping[str, Any], creating: bool) -> Errors:
-    """Rules across fields, on the record as it would be after the write."""
+def check_record(record: Mapping[str, Any], required: tuple[str, ...] = ()) -> Errors:
+    """Rules across fields every entity shares, on the record as it would be after the write:
+    ``required`` present (a creation's), diastolic below systolic, a reason to void."""
     errors: Errors = {}
-    if creating:
-        for name in REQUIRED_ON_CREATE[entity]:
-            if record.get(name) in (None, ""):
-                errors.setdefault(name, []).append(Message(REQUIRED))
+    for name in required:
+        if record.get(name) in (None, ""):
+            errors.setdefault(name, []).append(Message(REQUIRED))
     sys, dia = record.get("bp_systolic"), record.get("bp_diastolic")
     if sys is not None and dia is not None and dia >= sys:
         errors.setdefault("bp_diastolic", []).append(Message(BELOW_SYSTOLIC))
-    if entity == "participant" and record.get("enrolled_on") and not record.get("consent_on"):
-        errors.setdefault("consent_on", []).append(Message(CONSENT_TO_ENROL))
     if record.get("voided") and not record.get("void_reason"):
         errors.setdefault("void_reason", []).append(Message(VOID_REASON))
     return errors

@@ -1,9 +1,9 @@
-"""What travels on the wire: the push and pull bodies (msgspec structs) and, per entity, the
-fields a mutation may set and the fields each role may read.
+"""What travels on the wire: the push and pull bodies (msgspec structs), a volunteer's roster
+fields, and the messages of rejections.
 
 The structs forbid unknown keys at the envelope level (a typo in ``base_version`` must not
 silently become 0). The per-entity ``fields`` object is a plain mapping here and is checked
-field by field in ``sync.validate``, so that one bad field rejects one mutation, not the batch.
+field by field by its entity (``sync.entities``), so that one bad field rejects one mutation, not the batch.
 """
 
 from __future__ import annotations
@@ -17,84 +17,8 @@ import msgspec
 
 SCHEMA_VERSION = 1
 
-ENTITIES = ("participant", "contact", "group_meeting")
-# Read-only on the wire: pulled so the phone can show a meeting's attendance checklist.
-READ_ONLY_ENTITIES = ("group",)
-
-# Entity → fields a mutation may set (SPEC 3, "Wire fields"), in the order they are listed.
-WRITABLE: dict[str, tuple[str, ...]] = {
-    "participant": (
-        "code",
-        "full_name",
-        "sex",
-        "birth_year",
-        "phone",
-        "address",
-        "committee_id",
-        "group_id",
-        "peer_leader_id",
-        "enrolled_on",
-        "consent_on",
-        "status",
-        "conditions",
-        "hba1c_baseline",
-        "hba1c_baseline_on",
-        "hba1c",
-        "hba1c_on",
-        "bp_systolic",
-        "bp_diastolic",
-        "bp_on",
-        "weight_kg",
-        "weight_on",
-        "needs_visit",
-        "needs_visit_reason",
-        "notes",
-    ),
-    "contact": (
-        "participant_id",
-        "occurred_at",
-        "mode",
-        "duration_min",
-        "functions",
-        "topics",
-        "referral",
-        "referral_reason",
-        "referral_to",
-        "glucose_mmol",
-        "bp_systolic",
-        "bp_diastolic",
-        "weight_kg",
-        "follow_up_on",
-        "note",
-        "voided",
-        "void_reason",
-    ),
-    "group_meeting": (
-        "group_id",
-        "occurred_at",
-        "place",
-        "topic",
-        "co_leader",
-        "attendee_ids",
-        "note",
-        "voided",
-        "void_reason",
-    ),
-}
-
-# Fields the server maintains and sends, but no mutation may set.
-SERVER_SET: dict[str, tuple[str, ...]] = {
-    "participant": ("community_id", "last_contact_at", "next_follow_up_on"),
-    "contact": ("peer_leader_id", "community_id", "meeting_id"),
-    "group_meeting": ("peer_leader_id", "community_id"),
-    "group": ("name", "community_id", "committee_id", "leader_id", "co_leader_id"),
-}
-
-# Everything a full reader (peer leader in scope, coordinator, admin) receives.
-READABLE: dict[str, tuple[str, ...]] = {
-    entity: WRITABLE.get(entity, ()) + SERVER_SET[entity]
-    for entity in ("participant", "contact", "group_meeting", "group")
-}
+# Each entity's fields (what a mutation may set, what each role reads) are declared by its
+# module in ``sync/entities``.
 
 # A volunteer's roster, SPEC 1: name, building/unit, phone, peer leader, status, last contact
 # date, next follow-up, and the "needs visit" mark they set (plus the committee it is the roster

@@ -34,7 +34,7 @@ from server.admin.common import page
 from server.deps import CurrentUser, Req
 from server.exports import BOM, csv_writer, spreadsheet_text
 from server.i18n import language_of, localize_errors, normalize, translate
-from sync import validate
+from sync import entities
 from sync.models import AuditEvent, Committee, Group, ImportUpload, Participant, Role, User
 
 # column → (required, what it holds). The page shows this table.
@@ -398,12 +398,12 @@ def check_rows(text: str, look: Lookups, now: datetime, lang: str = "en") -> Che
                 wire["peer_leader_id"] = leader[0]
         if not raw.get("consent_on"):
             errors["consent_on"] = ["is required to enrol"]
-        clean, field_errors = validate.check(
+        clean, field_errors = entities.check(
             "participant", {k: v for k, v in wire.items() if k not in errors}, now
         )
         for name, msgs in field_errors.items():
             errors.setdefault(name, []).extend(msgs)
-        for name, msgs in validate.check_record("participant", clean, creating=True).items():
+        for name, msgs in entities.check_record("participant", clean, creating=True).items():
             if name not in errors:
                 errors[name] = msgs
         code, phone = clean.get("code"), clean.get("phone")

@@ -33,12 +33,11 @@ from server.auth.session import current_user
 from server.deps import AppSettings, CurrentUser, Req
 from server.i18n import language_of, localize_errors
 from server.reports import today_in
-from sync import validate
+from sync import entities
 from sync.models import Committee, Group, Participant, ParticipantStatus, Role, User
-from sync.wire import WRITABLE
 
 PAGE_SIZE = 50
-FORM_FIELDS = WRITABLE["participant"]
+FORM_FIELDS = entities.WRITABLE["participant"]
 
 
 def _in_scope(user: User) -> Any:
@@ -231,8 +230,8 @@ async def create_participant(request: Req) -> Template | Redirect:
     wire = {k: v for k, v in wire.items() if v not in (None, [], False) or k == "status"}
     # Every problem at once: the engine's own field and record rules are asked here too, so a
     # missing consent date is not reported first and a missing committee only after it is fixed.
-    clean, errors = validate.check("participant", wire, datetime.now(UTC))
-    for name, msgs in validate.check_record("participant", clean, creating=True).items():
+    clean, errors = entities.check("participant", wire, datetime.now(UTC))
+    for name, msgs in entities.check_record("participant", clean, creating=True).items():
         errors.setdefault(name, msgs)
     if not wire.get("consent_on"):
         errors["consent_on"] = ["Enrolment needs the date consent was recorded."]

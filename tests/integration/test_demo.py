@@ -21,6 +21,7 @@ from server import demo
 from server.settings import Settings
 from sync import db as sync_db
 from sync import engine, models
+from sync.entities.group_meeting import MEETING_CONTACT_NS
 from sync.models import (
     Committee,
     Community,
@@ -34,7 +35,6 @@ from sync.models import (
     Role,
     User,
 )
-from sync.push import MEETING_CONTACT_NS
 from sync.wire import PullResponse
 from tests.conftest import empty_database
 

@@ -22,6 +22,7 @@ from tortoise.models import Model
 from sync import db as sync_db
 from sync import sequence
 from sync.instruments import BUILT_IN
+from sync.log import logged_result
 from sync.models import (
     Assessment,
     AuditEvent,
@@ -49,7 +50,6 @@ from sync.models import (
     Training,
     User,
 )
-from sync.push import logged_result
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEN = datetime(2026, 11, 20, 1, 30, 15, 250000, tzinfo=UTC)

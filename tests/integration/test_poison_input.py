@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from sync import validate
+from sync import entities, validate
 from sync.models import Community, Contact, Credential, Participant, Role
 from tests import factories as f
 from tests.integration.test_import import HEADER, token_of, upload
@@ -24,7 +24,7 @@ POISON = ["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\u202a", "\u202e", "\u2066", 
 @pytest.mark.parametrize("bad", POISON, ids=[f"U+{ord(c):04X}" for c in POISON])
 def test_text_rules_refuse_controls_and_bidi_overrides(bad: str) -> None:
     now = validate.datetime.now(validate.UTC)
-    clean, errors = validate.check("contact", {"note": f"ok{bad}ok", "referral_to": "CHC"}, now)
+    clean, errors = entities.check("contact", {"note": f"ok{bad}ok", "referral_to": "CHC"}, now)
     assert list(errors) == ["note"]
     assert "control" in errors["note"][0]
     assert clean == {"referral_to": "CHC"}
@@ -33,7 +33,7 @@ def test_text_rules_refuse_controls_and_bidi_overrides(bad: str) -> None:
 def test_tabs_line_breaks_and_bidi_marks_stay_allowed_in_text() -> None:
     now = validate.datetime.now(validate.UTC)
     note = "line one\n\tline two\r\nthree\rfour \u200f王\u200e"
-    clean, errors = validate.check("contact", {"note": note}, now)
+    clean, errors = entities.check("contact", {"note": note}, now)
     # A staff page's textarea sends CRLF: one form of line break is kept.
     assert not errors and clean["note"] == "line one\n\tline two\nthree\nfour \u200f王\u200e"
 

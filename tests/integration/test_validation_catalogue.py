@@ -1,5 +1,5 @@
 """The phone checks a form with the server's own rules: ``validate.js`` imports the catalogue
-the server makes from ``sync/validate.py`` (no copy of a range, a unit or a threshold), and
+the server makes from the entity modules (``sync/entities``) (no copy of a range, a unit or a threshold), and
 the service worker stores it at install, so the form checks offline too."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from sync import validate
+from sync import entities
 
 IMPORT = re.compile(r'import RULES from "\./(rules\.js\?v=[0-9a-f]+)"')
 
@@ -34,7 +34,7 @@ async def phone_rules(client: httpx.AsyncClient) -> tuple[str, dict[str, object]
 
 async def test_the_phones_rules_are_the_servers(client: httpx.AsyncClient) -> None:
     _, rules = await phone_rules(client)
-    assert rules == json.loads(json.dumps(validate.catalogue()))
+    assert rules == json.loads(json.dumps(entities.catalogue()))
     contact = rules["fields"]["contact"]  # type: ignore[index]
     assert contact["glucose_mmol"] == {"kind": "number", "low": 1, "high": 35, "unit": "mmol/L"}
     assert contact["duration_min"]["whole"] is True

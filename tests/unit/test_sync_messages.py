@@ -11,7 +11,7 @@ import pytest
 
 import sync.engine  # noqa: F401  (declares every template)
 from server import i18n
-from sync import scope, validate
+from sync import entities, scope
 from sync.models import Role
 from sync.wire import TEMPLATES, Message, errors_from_json, errors_json, plain_errors
 
@@ -60,7 +60,7 @@ def test_sync_code_makes_no_message_from_a_bare_string() -> None:
 
 
 def test_messages_are_english_text_for_logs_and_older_callers() -> None:
-    _, errors = validate.check("contact", {"glucose_mmol": 50}, NOW)
+    _, errors = entities.check("contact", {"glucose_mmol": 50}, NOW)
     (message,) = errors["glucose_mmol"]
     assert message == "must be between 1 and 35 mmol/L"
     assert isinstance(message, Message) and type(str(message)) is str
@@ -97,13 +97,13 @@ def test_messages_are_english_text_for_logs_and_older_callers() -> None:
 def test_validation_messages_read_in_chinese_with_their_numbers(
     entity: str, fields: dict[str, object], field: str, chinese: str
 ) -> None:
-    _, errors = validate.check(entity, fields, NOW)
+    _, errors = entities.check(entity, fields, NOW)
     assert zh(errors[field][0]).startswith(chinese)
 
 
 def test_rules_across_fields_read_in_chinese() -> None:
     record = {"bp_systolic": 120, "bp_diastolic": 130, "enrolled_on": "2026-01-01", "voided": True}
-    errors = validate.check_record("participant", record, creating=False)
+    errors = entities.check_record("participant", record, creating=False)
     assert zh(errors["bp_diastolic"][0]) == "低压应低于高压"
     assert zh(errors["consent_on"][0]) == "填写了入组日期，就必须填写知情同意日期"
     assert zh(errors["void_reason"][0]) == "作废时必须写明原因"
@@ -112,13 +112,13 @@ def test_rules_across_fields_read_in_chinese() -> None:
 def test_a_role_rule_names_the_role_in_words_in_chinese_and_by_code_in_english() -> None:
     actor = scope.Actor(user_id="u1", role=Role.PEER_LEADER)
     participant = {"peer_leader_id": "u1", "community_id": "c1"}
-    errors = scope.participant_write_errors(actor, participant, {"hba1c": 9.0})
+    errors = entities.get("participant").write_errors(actor, participant, {"hba1c": 9.0})
     assert errors["hba1c"] == ["your role (peer_leader) may not change this field"]
     assert zh(errors["hba1c"][0]) == "同伴组长不能修改这一项"
 
 
 def test_a_message_survives_the_mutation_log_and_renders_again() -> None:
-    _, errors = validate.check("contact", {"functions": ["x"], "duration_min": 0}, NOW)
+    _, errors = entities.check("contact", {"functions": ["x"], "duration_min": 0}, NOW)
     back = errors_from_json(errors_json(errors))
     assert back == errors  # the same English text
     assert {k: [zh(m) for m in v] for k, v in back.items()} == {
@@ -149,7 +149,7 @@ def test_plain_english_without_a_template_is_still_looked_up() -> None:
 def test_no_message_carries_the_value_in_either_language(
     entity: str, fields: dict[str, object]
 ) -> None:
-    _, errors = validate.check(entity, fields, NOW)
+    _, errors = entities.check(entity, fields, NOW)
     assert errors
     (value,) = fields.values()
     shown = " ".join(

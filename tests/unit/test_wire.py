@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync import validate
-from sync.wire import READABLE, ROSTER_FIELDS, WRITABLE, MalformedBody, decode_push
+from sync import entities
+from sync.entities import READABLE, REGISTRY
+from sync.wire import ROSTER_FIELDS, MalformedBody, decode_push
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -101,7 +102,7 @@ def test_the_volunteer_roster_holds_no_clinical_value_and_no_note() -> None:
 def test_invalid_values_get_one_message_per_field_without_the_value(
     entity: str, fields: dict[str, object], bad: dict[str, list[str]]
 ) -> None:
-    clean, errors = validate.check(
+    clean, errors = entities.check(
         entity, {**fields, "note" if entity != "participant" else "notes": "ok"}, NOW
     )
     assert errors == bad
@@ -109,7 +110,7 @@ def test_invalid_values_get_one_message_per_field_without_the_value(
 
 
 def test_valid_values_come_out_canonical() -> None:
-    clean, errors = validate.check(
+    clean, errors = entities.check(
         "contact",
         {
             "participant_id": str(uuid.uuid4()).upper(),
@@ -129,16 +130,18 @@ def test_valid_values_come_out_canonical() -> None:
 
 
 def test_cross_field_rules() -> None:
-    assert validate.check_record("participant", {"enrolled_on": "2026-01-01"}, creating=False) == {
+    assert entities.check_record("participant", {"enrolled_on": "2026-01-01"}, creating=False) == {
         "consent_on": ["is required to enrol (set enrolled_on)"]
     }
-    assert validate.check_record("contact", {"bp_systolic": 80, "bp_diastolic": 90}, creating=False)
-    assert set(validate.check_record("contact", {}, creating=True)) == {
+    assert entities.check_record("contact", {"bp_systolic": 80, "bp_diastolic": 90}, creating=False)
+    assert set(entities.check_record("contact", {}, creating=True)) == {
         "participant_id",
         "occurred_at",
         "mode",
     }
 
 
-def test_every_writable_field_has_a_rule() -> None:
-    assert {k: tuple(v) for k, v in validate.RULES.items()} == WRITABLE
+def test_every_field_a_reader_receives_is_a_column_of_its_table() -> None:
+    for entity in REGISTRY.values():
+        assert set(READABLE[entity.name]) <= set(entity.columns), entity.name
+        assert set(entity.required) <= set(entity.rules), entity.name

@@ -1,0 +1,193 @@
+"""What every synced entity declares, and what its hooks may ask of the batch being applied.
+
+An ``Entity`` is data (table, columns, rules, who reads which fields) plus a few hooks the push
+engine calls at fixed points of a batch, in this order:
+
+1. ``check`` (pure, before the transaction): the fields in canonical form, messages for the others;
+2. ``refer``: which referenced records the mutation needs (``batch.need(LOOKUP, ids)``); each
+   ``Lookup`` is read once per batch, whichever entities asked for it;
+3. per mutation, in order: ``write_errors`` (the role's rules), ``record_errors`` and
+   ``reference_errors`` (the record as it would be; the latter may fill server-set fields such as
+   ``community_id`` from the records it refers to), ``accepted`` (claims, e.g. a unique code),
+   ``after_change`` (when a new version is written: the place to change *other* records with
+   ``batch.put`` and to queue ``batch.before_write`` / ``batch.after_write`` hooks);
+4. the writes, then the queued ``after_write`` hooks, in the same transaction.
+
+The batch flow (``sync.push``) knows no entity by name: whatever differs between them is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+from sync import validate
+from sync.models import Role
+from sync.scope import Actor
+from sync.validate import Validator
+from sync.wire import Template
+
+if TYPE_CHECKING:
+    from tortoise.backends.base.client import BaseDBAsyncClient
+
+    from sync.store import Dialect
+
+Errors = dict[str, list[str]]
+Record = dict[str, Any]
+Key = tuple[str, str]  # (entity, id)
+T = TypeVar("T")
+Hook = Callable[["Batch"], Awaitable[None]]
+Columns = Mapping[str, str]  # column → kind
+Rules = Mapping[str, Validator]  # field → rule
+Values = Mapping[str, Any]
+Messages = Mapping[str, Template]  # field → the message of its refusal
+# ``mark(n)``: the next ``n`` placeholders of the statement being built.
+Mark = Callable[[int], list[str]]
+
+
+class Batch(Protocol):
+    """What an entity's hooks may use of the batch being applied (``sync.push``)."""
+
+    actor: Actor
+    conn: BaseDBAsyncClient
+    dialect: Dialect
+    now_text: str
+    # Records as they will be, by (entity, id); those read from the database are in ``existing``.
+    records: dict[Key, Record]
+    existing: set[Key]
+    dirty: dict[Key, None]  # written with the batch, in order
+
+    def need(self, lookup: Lookup, ids: Iterable[str]) -> None:
+        """Ask for ``ids`` to be read by ``lookup`` before the mutations are decided."""
+
+    def found(self, lookup: Lookup) -> dict[str, Any]:
+        """What ``lookup`` read (id → its answer); a hook may update it (a claimed code)."""
+
+    def shared(self, key: object, make: Callable[[], T]) -> T:
+        """Per-batch state owned by the module that made ``key`` (made on first use)."""
+
+    def keep(self, entity: str, row: Record, columns: tuple[str, ...] = ()) -> None:
+        """A row read from the database; with ``columns`` it is partial (``Entity.derived``)."""
+
+    def put(self, entity: str, record: Record) -> None:
+        """Write ``record`` (a new version of another record, made by a hook) with the batch."""
+
+    def blank(self, entity: str) -> Record:
+        """The empty record of ``entity``."""
+
+    async def fetch(
+        self,
+        table: str,
+        ids: Iterable[str],
+        columns: list[str] | None = None,
+        key: str = "id",
+    ) -> list[Record]:
+        """Rows of ``table`` whose ``key`` is one of ``ids``, in canonical form."""
+
+    def before_write(self, hook: Hook) -> None:
+        """Run ``hook`` once, after every mutation is decided and before the writes."""
+
+    def after_write(self, hook: Hook) -> None:
+        """Run ``hook`` once, after the writes, in the same transaction."""
+
+
+@dataclass(frozen=True, eq=False)
+class Lookup:
+    """Records a batch's mutations refer to (a committee's community, a group, the peer leaders),
+    read once per batch whatever the entities that ask: ``load(batch, ids)`` returns id → what
+    the hooks need to know (it may also ``keep`` rows as records of the batch)."""
+
+    name: str
+    load: Callable[[Batch, list[str]], Awaitable[dict[str, Any]]]
+
+
+class Entity:
+    """One synced entity. A module in ``sync/entities`` makes one subclass and one instance."""
+
+    name: str
+    table: str
+    # Every column of a synced row (column → kind: uuid, text, int, float, bool, date, instant,
+    # json), except created_at (set on insert). ``version``, ``seq``, ``updated_at`` included.
+    columns: ClassVar[Columns]
+    # The model's defaults: what a new record starts from besides NULLs.
+    defaults: ClassVar[Values] = {}
+    # Field → rule (``sync.validate``'s builders) for every field a mutation may set.
+    rules: ClassVar[Rules]
+    required: tuple[str, ...] = ()  # fields a new record must have
+    # Fields the server maintains and sends (a full reader receives ``rules`` + these).
+    server_set: tuple[str, ...] = ()
+    # Phones push it; False: only server-side writers (staff pages), phones pull it read-only.
+    phone_writes: bool = True
+    # Entities whose rows this one's foreign keys point at: inserted before it in a batch.
+    refers_to: tuple[str, ...] = ()
+    # Columns a hook may change on a record read only in part (``Batch.keep`` with columns).
+    derived: tuple[str, ...] = ()
+    # Unique columns a concurrent writer may take during the batch → the message of the refusal.
+    unique: ClassVar[Messages] = {}
+
+    @property
+    def wire_writable(self) -> tuple[str, ...]:
+        """What a phone's mutation may set (none when only the server writes it)."""
+        return tuple(self.rules) if self.phone_writes else ()
+
+    @property
+    def readable(self) -> tuple[str, ...]:
+        """Everything a full reader (in scope, not a volunteer) receives."""
+        return self.wire_writable + self.server_set
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def fields_for(self, actor: Actor) -> tuple[str, ...]:
+        """The fields ``actor`` receives (volunteers: none unless the entity says otherwise)."""
+        return () if actor.role is Role.VOLUNTEER else self.readable
+
+    def read_filter(self, actor: Actor, mark: Mark) -> tuple[str, list[Any]] | None:
+        """SQL condition and parameters restricting rows to the actor's scope, or None when the
+        role sees none. Coordinators: their community's rows; volunteers: none; peer leaders
+        (and an administrator's bounded offline scope): ``own_filter``."""
+        if actor.role is Role.COORDINATOR:
+            if actor.community_id is None:
+                return None
+            return f"community_id = {mark(1)[0]}", [actor.community_id]
+        if actor.role is Role.VOLUNTEER:
+            return None
+        return self.own_filter(actor, mark)
+
+    def own_filter(self, actor: Actor, mark: Mark) -> tuple[str, list[Any]] | None:
+        return None
+
+    # --- checking --------------------------------------------------------------------------------
+
+    def check(self, fields: Mapping[str, Any], now: datetime) -> tuple[Record, Errors]:
+        return validate.check(self.name, self.rules, fields, now)
+
+    def record_errors(self, record: Mapping[str, Any], creating: bool) -> Errors:
+        """Rules across fields, on the record as it would be after the write."""
+        return validate.check_record(record, self.required if creating else ())
+
+    def write_errors(
+        self, actor: Actor, current: Mapping[str, Any] | None, fields: Mapping[str, Any]
+    ) -> Errors:
+        """The role's rules: may ``actor`` create or change this record, these fields?"""
+        return {}
+
+    # --- hooks of a batch ------------------------------------------------------------------------
+
+    def refer(
+        self, batch: Batch, rid: str, current: Record | None, merged: Record, clean: Record
+    ) -> None:
+        """Ask (``batch.need``) for the records this mutation refers to."""
+
+    def reference_errors(
+        self, batch: Batch, before: Record, after: Record, written: Record
+    ) -> Errors:
+        """Referenced records exist and are in the writer's scope; fills server-set fields."""
+        return {}
+
+    def accepted(self, batch: Batch, before: Record, after: Record, written: Record) -> None:
+        """The mutation passed every check (even if it changes nothing)."""
+
+    def after_change(self, batch: Batch, before: Record | None, after: Record) -> None:
+        """A new version of the record is written (``before`` None: created)."""

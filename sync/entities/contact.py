@@ -1,0 +1,270 @@
+"""A contact: one conversation of a peer leader with a participant (SPEC 3), or a participant's
+attendance of a group meeting (made by ``sync.entities.group_meeting``, ``meeting_id`` set).
+
+Its after-change hook keeps the participant's ``last_contact_at`` / ``next_follow_up_on`` (the
+latest non-voided contact's) in step, in the same batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from sync import scope
+from sync.entities.base import Batch, Columns, Entity, Errors, Mark, Record, Rules, Values
+from sync.entities.lookups import PARTICIPANTS
+from sync.models import ContactMode, KeyFunction, Referral, Role
+from sync.scope import Actor
+from sync.validate import (
+    FOLLOW_UP_HORIZON,
+    NOTE,
+    boolean,
+    calendar_date,
+    choice,
+    enum,
+    ident,
+    instant,
+    list_of,
+    number,
+    text,
+    values_of,
+    word,
+)
+from sync.wire import Message, template
+
+VOLUNTEER_NO_CONTACTS = template("volunteers do not record contacts")
+CONTACT_FROM_MEETING = template("this contact comes from a group meeting: edit the meeting instead")
+ONLY_AUTHOR = template("only the author can change a contact")
+OUTSIDE_COMMUNITY_CONTACT = template("this contact is outside your community")
+NO_PARTICIPANT = template("no such participant in your scope")
+
+
+class Contact(Entity):
+    name = "contact"
+    table = "contact"
+    columns: ClassVar[Columns] = {
+        "id": "uuid",
+        "participant_id": "uuid",
+        "peer_leader_id": "uuid",
+        "community_id": "uuid",
+        "meeting_id": "uuid",
+        "occurred_at": "instant",
+        "mode": "text",
+        "duration_min": "int",
+        "functions": "json",
+        "topics": "json",
+        "referral": "text",
+        "referral_reason": "text",
+        "referral_to": "text",
+        "glucose_mmol": "float",
+        "bp_systolic": "int",
+        "bp_diastolic": "int",
+        "weight_kg": "float",
+        "follow_up_on": "date",
+        "note": "text",
+        "voided": "bool",
+        "void_reason": "text",
+        "version": "int",
+        "seq": "int",
+        "updated_at": "instant",
+    }
+    defaults: ClassVar[Values] = {
+        "functions": [],
+        "topics": [],
+        "referral": "none",
+        "voided": False,
+    }
+    rules: ClassVar[Rules] = {
+        "participant_id": ident(required=True),
+        "occurred_at": instant,
+        "mode": enum(values_of(ContactMode), required=True),
+        "duration_min": number(1, 1440, "minutes", whole=True),
+        "functions": list_of(choice(values_of(KeyFunction)), "functions"),
+        "topics": list_of(word, "topics"),
+        "referral": enum(values_of(Referral), required=True),
+        "referral_reason": text(200),
+        "referral_to": text(120),
+        "glucose_mmol": number(1, 35, "mmol/L"),
+        "bp_systolic": number(60, 260, "mmHg", whole=True),
+        "bp_diastolic": number(30, 160, "mmHg", whole=True),
+        "weight_kg": number(20, 300, "kg"),
+        "follow_up_on": calendar_date(future=FOLLOW_UP_HORIZON),
+        "note": text(NOTE),
+        "voided": boolean,
+        "void_reason": text(200),
+    }
+    required = ("participant_id", "occurred_at", "mode")
+    server_set = ("peer_leader_id", "community_id", "meeting_id")
+    refers_to = ("participant", "group_meeting")
+
+    def own_filter(self, actor: Actor, mark: Mark) -> tuple[str, list[Any]] | None:
+        return f"peer_leader_id = {mark(1)[0]}", [actor.user_id]
+
+    def write_errors(
+        self, actor: Actor, current: Mapping[str, Any] | None, fields: Mapping[str, Any]
+    ) -> Errors:
+        if actor.role is Role.VOLUNTEER:
+            return {"id": [Message(VOLUNTEER_NO_CONTACTS)]}
+        if current is None:
+            return {}
+        if current.get("meeting_id"):
+            return {"id": [Message(CONTACT_FROM_MEETING)]}
+        if actor.role is Role.PEER_LEADER and current.get("peer_leader_id") != actor.user_id:
+            return {"id": [Message(ONLY_AUTHOR)]}
+        if actor.role is Role.COORDINATOR and current.get("community_id") != actor.community_id:
+            return {"id": [Message(OUTSIDE_COMMUNITY_CONTACT)]}
+        return {}
+
+    def refer(
+        self, batch: Batch, rid: str, current: Record | None, merged: Record, clean: Record
+    ) -> None:
+        if merged.get("participant_id"):
+            batch.need(PARTICIPANTS, [merged["participant_id"]])
+
+    def reference_errors(
+        self, batch: Batch, before: Record, after: Record, written: Record
+    ) -> Errors:
+        actor = batch.actor
+        participant = batch.records.get(("participant", after.get("participant_id") or ""))
+        if participant is None or not scope.participant_visible(actor, participant):
+            return {"participant_id": [Message(NO_PARTICIPANT)]}
+        after["community_id"] = participant["community_id"]
+        if not after.get("peer_leader_id"):
+            after["peer_leader_id"] = actor.user_id
+        return {}
+
+    def after_change(self, batch: Batch, before: Record | None, after: Record) -> None:
+        touched(batch, after["id"], before["participant_id"] if before else None, after)
+
+
+# --- the participant's latest contact -------------------------------------------------------------
+
+
+@dataclass
+class _Touched:
+    participants: set[str] = field(default_factory=set)  # whose contacts changed
+    recompute: set[str] = field(default_factory=set)  # … by an edit, not only a new contact
+    # Contacts in the database that this batch changes → their participant there.
+    was: dict[str, str] = field(default_factory=dict)
+
+
+def touched(batch: Batch, contact_id: str, was: str | None, after: Record) -> None:
+    """A contact is written with the batch (``was``: its participant before, None if new): its
+    participants' last contact and next follow-up are derived again before the writes."""
+    state = batch.shared(_Touched, _Touched)
+    if not state.participants:
+        batch.before_write(_derive_participant_fields)
+    state.participants.add(after["participant_id"])
+    if was is not None:
+        state.recompute.add(after["participant_id"])
+        state.was.setdefault(contact_id, was)
+        if was != after["participant_id"]:
+            state.participants.add(was)
+            state.recompute.add(was)
+
+
+async def _derive_participant_fields(batch: Batch) -> None:
+    """``last_contact_at`` / ``next_follow_up_on``: the latest non-voided contact's."""
+    state = batch.shared(_Touched, _Touched)
+    latest: dict[str, tuple[str, str | None]] = {}
+    if state.recompute:
+        # The latest of what the database holds (less the contacts changed here), then the
+        # batch's own contacts as they now stand.
+        for r in await _latest_stored(batch, state):
+            latest[r["participant_id"]] = (r["occurred_at"], r["follow_up_on"])
+        for (entity, _cid), r in batch.records.items():
+            if entity != "contact" or r["voided"]:
+                continue
+            pid = r["participant_id"]
+            if pid not in state.recompute:
+                continue
+            best = latest.get(pid)
+            if best is None or r["occurred_at"] > best[0]:
+                latest[pid] = (r["occurred_at"], r["follow_up_on"])
+    # Participants with only new contacts: the newest of those against what they have.
+    newest: dict[str, tuple[str, str | None]] = {}
+    for key in batch.dirty:
+        if key[0] != "contact":
+            continue
+        c = batch.records[key]
+        pid = c["participant_id"]
+        if c["voided"] or pid in state.recompute:
+            continue
+        best = newest.get(pid)
+        if best is None or c["occurred_at"] > best[0]:
+            newest[pid] = (c["occurred_at"], c["follow_up_on"])
+    for pid in state.participants:
+        participant = batch.records.get(("participant", pid))
+        if participant is None:
+            continue
+        if pid in state.recompute:
+            at, follow_up = latest.get(pid, (None, None))
+        else:
+            at, follow_up = participant.get("last_contact_at"), participant.get("next_follow_up_on")
+            candidate = newest.get(pid)
+            if candidate is not None and (at is None or candidate[0] > at):
+                at, follow_up = candidate
+        if (at, follow_up) != (
+            participant.get("last_contact_at"),
+            participant.get("next_follow_up_on"),
+        ):
+            batch.put(
+                "participant",
+                {
+                    **participant,
+                    "last_contact_at": at,
+                    "next_follow_up_on": follow_up,
+                    "version": participant["version"] + 1,
+                    "updated_at": batch.now_text,
+                },
+            )
+
+
+async def _latest_stored(batch: Batch, state: _Touched) -> list[dict[str, Any]]:
+    """Per participant whose contacts were edited, the latest non-voided contact in the
+    database, leaving out the contacts this batch changed: one row each through the
+    (participant_id, occurred_at) index, however many contacts a participant has. (Reading
+    all of their contacts made a push's cost grow with the table: BENCHMARKS.md.)"""
+    dialect = batch.dialect
+    recompute = sorted(state.recompute)
+    columns = "participant_id, occurred_at, follow_up_on"
+    if dialect.postgres:
+        # One statement whatever the counts (one prepared plan, see ``Dialect.one_of``).
+        raw = await batch.conn.execute_query_dict(
+            f"SELECT c.{columns.replace(', ', ', c.')} FROM unnest($1::uuid[]) AS p(id) "
+            f"CROSS JOIN LATERAL (SELECT {columns} FROM contact WHERE participant_id = p.id "
+            "AND NOT voided AND id <> ALL($2::uuid[]) ORDER BY occurred_at DESC LIMIT 1) c",
+            [recompute, sorted(state.was)],
+        )
+        return [dialect.row("contact", r) for r in raw]
+    # SQLite: one indexed subquery per participant, as many to a statement as its parameter
+    # limit allows. A participant's changed contacts are at most one per mutation.
+    changed: dict[str, list[str]] = {}
+    for cid, pid in state.was.items():
+        changed.setdefault(pid, []).append(cid)
+    parts: list[tuple[str, list[Any]]] = []
+    for pid in recompute:
+        skip = changed.get(pid, [])
+        unchanged = f" AND id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+        parts.append(
+            (
+                f"SELECT * FROM (SELECT {columns} FROM contact WHERE participant_id = ? "
+                f"AND voided = 0{unchanged} ORDER BY occurred_at DESC LIMIT 1)",
+                [pid, *skip],
+            )
+        )
+    out: list[dict[str, Any]] = []
+    while parts:
+        sql: list[str] = []
+        params: list[Any] = []
+        while parts and (not sql or len(params) + len(parts[0][1]) <= 900):
+            part, values = parts.pop(0)
+            sql.append(part)
+            params.extend(values)
+        raw = await batch.conn.execute_query_dict(" UNION ALL ".join(sql), params)
+        out.extend(dialect.row("contact", r) for r in raw)
+    return out
+
+
+ENTITY = Contact()
