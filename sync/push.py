@@ -383,11 +383,7 @@ class _Batch:
         return store.blank(entity)
 
     async def fetch(
-        self,
-        table: str,
-        ids: Iterable[str],
-        columns: list[str] | None = None,
-        key: str = "id",
+        self, table: str, ids: Iterable[str], columns: list[str] | None = None, key: str = "id"
     ) -> list[dict[str, Any]]:
         return await store.fetch_by_ids(self.conn, self.dialect, table, ids, columns, key=key)
 
@@ -514,7 +510,7 @@ class _Batch:
         after = {**before, **decision.write}
         after["id"] = rid
         errors = entity.record_errors(after, creating=current is None)
-        errors.update(entity.reference_errors(self, before, after, decision.write))
+        errors.update(entity.reference_errors(self, after, decision.write))
         if errors:
             return Outcome(m, rid, "rejected", errors=errors, base_version=base_version)
         entity.accepted(self, before, after, decision.write)

@@ -31,6 +31,7 @@ from sync.wire import Template
 
 if TYPE_CHECKING:
     from tortoise.backends.base.client import BaseDBAsyncClient
+    from tortoise.models import Model
 
     from sync.store import Dialect
 
@@ -78,11 +79,7 @@ class Batch(Protocol):
         """The empty record of ``entity``."""
 
     async def fetch(
-        self,
-        table: str,
-        ids: Iterable[str],
-        columns: list[str] | None = None,
-        key: str = "id",
+        self, table: str, ids: Iterable[str], columns: list[str] | None = None, key: str = "id"
     ) -> list[Record]:
         """Rows of ``table`` whose ``key`` is one of ``ids``, in canonical form."""
 
@@ -103,14 +100,43 @@ class Lookup:
     load: Callable[[Batch, list[str]], Awaitable[dict[str, Any]]]
 
 
+# Tortoise field class → the kind ``sync.store`` converts values by (the first found in the MRO).
+_KINDS = {
+    "UUIDField": "uuid",
+    "CharField": "text",
+    "TextField": "text",
+    "IntField": "int",
+    "FloatField": "float",
+    "BooleanField": "bool",
+    "DateField": "date",
+    "DatetimeField": "instant",
+    "JSONField": "json",
+    "ForeignKeyFieldInstance": "uuid",  # every table's primary key is a UUID
+}
+
+
+def columns_of(model: type[Model]) -> dict[str, str]:
+    """Every column of ``model``'s table (column → kind), in the model's order, except
+    ``created_at`` (set on insert): a foreign key ``x`` is its column ``x_id``."""
+    meta = model._meta
+    columns: dict[str, str] = {}
+    for name, f in meta.fields_map.items():
+        if name == "created_at" or name in meta.backward_fk_fields | meta.m2m_fields:
+            continue
+        kind = next((_KINDS[c.__name__] for c in type(f).__mro__ if c.__name__ in _KINDS), None)
+        if kind is None:
+            raise TypeError(f"{model.__name__}.{name}: no column kind for {type(f).__name__}")
+        if name in meta.fk_fields:
+            name = getattr(f, "source_field", None) or f"{name}_id"
+        columns[name] = kind
+    return columns
+
+
 class Entity:
     """One synced entity. A module in ``sync/entities`` makes one subclass and one instance."""
 
     name: str
-    table: str
-    # Every column of a synced row (column → kind: uuid, text, int, float, bool, date, instant,
-    # json), except created_at (set on insert). ``version``, ``seq``, ``updated_at`` included.
-    columns: ClassVar[Columns]
+    model: ClassVar[type[Model]]  # its table (``sync.models``)
     # The model's defaults: what a new record starts from besides NULLs.
     defaults: ClassVar[Values] = {}
     # Field → rule (``sync.validate``'s builders) for every field a mutation may set.
@@ -126,6 +152,12 @@ class Entity:
     derived: tuple[str, ...] = ()
     # Unique columns a concurrent writer may take during the batch → the message of the refusal.
     unique: ClassVar[Messages] = {}
+
+    def __init__(self) -> None:
+        self.table: str = self.model._meta.db_table
+        # Every column of a synced row (column → kind: uuid, text, int, float, bool, date,
+        # instant, json) but created_at. ``version``, ``seq``, ``updated_at`` included.
+        self.columns: Columns = columns_of(self.model)
 
     @property
     def wire_writable(self) -> tuple[str, ...]:
@@ -180,9 +212,7 @@ class Entity:
     ) -> None:
         """Ask (``batch.need``) for the records this mutation refers to."""
 
-    def reference_errors(
-        self, batch: Batch, before: Record, after: Record, written: Record
-    ) -> Errors:
+    def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
         """Referenced records exist and are in the writer's scope; fills server-set fields."""
         return {}
 

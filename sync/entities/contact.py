@@ -11,26 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sync import scope
-from sync.entities.base import Batch, Columns, Entity, Errors, Mark, Record, Rules, Values
+from sync import models, scope
+from sync import validate as v
+from sync.entities.base import Batch, Entity, Errors, Mark, Record, Rules, Values
 from sync.entities.lookups import PARTICIPANTS
 from sync.models import ContactMode, KeyFunction, Referral, Role
 from sync.scope import Actor
-from sync.validate import (
-    FOLLOW_UP_HORIZON,
-    NOTE,
-    boolean,
-    calendar_date,
-    choice,
-    enum,
-    ident,
-    instant,
-    list_of,
-    number,
-    text,
-    values_of,
-    word,
-)
 from sync.wire import Message, template
 
 VOLUNTEER_NO_CONTACTS = template("volunteers do not record contacts")
@@ -42,33 +28,7 @@ NO_PARTICIPANT = template("no such participant in your scope")
 
 class Contact(Entity):
     name = "contact"
-    table = "contact"
-    columns: ClassVar[Columns] = {
-        "id": "uuid",
-        "participant_id": "uuid",
-        "peer_leader_id": "uuid",
-        "community_id": "uuid",
-        "meeting_id": "uuid",
-        "occurred_at": "instant",
-        "mode": "text",
-        "duration_min": "int",
-        "functions": "json",
-        "topics": "json",
-        "referral": "text",
-        "referral_reason": "text",
-        "referral_to": "text",
-        "glucose_mmol": "float",
-        "bp_systolic": "int",
-        "bp_diastolic": "int",
-        "weight_kg": "float",
-        "follow_up_on": "date",
-        "note": "text",
-        "voided": "bool",
-        "void_reason": "text",
-        "version": "int",
-        "seq": "int",
-        "updated_at": "instant",
-    }
+    model = models.Contact
     defaults: ClassVar[Values] = {
         "functions": [],
         "topics": [],
@@ -76,23 +36,23 @@ class Contact(Entity):
         "voided": False,
     }
     rules: ClassVar[Rules] = {
-        "participant_id": ident(required=True),
-        "occurred_at": instant,
-        "mode": enum(values_of(ContactMode), required=True),
-        "duration_min": number(1, 1440, "minutes", whole=True),
-        "functions": list_of(choice(values_of(KeyFunction)), "functions"),
-        "topics": list_of(word, "topics"),
-        "referral": enum(values_of(Referral), required=True),
-        "referral_reason": text(200),
-        "referral_to": text(120),
-        "glucose_mmol": number(1, 35, "mmol/L"),
-        "bp_systolic": number(60, 260, "mmHg", whole=True),
-        "bp_diastolic": number(30, 160, "mmHg", whole=True),
-        "weight_kg": number(20, 300, "kg"),
-        "follow_up_on": calendar_date(future=FOLLOW_UP_HORIZON),
-        "note": text(NOTE),
-        "voided": boolean,
-        "void_reason": text(200),
+        "participant_id": v.ident(required=True),
+        "occurred_at": v.instant,
+        "mode": v.enum(v.values_of(ContactMode), required=True),
+        "duration_min": v.number(1, 1440, "minutes", whole=True),
+        "functions": v.list_of(v.choice(v.values_of(KeyFunction)), "functions"),
+        "topics": v.list_of(v.word, "topics"),
+        "referral": v.enum(v.values_of(Referral), required=True),
+        "referral_reason": v.text(200),
+        "referral_to": v.text(120),
+        "glucose_mmol": v.number(1, 35, "mmol/L"),
+        "bp_systolic": v.number(60, 260, "mmHg", whole=True),
+        "bp_diastolic": v.number(30, 160, "mmHg", whole=True),
+        "weight_kg": v.number(20, 300, "kg"),
+        "follow_up_on": v.calendar_date(future=v.FOLLOW_UP_HORIZON),
+        "note": v.text(v.NOTE),
+        "voided": v.boolean,
+        "void_reason": v.text(200),
     }
     required = ("participant_id", "occurred_at", "mode")
     server_set = ("peer_leader_id", "community_id", "meeting_id")
@@ -122,9 +82,7 @@ class Contact(Entity):
         if merged.get("participant_id"):
             batch.need(PARTICIPANTS, [merged["participant_id"]])
 
-    def reference_errors(
-        self, batch: Batch, before: Record, after: Record, written: Record
-    ) -> Errors:
+    def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
         actor = batch.actor
         participant = batch.records.get(("participant", after.get("participant_id") or ""))
         if participant is None or not scope.participant_visible(actor, participant):

@@ -8,20 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sync.entities.base import (
-    Batch,
-    Columns,
-    Entity,
-    Errors,
-    Lookup,
-    Mark,
-    Record,
-    Rules,
-)
+from sync import models
+from sync import validate as v
+from sync.entities.base import Batch, Entity, Errors, Lookup, Mark, Record, Rules
 from sync.entities.lookups import COMMITTEES, PEER_LEADERS, scope_losers
 from sync.models import Role
 from sync.scope import Actor
-from sync.validate import ident, text
 from sync.wire import Message, template
 
 ONLY_STAFF_GROUPS = template("only coordinators and administrators change groups")
@@ -44,24 +36,13 @@ COMMUNITIES = Lookup("communities", _communities)
 
 class Group(Entity):
     name = "group"
-    table = "peer_group"
-    columns: ClassVar[Columns] = {
-        "id": "uuid",
-        "name": "text",
-        "community_id": "uuid",
-        "committee_id": "uuid",
-        "leader_id": "uuid",
-        "co_leader_id": "uuid",
-        "version": "int",
-        "seq": "int",
-        "updated_at": "instant",
-    }
+    model = models.Group
     rules: ClassVar[Rules] = {
-        "name": text(120, required=True),
-        "community_id": ident(required=True),
-        "committee_id": ident(),
-        "leader_id": ident(),
-        "co_leader_id": ident(),
+        "name": v.text(120, required=True),
+        "community_id": v.ident(required=True),
+        "committee_id": v.ident(),
+        "leader_id": v.ident(),
+        "co_leader_id": v.ident(),
     }
     required = ("name", "community_id")
     # Phones receive every field, and may set none.
@@ -99,9 +80,7 @@ class Group(Entity):
             batch.need(COMMUNITIES, [clean["community_id"]])
         batch.need(PEER_LEADERS, [clean[n] for n in LEADERS if clean.get(n)])
 
-    def reference_errors(
-        self, batch: Batch, before: Record, after: Record, written: Record
-    ) -> Errors:
+    def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
         errors: Errors = {}
         community = after.get("community_id")
         if "community_id" in written and community not in batch.found(COMMUNITIES):

@@ -9,23 +9,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sync import scope
+from sync import models, scope
+from sync import validate as v
 from sync.entities import contact
-from sync.entities.base import (
-    Batch,
-    Columns,
-    Entity,
-    Errors,
-    Lookup,
-    Mark,
-    Record,
-    Rules,
-    Values,
-)
+from sync.entities.base import Batch, Entity, Errors, Lookup, Mark, Record, Rules, Values
 from sync.entities.lookups import GROUPS, PARTICIPANTS
 from sync.models import Role
 from sync.scope import Actor
-from sync.validate import NOTE, boolean, id_item, ident, instant, list_of, text
 from sync.wire import Message, template
 
 # Contacts expanded from a meeting get ids derived from (meeting, participant): replaying or
@@ -59,35 +49,18 @@ MEETING_CONTACTS = Lookup("meeting contacts", _contacts)
 
 class GroupMeeting(Entity):
     name = "group_meeting"
-    table = "group_meeting"
-    columns: ClassVar[Columns] = {
-        "id": "uuid",
-        "group_id": "uuid",
-        "community_id": "uuid",
-        "peer_leader_id": "uuid",
-        "occurred_at": "instant",
-        "place": "text",
-        "topic": "text",
-        "co_leader": "text",
-        "attendee_ids": "json",
-        "note": "text",
-        "voided": "bool",
-        "void_reason": "text",
-        "version": "int",
-        "seq": "int",
-        "updated_at": "instant",
-    }
+    model = models.GroupMeeting
     defaults: ClassVar[Values] = {"attendee_ids": [], "voided": False}
     rules: ClassVar[Rules] = {
-        "group_id": ident(required=True),
-        "occurred_at": instant,
-        "place": text(200),
-        "topic": text(200),
-        "co_leader": text(120),
-        "attendee_ids": list_of(id_item, "attendee_ids", max_items=500),
-        "note": text(NOTE),
-        "voided": boolean,
-        "void_reason": text(200),
+        "group_id": v.ident(required=True),
+        "occurred_at": v.instant,
+        "place": v.text(200),
+        "topic": v.text(200),
+        "co_leader": v.text(120),
+        "attendee_ids": v.list_of(v.id_item, "attendee_ids", max_items=500),
+        "note": v.text(v.NOTE),
+        "voided": v.boolean,
+        "void_reason": v.text(200),
     }
     required = ("group_id", "occurred_at")
     server_set = ("peer_leader_id", "community_id")
@@ -122,9 +95,7 @@ class GroupMeeting(Entity):
             batch.need(GROUPS, [merged["group_id"]])
         batch.need(MEETING_CONTACTS, [rid])
 
-    def reference_errors(
-        self, batch: Batch, before: Record, after: Record, written: Record
-    ) -> Errors:
+    def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
         actor = batch.actor
         group = batch.found(GROUPS).get(after.get("group_id") or "")
         if group is None or not scope.group_writable(actor, group):

@@ -11,34 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sync import scope
-from sync.entities.base import (
-    Batch,
-    Columns,
-    Entity,
-    Errors,
-    Lookup,
-    Mark,
-    Messages,
-    Record,
-    Rules,
-    Values,
-)
+from sync import models, scope
+from sync import validate as v
+from sync.entities.base import Batch, Entity, Errors, Lookup, Mark, Messages, Record, Rules, Values
 from sync.entities.lookups import COMMITTEES, GROUPS, PEER_LEADERS, scope_losers
 from sync.models import ParticipantStatus, Role, Sex
 from sync.scope import Actor
-from sync.validate import (
-    NOTE,
-    boolean,
-    calendar_date,
-    enum,
-    ident,
-    list_of,
-    number,
-    text,
-    values_of,
-    word,
-)
 from sync.wire import ROSTER_FIELDS, Message, template
 
 OUTSIDE_COMMUNITY_PARTICIPANT = template("this participant is outside your community")
@@ -69,68 +47,34 @@ CODES = Lookup("participant codes", _codes)
 
 class Participant(Entity):
     name = "participant"
-    table = "participant"
-    columns: ClassVar[Columns] = {
-        "id": "uuid",
-        "code": "text",
-        "full_name": "text",
-        "sex": "text",
-        "birth_year": "int",
-        "phone": "text",
-        "address": "text",
-        "community_id": "uuid",
-        "committee_id": "uuid",
-        "group_id": "uuid",
-        "peer_leader_id": "uuid",
-        "enrolled_on": "date",
-        "consent_on": "date",
-        "status": "text",
-        "conditions": "json",
-        "hba1c_baseline": "float",
-        "hba1c_baseline_on": "date",
-        "hba1c": "float",
-        "hba1c_on": "date",
-        "bp_systolic": "int",
-        "bp_diastolic": "int",
-        "bp_on": "date",
-        "weight_kg": "float",
-        "weight_on": "date",
-        "needs_visit": "bool",
-        "needs_visit_reason": "text",
-        "notes": "text",
-        "last_contact_at": "instant",
-        "next_follow_up_on": "date",
-        "version": "int",
-        "seq": "int",
-        "updated_at": "instant",
-    }
+    model = models.Participant
     defaults: ClassVar[Values] = {"status": "active", "conditions": [], "needs_visit": False}
     rules: ClassVar[Rules] = {
-        "code": text(32, required=True),
-        "full_name": text(120, required=True),
-        "sex": enum(values_of(Sex)),
-        "birth_year": number(1900, 2100, "", whole=True),
-        "phone": text(32),
-        "address": text(200),
-        "committee_id": ident(required=True),
-        "group_id": ident(),
-        "peer_leader_id": ident(),
-        "enrolled_on": calendar_date(),
-        "consent_on": calendar_date(),
-        "status": enum(values_of(ParticipantStatus), required=True),
-        "conditions": list_of(word, "conditions"),
-        "hba1c_baseline": number(3, 20, "%"),
-        "hba1c_baseline_on": calendar_date(),
-        "hba1c": number(3, 20, "%"),
-        "hba1c_on": calendar_date(),
-        "bp_systolic": number(60, 260, "mmHg", whole=True),
-        "bp_diastolic": number(30, 160, "mmHg", whole=True),
-        "bp_on": calendar_date(),
-        "weight_kg": number(20, 300, "kg"),
-        "weight_on": calendar_date(),
-        "needs_visit": boolean,
-        "needs_visit_reason": text(200),
-        "notes": text(NOTE),
+        "code": v.text(32, required=True),
+        "full_name": v.text(120, required=True),
+        "sex": v.enum(v.values_of(Sex)),
+        "birth_year": v.number(1900, 2100, "", whole=True),
+        "phone": v.text(32),
+        "address": v.text(200),
+        "committee_id": v.ident(required=True),
+        "group_id": v.ident(),
+        "peer_leader_id": v.ident(),
+        "enrolled_on": v.calendar_date(),
+        "consent_on": v.calendar_date(),
+        "status": v.enum(v.values_of(ParticipantStatus), required=True),
+        "conditions": v.list_of(v.word, "conditions"),
+        "hba1c_baseline": v.number(3, 20, "%"),
+        "hba1c_baseline_on": v.calendar_date(),
+        "hba1c": v.number(3, 20, "%"),
+        "hba1c_on": v.calendar_date(),
+        "bp_systolic": v.number(60, 260, "mmHg", whole=True),
+        "bp_diastolic": v.number(30, 160, "mmHg", whole=True),
+        "bp_on": v.calendar_date(),
+        "weight_kg": v.number(20, 300, "kg"),
+        "weight_on": v.calendar_date(),
+        "needs_visit": v.boolean,
+        "needs_visit_reason": v.text(200),
+        "notes": v.text(v.NOTE),
     }
     required = ("code", "full_name", "committee_id")
     server_set = ("community_id", "last_contact_at", "next_follow_up_on")
@@ -192,9 +136,7 @@ class Participant(Entity):
         if clean.get("code"):
             batch.need(CODES, [clean["code"]])
 
-    def reference_errors(
-        self, batch: Batch, before: Record, after: Record, written: Record
-    ) -> Errors:
+    def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
         actor = batch.actor
         errors: Errors = {}
         if "committee_id" in written:
