@@ -51,8 +51,8 @@ NOT_OPTION = validate.NOT_OPTION
 NOT_NEGATIVE = template("must be 0 or more")
 NEVER_RECEIVED = template("already used on this device, never received")
 
-# The three columns every synced row has that the batch sets on each new version; a record read
-# only in part (``Batch.keep`` with columns) is written back with its entity's ``derived`` and these.
+# The columns every synced row has that the batch sets on each new version; a record read only in
+# part (``Batch.keep`` with columns) is written back with these and the columns its hooks changed.
 VERSION_COLUMNS = ("version", "seq", "updated_at")
 
 
@@ -343,8 +343,9 @@ class _Batch:
         self.current_base = current_base
         self.records: dict[Key, dict[str, Any]] = {}
         self.existing: set[Key] = set()  # in the database before this batch
-        # Read with only some columns: written back with only the entity's ``derived``.
-        self.partial: set[Key] = set()
+        # Read with only some columns → the columns hooks changed (``put``): written back alone, so
+        # a concurrent change to the others is not overwritten with what was read.
+        self.partial: dict[Key, set[str]] = {}
         self.dirty: dict[Key, None] = {}  # insertion-ordered set
         # Per record: (version, {field: [old, new]}, device that wrote it).
         self.history: dict[Key, list[tuple[int, dict[str, Any], str]]] = {}
@@ -372,10 +373,14 @@ class _Batch:
         self.records[key] = row
         self.existing.add(key)
         if columns:
-            self.partial.add(key)
+            self.partial[key] = set()
 
-    def put(self, entity: str, record: dict[str, Any]) -> None:
+    def put(self, entity: str, record: dict[str, Any], columns: tuple[str, ...] = ()) -> None:
         key = (entity, record["id"])
+        if key in self.partial:
+            if not columns:
+                raise ValueError(f"{entity} {key[1]} was read in part: put it with its columns")
+            self.partial[key].update(columns)
         self.records[key] = record
         self.dirty[key] = None
 
@@ -560,14 +565,15 @@ class _Batch:
             first = await sequence.allocate(conn, len(self.dirty))
             inserts: dict[str, list[dict[str, Any]]] = {}
             updates: dict[str, list[dict[str, Any]]] = {}
-            derived: dict[str, list[dict[str, Any]]] = {}
+            derived: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
             for offset, key in enumerate(self.dirty):
                 record = self.records[key]
                 record["seq"] = first + offset
                 if key in self.partial:
-                    target = derived
-                else:
-                    target = updates if key in self.existing else inserts
+                    changed = (*sorted(self.partial[key]), *VERSION_COLUMNS)
+                    derived.setdefault((key[0], changed), []).append(record)
+                    continue
+                target = updates if key in self.existing else inserts
                 target.setdefault(key[0], []).append(record)
             # Parents first: foreign keys are checked per statement (a contact may refer to a
             # participant or, expanded from a meeting, a meeting made in this same batch).
@@ -576,10 +582,8 @@ class _Batch:
                 await store.insert_many(conn, dialect, REGISTRY[name].table, rows, now)
             for name, rows in updates.items():
                 await store.update_many(conn, dialect, REGISTRY[name].table, rows)
-            for name, rows in derived.items():
-                entity = REGISTRY[name]
-                columns = (*entity.derived, *VERSION_COLUMNS)
-                await store.update_many(conn, dialect, entity.table, rows, columns)
+            for (name, columns), rows in derived.items():
+                await store.update_many(conn, dialect, REGISTRY[name].table, rows, columns)
         await mutation_log.write_log(
             conn,
             dialect,

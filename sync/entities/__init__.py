@@ -27,8 +27,8 @@ Adding an entity is one module and one migration:
      (``batch.actor.user_id``); a computed field (a score) is set there too;
    - ``after_change``: what the change does to other records (``batch.put(entity, record)``, new
      version and ``updated_at`` set by the hook), and work for the whole batch queued once with
-     ``batch.before_write(hook)`` (after every mutation is decided, e.g. derived columns of another
-     entity: add them to its ``derived`` if that record may have been read in part) or
+     ``batch.before_write(hook)`` (after every mutation is decided, e.g. columns of another entity
+     derived from this one's rows: ``batch.put(entity, record, columns)``) or
      ``batch.after_write(hook)`` (after the writes, same transaction);
 3. add the module to ``_MODULES`` below, after the entities it refers to.
 

@@ -70,10 +70,12 @@ class Batch(Protocol):
         """Per-batch state owned by the module that made ``key`` (made on first use)."""
 
     def keep(self, entity: str, row: Record, columns: tuple[str, ...] = ()) -> None:
-        """A row read from the database; with ``columns`` it is partial (``Entity.derived``)."""
+        """A row read from the database; with ``columns``, only those were read."""
 
-    def put(self, entity: str, record: Record) -> None:
-        """Write ``record`` (a new version of another record, made by a hook) with the batch."""
+    def put(self, entity: str, record: Record, columns: tuple[str, ...] = ()) -> None:
+        """Write ``record`` (a new version of another record, made by a hook) with the batch.
+        A record read in part (``keep`` with columns) names the ``columns`` the hook changed:
+        only those are written (and ``version``, ``seq``, ``updated_at``)."""
 
     def blank(self, entity: str) -> Record:
         """The empty record of ``entity``."""
@@ -148,8 +150,6 @@ class Entity:
     phone_writes: bool = True
     # Entities whose rows this one's foreign keys point at: inserted before it in a batch.
     refers_to: tuple[str, ...] = ()
-    # Columns a hook may change on a record read only in part (``Batch.keep`` with columns).
-    derived: tuple[str, ...] = ()
     # Unique columns a concurrent writer may take during the batch → the message of the refusal.
     unique: ClassVar[Messages] = {}
 

@@ -19,6 +19,9 @@ from sync.models import ContactMode, KeyFunction, Referral, Role
 from sync.scope import Actor
 from sync.wire import Message, template
 
+# What the contacts keep in step on their participant (read in part: ``PARTICIPANT_REF_COLUMNS``).
+DERIVED = ("last_contact_at", "next_follow_up_on")
+
 VOLUNTEER_NO_CONTACTS = template("volunteers do not record contacts")
 CONTACT_FROM_MEETING = template("this contact comes from a group meeting: edit the meeting instead")
 ONLY_AUTHOR = template("only the author can change a contact")
@@ -176,6 +179,7 @@ async def _derive_participant_fields(batch: Batch) -> None:
                     "version": participant["version"] + 1,
                     "updated_at": batch.now_text,
                 },
+                DERIVED,
             )
 
 

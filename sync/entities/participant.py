@@ -79,8 +79,6 @@ class Participant(Entity):
     required = ("code", "full_name", "committee_id")
     server_set = ("community_id", "last_contact_at", "next_follow_up_on")
     refers_to = ("group",)
-    # Kept in step by the contacts (``sync.entities.contact``) on a profile read only in part.
-    derived = ("last_contact_at", "next_follow_up_on")
     unique: ClassVar[Messages] = {"code": CODE_TAKEN}
 
     def fields_for(self, actor: Actor) -> tuple[str, ...]:
