@@ -214,7 +214,8 @@ async def write(
     """Write one record through the engine, as a phone would (validation, role rules, version,
     merge, conflicts, audit), from an administration page or the command line.
 
-    ``fields`` holds wire values (the entity's ``rules`` in ``sync.entities``: dates ``YYYY-MM-DD``, ids as strings).
+    ``fields`` holds wire values (the entity's ``rules`` in ``sync.entities``: dates
+    ``YYYY-MM-DD``, ids as strings).
     ``base_version``: the version the form showed (a stale one is merged or opens a conflict);
     None writes over the current version. ``record_id``: a new UUID creates the record.
 
