@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.entities import REGISTRY
+from sync.entities import INSERT_ORDER, PHONE_ENTITIES, REGISTRY, catalogue
 
 SYNC = Path(__file__).resolve().parents[2] / "sync"
 FLOW = ("push.py", "pull.py", "engine.py", "store.py", "scope.py")
@@ -51,3 +51,19 @@ def test_every_entity_is_in_the_registry_under_its_own_name() -> None:
     for name, entity in REGISTRY.items():
         assert entity.name == name
         assert {"id", "version", "seq", "updated_at"} <= set(entity.columns), name
+
+
+def test_a_batch_inserts_every_entity_after_the_ones_it_refers_to() -> None:
+    order = list(INSERT_ORDER)
+    assert sorted(order) == sorted(REGISTRY)
+    for name, entity in REGISTRY.items():
+        for parent in entity.refers_to:
+            assert order.index(parent) < order.index(name), (parent, name)
+
+
+def test_the_phones_catalogue_is_every_phone_entitys_rules() -> None:
+    fields = catalogue()["fields"]
+    assert list(fields) == list(PHONE_ENTITIES)
+    for name in PHONE_ENTITIES:
+        assert list(fields[name]) == list(REGISTRY[name].rules)
+        assert REGISTRY[name].wire_writable == tuple(REGISTRY[name].rules)
