@@ -18,6 +18,7 @@ The batch flow (``sync.push``) knows no entity by name: whatever differs between
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,7 +114,6 @@ _KINDS = {
     "DateField": "date",
     "DatetimeField": "instant",
     "JSONField": "json",
-    "ForeignKeyFieldInstance": "uuid",  # every table's primary key is a UUID
 }
 
 
@@ -125,13 +125,22 @@ def columns_of(model: type[Model]) -> dict[str, str]:
     for name, f in meta.fields_map.items():
         if name == "created_at" or name in meta.backward_fk_fields | meta.m2m_fields:
             continue
-        kind = next((_KINDS[c.__name__] for c in type(f).__mro__ if c.__name__ in _KINDS), None)
-        if kind is None:
-            raise TypeError(f"{model.__name__}.{name}: no column kind for {type(f).__name__}")
         if name in meta.fk_fields:
-            name = getattr(f, "source_field", None) or f"{name}_id"
-        columns[name] = kind
+            # The kind of the key it points at (a UUID, or an instrument's text slug).
+            target = getattr(f, "related_model", None) or getattr(
+                sys.modules[model.__module__], getattr(f, "model_name", "").split(".")[-1]
+            )
+            columns[getattr(f, "source_field", None) or f"{name}_id"] = _kind(target._meta.pk)
+        else:
+            columns[name] = _kind(f)
     return columns
+
+
+def _kind(f: Any) -> str:
+    kind = next((_KINDS[c.__name__] for c in type(f).__mro__ if c.__name__ in _KINDS), None)
+    if kind is None:
+        raise TypeError(f"{f.model_field_name}: no column kind for {type(f).__name__}")
+    return kind
 
 
 class Entity:

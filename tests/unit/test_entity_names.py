@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sync import models
 from sync.entities import INSERT_ORDER, PHONE_ENTITIES, REGISTRY, catalogue
+from sync.entities.base import columns_of
 
 SYNC = Path(__file__).resolve().parents[2] / "sync"
 FLOW = ("push.py", "pull.py", "engine.py", "store.py", "scope.py")
@@ -67,3 +69,11 @@ def test_the_phones_catalogue_is_every_phone_entitys_rules() -> None:
     for name in PHONE_ENTITIES:
         assert list(fields[name]) == list(REGISTRY[name].rules)
         assert REGISTRY[name].wire_writable == tuple(REGISTRY[name].rules)
+
+
+def test_columns_come_from_the_model_with_each_foreign_key_as_its_column() -> None:
+    columns = columns_of(models.Assessment)
+    assert columns["participant_id"] == "uuid"
+    assert columns["instrument_id"] == "text"  # an instrument's id is its slug
+    assert columns["answers"] == "json" and columns["assessed_on"] == "date"
+    assert "created_at" not in columns and "participant" not in columns
