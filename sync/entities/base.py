@@ -123,9 +123,10 @@ def columns_of(model: type[Model]) -> dict[str, str]:
     meta = model._meta
     columns: dict[str, str] = {}
     for name, f in meta.fields_map.items():
-        if name == "created_at" or name in meta.backward_fk_fields | meta.m2m_fields:
-            continue
-        if name in meta.fk_fields:
+        forward = name in meta.fk_fields or name in meta.o2o_fields
+        if name == "created_at" or (name in meta.fetch_fields and not forward):
+            continue  # a relation seen from the other side (once Tortoise is initialised)
+        if forward:
             # The kind of the key it points at (a UUID, or an instrument's text slug).
             target = getattr(f, "related_model", None) or getattr(
                 sys.modules[model.__module__], getattr(f, "model_name", "").split(".")[-1]
