@@ -411,14 +411,6 @@ async def dashboard(
             MonthRow(month, n, n / d.active if d.active else 0.0, covered, (nxt - month).days)
         )
     d.contacts = sum(m.contacts for m in d.per_month)
-    # Group meetings apart: a meeting's attendances, and contacts logged in its mode.
-    one_to_one = Contact.filter(cq, meeting_id__isnull=True).exclude(
-        mode=ContactMode.GROUP_MEETING.value
-    )
-    at_meetings = Contact.filter(
-        cq, Q(meeting_id__isnull=False) | Q(mode=ContactMode.GROUP_MEETING.value)
-    )
-    d.one_to_one = await one_to_one.count()
 
     modes = dict(
         await Contact.filter(cq).annotate(n=Count("id")).group_by("mode").values_list("mode", "n")
@@ -433,18 +425,28 @@ async def dashboard(
     d.referrals = [(r.value, int(referrals.get(r.value, 0))) for r in Referral]
 
     # One pass in SQL: the JSON list's text holds each function as a quoted word, on SQLite
-    # (TEXT) and PostgreSQL (jsonb cast to text) alike. Function names are our own enum values,
-    # never user input, so they are safe inside the statement.
-    sums = {
-        k.value: Sum(
-            RawSQL(f'CASE WHEN CAST("functions" AS TEXT) LIKE \'%"{k.value}"%\' THEN 1 ELSE 0 END')  # type: ignore[arg-type]
-        )
-        for k in KeyFunction
-    }
-    for kind, contacts in (("functions", one_to_one), ("meeting_functions", at_meetings)):
-        counted = await contacts.annotate(**sums).values(*sums)
-        first = counted[0] if counted else {}
-        setattr(d, kind, [(k.value, int(first.get(k.value) or 0)) for k in KeyFunction])
+    # (TEXT) and PostgreSQL (jsonb cast to text) alike; group meetings (a meeting's attendances
+    # and contacts logged in its mode) are counted apart from one-to-one contacts. Function and
+    # mode names are our own enum values, never user input, so they are safe in the statement.
+    one = f'"meeting_id" IS NULL AND "mode" <> \'{ContactMode.GROUP_MEETING.value}\''
+
+    def count_when(condition: str) -> Sum:
+        return Sum(RawSQL(f"CASE WHEN {condition} THEN 1 ELSE 0 END"))  # type: ignore[arg-type]
+
+    def has(k: KeyFunction) -> str:
+        return f'CAST("functions" AS TEXT) LIKE \'%"{k.value}"%\''
+
+    sums = {"one_to_one": count_when(one)}
+    for k in KeyFunction:
+        sums[f"one_{k.value}"] = count_when(f"{one} AND {has(k)}")
+        sums[f"meeting_{k.value}"] = count_when(f"NOT ({one}) AND {has(k)}")
+    counted = await Contact.filter(cq).annotate(**sums).values(*sums)
+    first = counted[0] if counted else {}
+    d.one_to_one = int(first.get("one_to_one") or 0)
+    d.functions = [(k.value, int(first.get(f"one_{k.value}") or 0)) for k in KeyFunction]
+    d.meeting_functions = [
+        (k.value, int(first.get(f"meeting_{k.value}") or 0)) for k in KeyFunction
+    ]
 
     d.urgent = await urgent_referrals(Contact.filter(cq), zone)
 
