@@ -214,9 +214,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     if args.command == "export":
-        from server import exports
+        from server import exports, research
 
-        asyncio.run(with_db(settings, lambda: exports.cli_export(args, settings.zone)))
+        export = research.cli_export if args.kind == "research" else exports.cli_export
+        asyncio.run(with_db(settings, lambda: export(args, settings.zone)))
         return 0
     raise UserError(f"unknown command {args.command!r}")
 

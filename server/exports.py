@@ -503,19 +503,14 @@ def export_filename(kind: str, community_code: str | None, f: ExportFilters, ext
 
 async def cli_export(args: argparse.Namespace, zone: tzinfo) -> None:
     """``peerlog export KIND [--community CODE] [--since D] [--until D] [-o FILE]``; the days
-    and the instant cells are in ``zone``, the program's time zone. ``research`` writes the
-    research export's zip (``server.research``)."""
+    and the instant cells are in ``zone``, the program's time zone. (``peerlog export research``
+    is ``server.research.cli_export``.)"""
     from server.console import UserError
 
     try:
         f, code = await filters_from_args(args.community, args.since, args.until, zone)
     except ExportError as exc:
         raise UserError(str(exc)) from None
-    if args.kind == "research":
-        from server import research
-
-        await research.cli_export(args, f, code)
-        return
     kind = KINDS[args.kind]
     count_box = {"rows": 0}
 

@@ -79,8 +79,10 @@ from typing import IO, Any
 from tortoise.expressions import Q
 
 from server.exports import (
+    ExportError,
     ExportFilters,
     audit_export,
+    filters_from_args,
     group_code,
     leader_code,
     open_output,
@@ -882,10 +884,14 @@ def total_rows(run: Run) -> int:
     return sum(run.counts.values())
 
 
-async def cli_export(args: Any, window: Window, community: str | None) -> None:
+async def cli_export(args: Any, zone: tzinfo) -> None:
     """``peerlog export research --from D --to D [--community CODE] --output FILE.zip``."""
     from server.console import UserError
 
+    try:
+        window, community = await filters_from_args(args.community, args.since, args.until, zone)
+    except ExportError as exc:
+        raise UserError(str(exc)) from None
     if not args.output and sys.stdout.isatty():
         raise UserError("the research export is a zip file: name it with --output FILE.zip")
     try:

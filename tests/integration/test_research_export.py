@@ -88,7 +88,7 @@ async def make_program() -> dict[str, Any]:
         referral_reason="王秀英说脚疼",
         referral_to="chc_doctor",
         glucose_mmol=7.8,
-        note="=HYPERLINK(\"http://x\") 王秀英 13901234567",
+        note='=HYPERLINK("http://x") 王秀英 13901234567',
     )
     await Contact.create(
         participant=old_timer,
@@ -341,3 +341,33 @@ async def test_peerlog_export_research_writes_the_zip(settings: Settings, tmp_pa
     assert code == 2 and b"before" in err and b"Traceback" not in err
     code, _, err = await peerlog("--community", "NOPE", "-o", str(target))
     assert code == 2 and b"NOPE" in err
+
+
+async def test_text_a_spreadsheet_would_run_is_neutralised_and_still_loads(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    made = await make_program()
+    await factories.committee(made["home"], code="CF-99", name='=HYPERLINK("http://x","点击")')
+    await factories.sign_in(client, await factories.user(Role.ADMIN), settings)
+    committees = frames(await download(client))["committees"].set_index("committee_code")
+    assert committees.loc["CF-99", "name"] == '\'=HYPERLINK("http://x","点击")'
+
+
+@pytest.mark.parametrize(
+    ("lang", "button", "note"),
+    [
+        ("en", "Research export (zip)", "pseudonymised"),
+        ("zh-CN", "研究数据导出（zip）", "已假名化"),
+    ],
+)
+async def test_the_exports_page_offers_the_research_export_in_both_languages(
+    client: httpx.AsyncClient, settings: Settings, lang: str, button: str, note: str
+) -> None:
+    await factories.sign_in(client, await factories.user(Role.ADMIN), settings)
+    client.cookies.set("lang", lang)
+    html = (await client.get("/admin/exports")).text
+    research_form = html.split('id="research-export"', 1)[1].split("</div>", 1)[0]
+    assert 'formaction="/admin/exports/research.zip"' in research_form and button in research_form
+    assert note in html.split('id="research-note"', 1)[1].split("</p>", 1)[0]
+    for kind in ("peer_leaders", "groups", "places"):
+        assert f'formaction="/admin/exports/{kind}.csv"' in html
