@@ -491,6 +491,27 @@ def open_output(path: str) -> Any:
     return open(path, "wb")
 
 
+async def write_output(path: str | None, chunks: AsyncIterator[bytes]) -> None:
+    """``peerlog export``'s output: the file ``path`` (a user error when it cannot be made), or
+    standard output."""
+    from server.console import UserError
+
+    if path:
+        try:
+            out = open_output(path)
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    else:
+        out = sys.stdout.buffer
+    try:
+        async for chunk in chunks:
+            out.write(chunk)
+        out.flush()
+    finally:
+        if path:
+            out.close()
+
+
 def export_filename(kind: str, community_code: str | None, f: ExportFilters, ext: str) -> str:
     """``peerlog-contacts-SH-XH-2026-10-01-2026-10-31.csv``: what, where and when."""
     parts = [kind, community_code or "all"]
@@ -520,19 +541,6 @@ async def cli_export(args: argparse.Namespace, zone: tzinfo) -> None:
             None, kind.name, f, count, complete=complete, source="cli", community_code=code
         )
 
-    if args.output:
-        try:
-            out = open_output(args.output)
-        except OSError as exc:
-            raise UserError(f"cannot write {args.output}: {exc.strerror}") from None
-    else:
-        out = sys.stdout.buffer
-    try:
-        async for chunk in csv_chunks(kind, f, done):
-            out.write(chunk)
-        out.flush()
-    finally:
-        if args.output:
-            out.close()
+    await write_output(args.output, csv_chunks(kind, f, done))
     if args.output:
         print(f"wrote {count_box['rows']} {kind.name} to {args.output}", file=sys.stderr)

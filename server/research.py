@@ -85,9 +85,9 @@ from server.exports import (
     filters_from_args,
     group_code,
     leader_code,
-    open_output,
     period_q,
     spreadsheet_text,
+    write_output,
 )
 from server.reports import day_of
 from sync.models import (
@@ -207,64 +207,47 @@ def _flag(value: Any, run: Run) -> int | None:
     return None if value is None else int(bool(value))
 
 
+def _code(refers: str, name: str, source: str, en: str, zh: str, convert: Convert) -> Column:
+    return Column(name, source, CODE, en, zh, refers=refers, convert=convert)
+
+
 def participant_code() -> Column:
-    return Column(
+    """The participant's program code; who it names joins ``participants``."""
+    return _code(
+        "participants",
         "participant_code",
         "participant__code",
-        CODE,
         "Participant's program code",
         "参与者项目编号",
-        refers="participants",
-        convert=_seen("participants"),
+        _seen("participants"),
     )
 
 
-def peer_leader_code(source: str = "peer_leader_id", **kw: Any) -> Column:
-    return Column(
-        kw.pop("name", "peer_leader_code"),
-        source,
-        CODE,
-        kw.pop("en", "Peer leader who recorded it (research code)"),
-        kw.pop("zh", "记录该条目的同伴组长（研究编号）"),
-        refers="peer_leaders",
-        convert=_leader,
-    )
+def peer_leader_code(
+    source: str = "peer_leader_id",
+    name: str = "peer_leader_code",
+    en: str = "Peer leader who recorded it (research code)",
+    zh: str = "记录该条目的同伴组长（研究编号）",
+) -> Column:
+    return _code("peer_leaders", name, source, en, zh, _leader)
 
 
 def community_code(source: str = "community__code") -> Column:
-    return Column(
-        "community_code",
-        source,
-        CODE,
-        "Community (community health centre)",
-        "社区（社区卫生服务中心）",
-        refers="communities",
-        convert=_seen("communities"),
-    )
+    en, zh = "Community (community health centre)", "社区（社区卫生服务中心）"
+    return _code("communities", "community_code", source, en, zh, _seen("communities"))
 
 
 def committee_code(source: str = "committee__code") -> Column:
-    return Column(
-        "committee_code",
-        source,
-        CODE,
-        "Residential committee",
-        "居委会",
-        refers="committees",
-        convert=_seen("committees"),
-    )
+    en, zh = "Residential committee", "居委会"
+    return _code("committees", "committee_code", source, en, zh, _seen("committees"))
 
 
-def group_code_column(source: str = "group_id", **kw: Any) -> Column:
-    return Column(
-        kw.pop("name", "group_code"),
-        source,
-        CODE,
-        kw.pop("en", "Self-management group (research code)"),
-        kw.pop("zh", "自我管理小组（研究编号）"),
-        refers="groups",
-        convert=_group,
-    )
+def group_code_column(
+    source: str = "group_id",
+    en: str = "Self-management group (research code)",
+    zh: str = "自我管理小组（研究编号）",
+) -> Column:
+    return _code("groups", "group_code", source, en, zh, _group)
 
 
 def _instant_day(value: Any, run: Run) -> date | None:
@@ -894,10 +877,6 @@ async def cli_export(args: Any, zone: tzinfo) -> None:
         raise UserError(str(exc)) from None
     if not args.output and sys.stdout.isatty():
         raise UserError("the research export is a zip file: name it with --output FILE.zip")
-    try:
-        out = open_output(args.output) if args.output else sys.stdout.buffer
-    except OSError as exc:
-        raise UserError(f"cannot write {args.output}: {exc.strerror}") from None
     run: Run | None = None
 
     async def done(finished: Run, complete: bool) -> None:
@@ -914,13 +893,7 @@ async def cli_export(args: Any, zone: tzinfo) -> None:
             tables=finished.counts,
         )
 
-    try:
-        async for chunk in zip_chunks(window, community, done):
-            out.write(chunk)
-        out.flush()
-    finally:
-        if args.output:
-            out.close()
+    await write_output(args.output, zip_chunks(window, community, done))
     if args.output and run is not None:
         counts = ", ".join(f"{n} {name}" for name, n in run.counts.items())
         print(f"wrote {args.output}: {counts}", file=sys.stderr)
