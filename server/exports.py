@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import sys
 import uuid
@@ -192,6 +193,8 @@ PLACE_COLUMNS: dict[str, str] = {
 
 
 def _research_code(prefix: str) -> Callable[[Any], Any]:
+    # Cached: a research export asks for the same few hundred codes tens of thousands of times.
+    @functools.cache
     def code(value: Any) -> Any:
         return None if value is None else f"{prefix}{uuid.UUID(str(value)).hex[:8].upper()}"
 

@@ -755,13 +755,15 @@ def value_cell(value: Any, zone: tzinfo) -> str:
     """One cell as it goes into the file: see the module's notes on the format."""
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if type(value) is str:  # most cells: codes and enum values
+        text = value
+    elif isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, int):
+    elif isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
+    elif isinstance(value, float):
         return repr(value) if math.isfinite(value) else ""
-    if isinstance(value, datetime):
+    elif isinstance(value, datetime):
         text = value.astimezone(zone).isoformat()
     elif isinstance(value, date):
         text = value.isoformat()
