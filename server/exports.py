@@ -8,8 +8,8 @@ Filters: ``community`` (code or id), ``since`` / ``until`` (inclusive days in th
 zone, ``PEERLOG_TIMEZONE``). Contacts and meetings are filtered by ``occurred_at``: "from
 1 December" in Shanghai starts at 00:00 +08:00 (16:00 UTC the day before). Participants are
 exported when they were active in the period: enrolled in it (``enrolled_on``, a plain date) or
-with a non-voided contact in it (a meeting's attendance is a contact too; see
-``ACTIVITY_SOURCES``), so someone enrolled last year and contacted last week is in. Peer leaders,
+with a non-voided contact, measurement or assessment in it (a meeting's attendance is a
+contact too; see ``ACTIVITY_SOURCES``), so someone enrolled last year and contacted last week is in. Peer leaders,
 groups and places (residential committees with their community) take the community filter only:
 they match the codes and ids of the other files to names.
 
@@ -67,12 +67,14 @@ from tortoise.expressions import Q, Subquery
 
 from server.reports import start_of
 from sync.models import (
+    Assessment,
     AuditEvent,
     Committee,
     Community,
     Contact,
     Group,
     GroupMeeting,
+    Measurement,
     Participant,
     Role,
     User,
@@ -317,9 +319,12 @@ def period_q(f: ExportFilters, date_field: str, is_instant: bool) -> Q:
 
 
 # Records that make a participant active on their day: (model, its date field, is an instant).
-# A group meeting's attendance is a ``group_meeting`` contact, so contacts cover meetings. The
-# measurements and assessments of issue 14 join here: ``(Measurement, "measured_on", False)``.
-ACTIVITY_SOURCES: list[tuple[Any, str, bool]] = [(Contact, "occurred_at", True)]
+# A group meeting's attendance is a ``group_meeting`` contact, so contacts cover meetings.
+ACTIVITY_SOURCES: list[tuple[Any, str, bool]] = [
+    (Contact, "occurred_at", True),
+    (Measurement, "measured_on", False),
+    (Assessment, "assessed_on", False),
+]
 
 
 def active_participants_q(f: ExportFilters) -> Q:

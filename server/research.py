@@ -33,35 +33,31 @@ load each file as it is:
   ``YYYY-MM-DD``, instants ISO 8601 with the program's offset. Text that a spreadsheet would run
   as a formula is neutralised as in every export (``server.exports.spreadsheet_text``).
 
-Adding a table (the measurements and assessments of issue 14) is a few lines: a ``Table`` with
-its model, the field the window applies to and its ``Column``s, then one entry in
-``ACTIVITY_TABLES``. For example::
+Adding a table is a few lines: a ``Table`` with its rows (``window_rows(model, date field)``
+for a record with a date; ``_answer_rows`` and ``_attendance_rows`` show a long table made from
+a parent's list or mapping) and its ``Column``s, then one entry in ``ACTIVITY_TABLES``. The
+measurements table is the example::
 
     MEASUREMENTS = Table(
-        "measurements", "One dated value of a clinical marker", "临床指标的一次测量值",
+        "measurements", "One dated value of a clinical marker …", "临床指标的一次测量值 …",
         window_rows(Measurement, "measured_on", instant=False),
         (
             Column("measurement_id", "id", STRING, "Record id", "记录编号"),
             participant_code(),
-            Column("marker", "marker", CATEGORY, "Clinical marker", "指标",
-                   allowed="hba1c|bp_systolic|bp_diastolic|weight|glucose"),
-            Column("value", "value", NUMBER, "Value", "数值",
-                   unit="hba1c %; bp mmHg; weight kg; glucose mmol/L"),
-            Column("measured_on", "measured_on", DATE, "Day measured", "测量日期"),
-            Column("source", "source", CATEGORY, "Where the value comes from", "来源",
-                   allowed="clinic|self_report"),
-            Column("contact_id", "contact_id", STRING, "Contact it was reported on",
-                   "报告该值的联系记录", refers="contacts"),
+            community_code(),
+            Column("marker", "marker", CATEGORY, "Clinical marker", "指标", allowed=_enum(Marker)),
+            Column("value", "value", NUMBER, …),
+            …
         ),
     )
-    ACTIVITY_TABLES = (CONTACTS, MEETINGS, ATTENDANCE, MEASUREMENTS)
 
 ``participant_code()`` records each participant it writes, so they join the ``participants``
-table; a ``peer_leader_code()``/``community_code()`` column does the same for its lookup. Leave
-``note`` and ``void_reason`` out (free text); voided rows are dropped by ``window_rows``. An
-assessment's answers go long too: a table ``assessment_answers`` (assessment_id, item, answer)
-beside ``assessments`` (assessment_id, participant_code, instrument, time_point, assessed_on,
-score), built like ``ATTENDANCE`` from its parent's rows.
+table (a participant with only a measurement in the window is in it); ``peer_leader_code()``,
+``group_code_column()``, ``community_code()`` do the same for their lookups, and a ``Column``
+with ``refers=`` names the table its values are keys of (the codebook says so, and the tests
+check every value is there). Leave free text out (``note``, ``void_reason``, ``topic``, names);
+``window_rows`` drops voided rows. For the ordinary participants export, a record that makes a
+participant active also goes into ``server.exports.ACTIVITY_SOURCES``.
 """
 
 from __future__ import annotations
@@ -91,18 +87,29 @@ from server.exports import (
 )
 from server.reports import day_of
 from sync.models import (
+    ActivityChannel,
+    Assessment,
     Committee,
     Community,
     Contact,
     ContactMode,
     Group,
+    GroupActivity,
     GroupMeeting,
+    ImplementationRating,
+    Instrument,
     KeyFunction,
+    Marker,
+    Measurement,
+    MeasurementSource,
     Participant,
     ParticipantStatus,
     Referral,
     Role,
     Sex,
+    Supervision,
+    SupervisionMode,
+    TimePoint,
     User,
 )
 
@@ -313,6 +320,25 @@ def _function_flag(name: str) -> Convert:
     return lambda value, run: int(name in (value or ()))
 
 
+FUNCTIONS_ZH = ("陪伴在场", "日常管理帮助", "社会心理支持", "链接医疗与社区资源", "持续支持")
+
+
+def function_flags() -> tuple[Column, ...]:
+    """One 0/1 column per key function (``fn_being_there``, …) from a ``functions`` list."""
+    return tuple(
+        Column(
+            f"fn_{k.value}",
+            "functions",
+            FLAG,
+            f"Key function addressed: {k.value.replace('_', ' ')}",
+            f"涉及的关键功能：{zh}",
+            allowed="0|1",
+            convert=_function_flag(k.value),
+        )
+        for k, zh in zip(KeyFunction, FUNCTIONS_ZH, strict=True)
+    )
+
+
 def _referral_to(value: Any, run: Run) -> str | None:
     if not value:
         return None
@@ -351,22 +377,7 @@ CONTACTS = Table(
             allowed=_enum(ContactMode),
         ),
         Column("duration_min", "duration_min", INTEGER, "Duration", "时长", unit="minutes"),
-        *(
-            Column(
-                f"fn_{k.value}",
-                "functions",
-                FLAG,
-                f"Key function addressed: {k.value.replace('_', ' ')}",
-                f"涉及的关键功能：{zh}",
-                allowed="0|1",
-                convert=_function_flag(k.value),
-            )
-            for k, zh in zip(
-                KeyFunction,
-                ("陪伴在场", "日常管理帮助", "社会心理支持", "链接医疗与社区资源", "持续支持"),
-                strict=True,
-            )
-        ),
+        *function_flags(),
         Column(
             "topics",
             "topics",
@@ -497,8 +508,320 @@ ATTENDANCE = Table(
     ),
 )
 
+UNITS = {
+    Marker.HBA1C.value: "%",
+    Marker.BP_SYSTOLIC.value: "mmHg",
+    Marker.BP_DIASTOLIC.value: "mmHg",
+    Marker.WEIGHT.value: "kg",
+    Marker.GLUCOSE.value: "mmol/L",
+}
+
+
+def entered_by_code() -> Column:
+    en, zh = (
+        "Who entered it (research code; empty: carried over)",
+        "录入者（研究编号；空：迁移而来）",
+    )
+    return peer_leader_code("entered_by_id", "entered_by_code", en, zh)
+
+
+MEASUREMENTS = Table(
+    "measurements",
+    "One dated value of a clinical marker (voided ones left out); a blood pressure is two rows",
+    "临床指标的一次测量值（已作废的不含）；一次血压为两行",
+    window_rows(Measurement, "measured_on", instant=False),
+    (
+        Column("measurement_id", "id", STRING, "Record id", "记录编号"),
+        participant_code(),
+        community_code(),
+        Column("marker", "marker", CATEGORY, "Clinical marker", "指标", allowed=_enum(Marker)),
+        Column("value", "value", NUMBER, "Value, in the unit of its marker", "数值（单位见 unit）"),
+        Column(
+            "unit",
+            "marker",
+            CATEGORY,
+            "Unit of the value",
+            "数值单位",
+            allowed="|".join(dict.fromkeys(UNITS.values())),
+            convert=lambda marker, run: UNITS.get(marker),
+        ),
+        Column("measured_on", "measured_on", DATE, "Day measured", "测量日期"),
+        Column(
+            "source",
+            "source",
+            CATEGORY,
+            "Clinic record or reported by the participant",
+            "来源：门诊记录或本人自报",
+            allowed=_enum(MeasurementSource),
+        ),
+        Column(
+            "contact_id",
+            "contact_id",
+            STRING,
+            "Contact it was reported on (in contacts when that is in the window)",
+            "报告该值的联系记录（在时间范围内时见 contacts）",
+        ),
+        entered_by_code(),
+    ),
+)
+
+ASSESSMENTS = Table(
+    "assessments",
+    "One questionnaire a participant answered (voided ones left out); answers in assessment_answers",
+    "参与者完成的一份问卷（已作废的不含）；各题答案见 assessment_answers",
+    window_rows(Assessment, "assessed_on", instant=False),
+    (
+        Column("assessment_id", "id", STRING, "Record id", "记录编号"),
+        participant_code(),
+        community_code(),
+        Column(
+            "instrument",
+            "instrument_id",
+            CODE,
+            "Questionnaire",
+            "问卷",
+            refers="instrument_items",
+        ),
+        Column(
+            "time_point", "time_point", CATEGORY, "Time point", "时间点", allowed=_enum(TimePoint)
+        ),
+        Column("assessed_on", "assessed_on", DATE, "Day answered", "填写日期"),
+        Column(
+            "score",
+            "score",
+            NUMBER,
+            "Score by the questionnaire's rule (see instrument_items)",
+            "按问卷规则计算的得分（见 instrument_items）",
+        ),
+        entered_by_code(),
+    ),
+)
+
+
+async def _answer_rows(run: Run, sources: list[str]) -> AsyncIterator[dict[str, Any]]:
+    """One row per assessment and item, from the assessments in the window."""
+    source = window_rows(Assessment, "assessed_on", instant=False)
+    async for assessment in source(run, ["instrument_id", "answers"]):
+        for item, answer in sorted((assessment["answers"] or {}).items()):
+            yield {**assessment, "item": item, "answer": answer}
+
+
+ASSESSMENT_ANSWERS = Table(
+    "assessment_answers",
+    "One row per assessment and questionnaire item answered",
+    "每份问卷的每道题一行",
+    _answer_rows,
+    (
+        Column("assessment_id", "id", CODE, "Assessment", "问卷记录", refers="assessments"),
+        Column(
+            "instrument", "instrument_id", CODE, "Questionnaire", "问卷", refers="instrument_items"
+        ),
+        Column("item", "item", CODE, "Item", "题目", refers="instrument_items"),
+        Column("answer", "answer", INTEGER, "Answer on the item's scale", "按量表作答的分值"),
+    ),
+)
+
+
+async def _item_rows(run: Run, sources: list[str]) -> AsyncIterator[dict[str, Any]]:
+    """Every item of every questionnaire, with its wording and scale."""
+    for instrument_id, definition in (
+        await Instrument.all().order_by("id").values_list("id", "definition")
+    ):
+        scale, cutoff = definition.get("scale", {}), definition.get("cutoff") or {}
+        for item in definition.get("items", ()):
+            yield {
+                "instrument": instrument_id,
+                "title_en": definition.get("title", {}).get("en"),
+                "item": item["id"],
+                "text_en": item["text"].get("en"),
+                "text_zh": item["text"].get("zh-CN"),
+                "scale_min": scale.get("min"),
+                "scale_max": scale.get("max"),
+                "scoring": definition.get("scoring"),
+                "cutoff": cutoff.get("value"),
+            }
+
+
+INSTRUMENT_ITEMS = Table(
+    "instrument_items",
+    "Every questionnaire item: wording, answer scale, scoring rule and cut-off",
+    "问卷的每道题：措辞、量表、计分规则和切点",
+    _item_rows,
+    (
+        Column("instrument", "instrument", CODE, "Questionnaire", "问卷"),
+        Column("title_en", "title_en", STRING, "Questionnaire title (English)", "问卷名称（英文）"),
+        Column("item", "item", CODE, "Item", "题目"),
+        Column("text_en", "text_en", STRING, "Item wording (English)", "题目措辞（英文）"),
+        Column("text_zh", "text_zh", STRING, "Item wording (Chinese)", "题目措辞（中文）"),
+        Column("scale_min", "scale_min", INTEGER, "Lowest answer", "最低分值"),
+        Column("scale_max", "scale_max", INTEGER, "Highest answer", "最高分值"),
+        Column(
+            "scoring", "scoring", CATEGORY, "How the score is made", "计分方法", allowed="mean|sum"
+        ),
+        Column(
+            "cutoff",
+            "cutoff",
+            NUMBER,
+            "Score at or above which the questionnaire flags (empty: none)",
+            "得分达到或超过该值即提示（空：无）",
+        ),
+    ),
+)
+
+GROUP_ACTIVITIES = Table(
+    "group_activities",
+    "A WeChat group session, neighbourhood activity or community assistance for a group or a "
+    "committee: its own kind of dose, not a contact per person (voided ones left out)",
+    "微信群活动、邻里活动或社区协助（针对一个小组或居委会）：单独计算的干预剂量，不按人计为联系（已作废的不含）",
+    window_rows(GroupActivity, "occurred_at", instant=True),
+    (
+        Column("activity_id", "id", STRING, "Record id", "记录编号"),
+        group_code_column(en="Group (empty: a committee's activity)", zh="小组（空：居委会活动）"),
+        _code(
+            "committees",
+            "committee_code",
+            "committee__code",
+            "Residential committee (empty: a group's activity)",
+            "居委会（空：小组活动）",
+            _seen("committees"),
+        ),
+        community_code(),
+        peer_leader_code(
+            en="Peer leader who led it (research code)", zh="组织的同伴组长（研究编号）"
+        ),
+        *occurred_columns("activity", "活动"),
+        Column(
+            "channel",
+            "channel",
+            CATEGORY,
+            "Kind of activity",
+            "活动类型",
+            allowed=_enum(ActivityChannel),
+        ),
+        *function_flags(),
+        Column(
+            "participants_count",
+            "participants_count",
+            INTEGER,
+            "Enrolled participants reached",
+            "覆盖的在组参与者人数",
+            unit="people",
+        ),
+        Column(
+            "residents_count",
+            "residents_count",
+            INTEGER,
+            "Other residents reached",
+            "覆盖的其他居民人数",
+            unit="people",
+        ),
+        Column(
+            "named_attendees",
+            "attendee_ids",
+            INTEGER,
+            "Participants named as attending",
+            "登记姓名的参加者人数",
+            unit="people",
+            convert=lambda value, run: len(value or ()),
+        ),
+    ),
+)
+
+SUPERVISIONS = Table(
+    "supervisions",
+    "A coordinator's supervision contact with a peer leader (voided ones left out)",
+    "协调员对同伴组长的一次督导（已作废的不含）",
+    window_rows(Supervision, "occurred_at", instant=True),
+    (
+        Column("supervision_id", "id", STRING, "Record id", "记录编号"),
+        peer_leader_code(
+            en="Peer leader supervised (research code)", zh="接受督导的同伴组长（研究编号）"
+        ),
+        peer_leader_code(
+            "supervisor_id", "supervisor_code", "Supervisor (research code)", "督导者（研究编号）"
+        ),
+        community_code(),
+        *occurred_columns("supervision", "督导"),
+        Column("mode", "mode", CATEGORY, "How", "方式", allowed=_enum(SupervisionMode)),
+        Column(
+            "topics",
+            "topics",
+            STRING,
+            "Topics, separated by ';'",
+            "话题，以“;”分隔",
+            allowed="lower-case words",
+        ),
+    ),
+)
+
+
+def _quarters(since: date | None, until: date | None) -> list[str] | None:
+    """The ``YYYY-Qn`` periods the window touches (None: no window, every period)."""
+    if since is None or until is None:
+        return None  # one end open: every period (a quarter list to year 9999 would be long)
+    first, last = since or date(2000, 1, 1), until or date(9999, 12, 31)
+    out, year, q = [], first.year, (first.month - 1) // 3 + 1
+    while (year, q) <= (last.year, (last.month - 1) // 3 + 1):
+        out.append(f"{year}-Q{q}")
+        year, q = (year + 1, 1) if q == 4 else (year, q + 1)
+    return out
+
+
+async def _rating_rows(run: Run, sources: list[str]) -> AsyncIterator[dict[str, Any]]:
+    q = _community_q(run) & Q(voided=False)
+    periods = _quarters(run.window.since, run.window.until)
+    if periods is not None:
+        q &= Q(period__in=periods)
+    async for row in _paged(lambda: ImplementationRating.filter(q), sources):
+        yield row
+
+
+RATING_ITEMS = (
+    ("being_there", "Being there", "陪伴在场"),
+    ("daily_management", "Help with daily management", "日常管理帮助"),
+    ("social_emotional", "Social and emotional support", "社会心理支持"),
+    ("linkage_to_care", "Linkage to clinical care and community resources", "链接医疗与社区资源"),
+    ("ongoing_support", "Ongoing support", "持续支持"),
+    ("committee_use", "Use of the residential committee", "对居委会的利用"),
+    ("resource_linkage", "Linkage to community resources", "链接社区资源"),
+)
+
+IMPLEMENTATION_RATINGS = Table(
+    "implementation_ratings",
+    "A coordinator's quarterly rating of a peer leader (or a community), quarters touching the window",
+    "协调员对同伴组长（或社区）的季度实施评分，与时间范围相交的季度",
+    _rating_rows,
+    (
+        Column("rating_id", "id", STRING, "Record id", "记录编号"),
+        peer_leader_code(
+            en="Peer leader rated (empty: the community)", zh="被评分的同伴组长（空：评社区）"
+        ),
+        community_code(),
+        Column("period", "period", STRING, "Quarter rated", "评分季度", allowed="YYYY-Qn"),
+        *(
+            Column(
+                name, name, INTEGER, f"Rating: {en}", f"评分：{zh}", unit="1–5", allowed="1|2|3|4|5"
+            )
+            for name, en, zh in RATING_ITEMS
+        ),
+        peer_leader_code(
+            "rated_by_id", "rated_by_code", "Who rated (research code)", "评分者（研究编号）"
+        ),
+    ),
+)
+
 # The tables of events in the window: everyone they name is in ``participants``.
-ACTIVITY_TABLES: tuple[Table, ...] = (CONTACTS, MEETINGS, ATTENDANCE)
+ACTIVITY_TABLES: tuple[Table, ...] = (
+    CONTACTS,
+    MEETINGS,
+    ATTENDANCE,
+    MEASUREMENTS,
+    ASSESSMENTS,
+    ASSESSMENT_ANSWERS,
+    GROUP_ACTIVITIES,
+    SUPERVISIONS,
+    IMPLEMENTATION_RATINGS,
+)
 
 
 def _by_keys(model: Any, key: str, kind: str, scope: Callable[[Run], Q]) -> RowSource:
@@ -722,6 +1045,7 @@ COMMUNITIES = Table(
 # In this order: each table's codes are collected before the lookup that lists them is written.
 TABLES: tuple[Table, ...] = (
     *ACTIVITY_TABLES,
+    INSTRUMENT_ITEMS,
     PARTICIPANTS,
     GROUPS,
     PEER_LEADERS,

@@ -19,7 +19,19 @@ import pytest
 
 from server import exports, research
 from server.settings import Settings
-from sync.models import AuditEvent, Contact, GroupMeeting, Participant, Role, User
+from sync.models import (
+    Assessment,
+    AuditEvent,
+    Contact,
+    GroupActivity,
+    GroupMeeting,
+    ImplementationRating,
+    Measurement,
+    Participant,
+    Role,
+    Supervision,
+    User,
+)
 from tests import factories
 
 pytestmark = pytest.mark.timezone("Asia/Shanghai")
@@ -113,6 +125,73 @@ async def make_program() -> dict[str, Any]:
         occurred_at=when(date(2026, 10, 9)),
         mode="phone_call",
     )
+    # Enrolled in 2024, with only a clinic HbA1c and a distress questionnaire in the window.
+    measured = await factories.participant(
+        committee,
+        leader,
+        enrolled_on=date(2024, 2, 1),
+        **person("周一测", "13555556666", "长风三村8号楼"),
+    )
+    await Measurement.create(
+        participant=measured,
+        community=home,
+        marker="hba1c",
+        value=8.7,
+        measured_on=date(2026, 10, 20),
+        source="clinic",
+        note="周一测 复查",
+    )
+    await Measurement.create(
+        participant=measured,
+        community=home,
+        marker="weight",
+        value=71.5,
+        measured_on=date(2026, 10, 20),
+        source="clinic",
+        voided=True,
+        void_reason="typo",
+    )
+    await Assessment.create(
+        participant=measured,
+        instrument_id="dds2",
+        community=home,
+        entered_by=leader,
+        time_point="baseline",
+        assessed_on=date(2026, 10, 20),
+        answers={"dds2_1": 4, "dds2_2": 3},
+        score=3.5,
+        note="哭了",
+    )
+    await GroupActivity.create(
+        group=group,
+        community=home,
+        peer_leader=leader,
+        channel="wechat_group",
+        occurred_at=when(date(2026, 11, 3)),
+        topic="王秀英分享",
+        functions=["social_emotional"],
+        participants_count=14,
+        residents_count=3,
+    )
+    coordinator = await factories.user(Role.COORDINATOR, community=home, display_name="陈协调")
+    await Supervision.create(
+        peer_leader=leader,
+        supervisor=coordinator,
+        community=home,
+        occurred_at=when(date(2026, 11, 4)),
+        mode="phone_call",
+        topics=["burnout"],
+        concerns="张美华很累",
+    )
+    await ImplementationRating.create(
+        peer_leader=leader,
+        community=home,
+        rated_by=coordinator,
+        period="2026-Q4",
+        being_there=4,
+        committee_use=2,
+        comment="张美华做得好",
+    )
     meeting = await GroupMeeting.create(
         group=group,
         community=home,
@@ -130,6 +209,7 @@ async def make_program() -> dict[str, Any]:
         "newcomer": newcomer,
         "lapsed": lapsed,
         "outsider": outsider,
+        "measured": measured,
         "contact": contact,
         "meeting": meeting,
         "leader": leader,
@@ -194,7 +274,9 @@ async def test_the_research_zip_loads_in_pandas_with_every_column_and_code_expla
     }
     for row in codebook[codebook["refers_to"].notna()].itertuples():
         used = set(tables[row.table][row.column].dropna())
-        known = set(tables[row.refers_to][keys[row.refers_to]])
+        target = tables[row.refers_to]
+        key = row.column if row.column in target else keys[row.refers_to]
+        known = set(target[key])
         assert used <= known, (row.table, row.column, used - known)
 
     # Numbers are numbers and missing is missing, with no options given.
@@ -211,6 +293,27 @@ async def test_the_research_zip_loads_in_pandas_with_every_column_and_code_expla
     assert meetings.iloc[0]["co_led"] == 1 and meetings.iloc[0]["attendees"] == 2
     attendance = tables["meeting_attendance"]
     assert set(attendance["participant_code"]) == {made["old_timer"].code, made["newcomer"].code}
+    measurements = tables["measurements"]
+    assert list(measurements["marker"]) == ["hba1c"]  # the voided weight is left out
+    assert (measurements["value"][0], measurements["unit"][0]) == (8.7, "%")
+    answers = tables["assessment_answers"]
+    assert dict(zip(answers["item"], answers["answer"], strict=True)) == {"dds2_1": 4, "dds2_2": 3}
+    assert tables["assessments"]["score"][0] == 3.5
+    assert set(tables["instrument_items"]["instrument"]) >= {"dds2"}
+    activity = tables["group_activities"].iloc[0]
+    assert (
+        activity["channel"],
+        activity["participants_count"],
+        activity["fn_social_emotional"],
+    ) == (
+        "wechat_group",
+        14,
+        1,
+    )
+    assert tables["supervisions"]["mode"][0] == "phone_call"
+    rating = tables["implementation_ratings"].iloc[0]
+    assert (rating["period"], rating["being_there"], rating["committee_use"]) == ("2026-Q4", 4, 2)
+    assert pd.isna(rating["ongoing_support"])
     people = tables["participants"].set_index("participant_code")
     assert people.loc[made["old_timer"].code, "hba1c_baseline"] == pytest.approx(9.1)
     assert people.loc[made["old_timer"].code, "group_code"] == exports.group_code(made["group"].id)
@@ -224,12 +327,14 @@ async def test_participants_active_in_the_window_are_in_whenever_they_enrolled(
     await factories.sign_in(client, await factories.user(Role.ADMIN), settings)
     people = set(frames(await download(client, window()))["participants"]["participant_code"])
     # Enrolled in 2025 and contacted in October; enrolled in the window; the other community's
-    # participant contacted in October: in. Last contacted in June, enrolled in 2025: out.
-    assert people == {made[k].code for k in ("old_timer", "newcomer", "outsider")}
+    # participant contacted in October; only measured and assessed in October: in. Last
+    # contacted in June, enrolled in 2025: out.
+    active = {made[k].code for k in ("old_timer", "newcomer", "outsider", "measured")}
+    assert people == active
     # The same window in the ordinary participants export: no longer empty for the old-timer.
     body = (await client.get(f"/admin/exports/participants.csv?{window()}")).content
     rows = pd.read_csv(io.BytesIO(body), encoding="utf-8-sig")
-    assert set(rows["code"]) == {made[k].code for k in ("old_timer", "newcomer", "outsider")}
+    assert set(rows["code"]) == active
 
 
 async def test_no_name_phone_or_address_is_anywhere_in_the_zip(
@@ -248,6 +353,12 @@ async def test_no_name_phone_or_address_is_anywhere_in_the_zip(
         secrets |= {c.note or "", c.referral_reason or "", c.void_reason or ""}
     for m in await GroupMeeting.all():
         secrets |= {m.place or "", m.topic or "", m.co_leader or ""}
+    for x in await Measurement.all():
+        secrets |= {x.note or "", x.void_reason or ""}
+    secrets |= {a.note or "" for a in await Assessment.all()}
+    secrets |= {g.topic or "" for g in await GroupActivity.all()}
+    secrets |= {v.concerns or "" for v in await Supervision.all()}
+    secrets |= {r.comment or "" for r in await ImplementationRating.all()}
     secrets |= {"张美华的小组"}
     for secret in sorted(s for s in secrets if s):
         assert secret not in text, f"{secret!r} is in the research export"
