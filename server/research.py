@@ -33,16 +33,16 @@ load each file as it is:
   ``YYYY-MM-DD``, instants ISO 8601 with the program's offset. Text that a spreadsheet would run
   as a formula is neutralised as in every export (``server.exports.spreadsheet_text``).
 
-Adding a table is a few lines: a ``Table`` with its rows (``window_rows(model, date field)``
-for a record with a date; ``_answer_rows`` and ``_attendance_rows`` show a long table made from
-a parent's list or mapping) and its ``Column``s, then one entry in ``ACTIVITY_TABLES``. The
-measurements table is the example::
+Adding a table is a few lines: ``record_table`` for a record with a date (a ``Table`` with
+``window_rows`` for one made otherwise: ``_answer_rows`` and ``_attendance_rows`` make a long
+table from a parent's mapping or list) and its ``Column``s, then one entry in
+``ACTIVITY_TABLES``. The measurements table is the example::
 
-    MEASUREMENTS = Table(
-        "measurements", "One dated value of a clinical marker …", "临床指标的一次测量值 …",
-        window_rows(Measurement, "measured_on", instant=False),
+    MEASUREMENTS = record_table(
+        ("measurements", Measurement, "measured_on", False, "measurement_id"),
+        "One dated value of a clinical marker …",
+        "临床指标的一次测量值 …",
         (
-            Column("measurement_id", "id", STRING, "Record id", "记录编号"),
             participant_code(),
             community_code(),
             Column("marker", "marker", CATEGORY, "Clinical marker", "指标", allowed=_enum(Marker)),
@@ -316,6 +316,21 @@ def window_rows(model: Any, date_field: str, *, instant: bool) -> RowSource:
     return rows
 
 
+def record_table(
+    what: tuple[Any, Any, str, bool, str], en: str, zh: str, columns: tuple[Column, ...]
+) -> Table:
+    """A table of one record type in the window: ``(name, model, date field, is an instant,
+    id column)``, its meaning, and its columns after the record's id."""
+    name, model, date_field, instant, id_name = what
+    return Table(
+        name,
+        en,
+        zh,
+        window_rows(model, date_field, instant=instant),
+        (Column(id_name, "id", STRING, "Record id", "记录编号"), *columns),
+    )
+
+
 def _function_flag(name: str) -> Convert:
     return lambda value, run: int(name in (value or ()))
 
@@ -349,13 +364,11 @@ def _enum(values: Iterable[Any]) -> str:
     return "|".join(str(getattr(v, "value", v)) for v in values)
 
 
-CONTACTS = Table(
-    "contacts",
+CONTACTS = record_table(
+    ("contacts", Contact, "occurred_at", True, "contact_id"),
     "One contact between a peer leader and a participant (voided ones left out)",
     "同伴组长与参与者的一次联系（已作废的不含）",
-    window_rows(Contact, "occurred_at", instant=True),
     (
-        Column("contact_id", "id", STRING, "Record id", "记录编号"),
         participant_code(),
         peer_leader_code(),
         community_code(),
@@ -425,13 +438,11 @@ CONTACTS = Table(
     ),
 )
 
-MEETINGS = Table(
-    "meetings",
+MEETINGS = record_table(
+    ("meetings", GroupMeeting, "occurred_at", True, "meeting_id"),
     "One group meeting (voided ones left out)",
     "一次小组活动（已作废的不含）",
-    window_rows(GroupMeeting, "occurred_at", instant=True),
     (
-        Column("meeting_id", "id", STRING, "Record id", "记录编号"),
         group_code_column(),
         community_code(),
         peer_leader_code(
@@ -525,13 +536,11 @@ def entered_by_code() -> Column:
     return peer_leader_code("entered_by_id", "entered_by_code", en, zh)
 
 
-MEASUREMENTS = Table(
-    "measurements",
+MEASUREMENTS = record_table(
+    ("measurements", Measurement, "measured_on", False, "measurement_id"),
     "One dated value of a clinical marker (voided ones left out); a blood pressure is two rows",
     "临床指标的一次测量值（已作废的不含）；一次血压为两行",
-    window_rows(Measurement, "measured_on", instant=False),
     (
-        Column("measurement_id", "id", STRING, "Record id", "记录编号"),
         participant_code(),
         community_code(),
         Column("marker", "marker", CATEGORY, "Clinical marker", "指标", allowed=_enum(Marker)),
@@ -565,13 +574,11 @@ MEASUREMENTS = Table(
     ),
 )
 
-ASSESSMENTS = Table(
-    "assessments",
+ASSESSMENTS = record_table(
+    ("assessments", Assessment, "assessed_on", False, "assessment_id"),
     "One questionnaire a participant answered (voided ones left out); answers in assessment_answers",
     "参与者完成的一份问卷（已作废的不含）；各题答案见 assessment_answers",
-    window_rows(Assessment, "assessed_on", instant=False),
     (
-        Column("assessment_id", "id", STRING, "Record id", "记录编号"),
         participant_code(),
         community_code(),
         Column(
@@ -668,14 +675,12 @@ INSTRUMENT_ITEMS = Table(
     ),
 )
 
-GROUP_ACTIVITIES = Table(
-    "group_activities",
+GROUP_ACTIVITIES = record_table(
+    ("group_activities", GroupActivity, "occurred_at", True, "activity_id"),
     "A WeChat group session, neighbourhood activity or community assistance for a group or a "
     "committee: its own kind of dose, not a contact per person (voided ones left out)",
     "微信群活动、邻里活动或社区协助（针对一个小组或居委会）：单独计算的干预剂量，不按人计为联系（已作废的不含）",
-    window_rows(GroupActivity, "occurred_at", instant=True),
     (
-        Column("activity_id", "id", STRING, "Record id", "记录编号"),
         group_code_column(en="Group (empty: a committee's activity)", zh="小组（空：居委会活动）"),
         _code(
             "committees",
@@ -727,13 +732,11 @@ GROUP_ACTIVITIES = Table(
     ),
 )
 
-SUPERVISIONS = Table(
-    "supervisions",
+SUPERVISIONS = record_table(
+    ("supervisions", Supervision, "occurred_at", True, "supervision_id"),
     "A coordinator's supervision contact with a peer leader (voided ones left out)",
     "协调员对同伴组长的一次督导（已作废的不含）",
-    window_rows(Supervision, "occurred_at", instant=True),
     (
-        Column("supervision_id", "id", STRING, "Record id", "记录编号"),
         peer_leader_code(
             en="Peer leader supervised (research code)", zh="接受督导的同伴组长（研究编号）"
         ),
