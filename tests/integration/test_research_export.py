@@ -482,3 +482,14 @@ async def test_the_exports_page_offers_the_research_export_in_both_languages(
     assert note in html.split('id="research-note"', 1)[1].split("</p>", 1)[0]
     for kind in ("peer_leaders", "groups", "places"):
         assert f'formaction="/admin/exports/{kind}.csv"' in html
+
+
+@pytest.mark.parametrize("role", [Role.PEER_LEADER, Role.VOLUNTEER])
+async def test_only_staff_get_the_research_export(
+    client: httpx.AsyncClient, settings: Settings, role: Role
+) -> None:
+    made = await make_program()
+    await factories.sign_in(client, await factories.user(role, community=made["home"]), settings)
+    response = await client.get(f"/admin/exports/research.zip?{window()}")
+    assert response.status_code in (401, 403, 404) and response.content[:2] != b"PK"
+    assert not await AuditEvent.filter(action="export").exists()
