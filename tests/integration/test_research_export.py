@@ -37,6 +37,11 @@ from tests import factories
 pytestmark = pytest.mark.timezone("Asia/Shanghai")
 
 SINCE, UNTIL = date(2026, 9, 1), date(2026, 11, 25)
+# Variable names SPSS (ALL, AND, …) and Stata (byte, double, …) refuse.
+RESERVED = {
+    *"all and by eq ge gt le lt ne not or to with".split(),
+    *"byte double float if in int long using strl".split(),
+}
 
 
 def when(day: date, hour: int = 3) -> datetime:
@@ -260,7 +265,9 @@ async def test_the_research_zip_loads_in_pandas_with_every_column_and_code_expla
         assert list(frame.columns), name
         for column in frame.columns:
             assert (name, column) in documented, f"{name}.{column} is not in the codebook"
+            # Stata's 32 characters; no name SPSS or Stata reserves.
             assert column.isascii() and column.islower() and len(column) <= 32, column
+            assert column[0].isalpha() and column not in RESERVED, column
     assert codebook["meaning_zh"].notna().all() and codebook["meaning_en"].notna().all()
 
     # Every code a table uses is a key of the table it refers to.
