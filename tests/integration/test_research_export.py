@@ -39,8 +39,8 @@ pytestmark = pytest.mark.timezone("Asia/Shanghai")
 SINCE, UNTIL = date(2026, 9, 1), date(2026, 11, 25)
 # Variable names SPSS (ALL, AND, …) and Stata (byte, double, …) refuse.
 RESERVED = {
-    *"all and by eq ge gt le lt ne not or to with".split(),
-    *"byte double float if in int long using strl".split(),
+    *["all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with"],
+    *["byte", "double", "float", "if", "in", "int", "long", "using", "strl"],
 }
 
 
