@@ -8,7 +8,7 @@ For each backend: fill a fresh database with ``peerlog demo`` (seed 2026: ~1,300
 ~25k contacts), then call every staff page in-process (httpx over ASGI, no network) as an admin
 and as a coordinator, and print the median and worst of ``--runs`` calls — that is the server's
 time, template rendering included. Then import a 10,000-row participant CSV (check + confirm,
-through the sync engine) and stream the contacts export.
+through the sync engine), stream the contacts export and download the research export (zip).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,20 @@ async def run(database_url: str, runs: int, label: str) -> None:
         print(
             f"contacts export (all, streamed): {lines} rows in {time.perf_counter() - started:.2f} s, "
             f"{len(response.content) / 1024 / 1024:.1f} MiB"
+        )
+
+        started = time.perf_counter()
+        response = await clients["admin"].get("/admin/exports/research.zip")
+        with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+            rows = {
+                n.removesuffix(".csv"): zf.read(n).count(b"\r\n") - 1
+                for n in zf.namelist()
+                if n.endswith(".csv")
+            }
+        print(
+            f"research export (all, zip): {rows['contacts']} contacts, {rows['participants']} "
+            f"participants, {sum(rows.values())} rows in {len(rows)} tables in "
+            f"{time.perf_counter() - started:.2f} s, {len(response.content) / 1024 / 1024:.1f} MiB"
         )
 
         codes = [c for c in await Committee.all().values_list("code", flat=True)]

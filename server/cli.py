@@ -49,11 +49,28 @@ def _parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite", help="make a one-time enrolment link for a user")
     invite.add_argument("name", help="user name")
 
-    export = sub.add_parser("export", help="write a CSV export to standard output")
-    export.add_argument("kind", choices=["contacts", "participants", "meetings"])
+    export = sub.add_parser(
+        "export", help="write a CSV export (or the research export's zip) to standard output"
+    )
+    export.add_argument(
+        "kind",
+        choices=[
+            "contacts",
+            "participants",
+            "meetings",
+            "peer_leaders",
+            "groups",
+            "places",
+            "research",
+        ],
+    )
     export.add_argument("--community", help="community code")
-    export.add_argument("--since", help="first day, YYYY-MM-DD, in PEERLOG_TIMEZONE")
-    export.add_argument("--until", help="last day, YYYY-MM-DD, in PEERLOG_TIMEZONE")
+    export.add_argument(
+        "--since", "--from", dest="since", help="first day, YYYY-MM-DD, in PEERLOG_TIMEZONE"
+    )
+    export.add_argument(
+        "--until", "--to", dest="until", help="last day, YYYY-MM-DD, in PEERLOG_TIMEZONE"
+    )
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
 
     backup = sub.add_parser(
@@ -197,9 +214,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     if args.command == "export":
-        from server import exports
+        from server import exports, research
 
-        asyncio.run(with_db(settings, lambda: exports.cli_export(args, settings.zone)))
+        export = research.cli_export if args.kind == "research" else exports.cli_export
+        asyncio.run(with_db(settings, lambda: export(args, settings.zone)))
         return 0
     raise UserError(f"unknown command {args.command!r}")
 

@@ -7,7 +7,11 @@ and audited (who, kind, filters, row count: never a value).
 Filters: ``community`` (code or id), ``since`` / ``until`` (inclusive days in the program's time
 zone, ``PEERLOG_TIMEZONE``). Contacts and meetings are filtered by ``occurred_at``: "from
 1 December" in Shanghai starts at 00:00 +08:00 (16:00 UTC the day before). Participants are
-filtered by ``enrolled_on``, a plain date.
+exported when they were active in the period: enrolled in it (``enrolled_on``, a plain date) or
+with a non-voided contact, measurement or assessment in it (a meeting's attendance is a
+contact too; see ``ACTIVITY_SOURCES``), so someone enrolled last year and contacted last week is in. Peer leaders,
+groups and places (residential committees with their community) take the community filter only:
+they match the codes and ids of the other files to names.
 
 Text cells are in double quotes and never start like a formula: one that would (``=``, ``+``,
 ``-``, ``@``, tab, CR, LF or a full-width ``＝＋－＠``) gets a leading ``'``, as OWASP advises
@@ -32,12 +36,24 @@ participants
 meetings
     id, occurred_at, group_id, group, community_code, peer_leader_id, peer_leader, place, topic,
     co_leader, attendee_ids, attendees, note, voided, void_reason, version
+peer_leaders
+    id, research_code, username, display_name, community_code, is_active, created_at,
+    deactivated_at
+groups
+    id, research_code, name, community_code, committee_code, leader_id, leader,
+    leader_research_code, co_leader_id, co_leader, version
+places
+    id, code, name, community_id, community_code, community_name
+
+``research_code`` is the code the pseudonymised research export (``server.research``) gives a
+peer leader or a group: these files are the program's key from those codes to names.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import sys
 import uuid
@@ -47,10 +63,22 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import quote
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from server.reports import start_of
-from sync.models import AuditEvent, Community, Contact, GroupMeeting, Participant, User
+from sync.models import (
+    Assessment,
+    AuditEvent,
+    Committee,
+    Community,
+    Contact,
+    Group,
+    GroupMeeting,
+    Measurement,
+    Participant,
+    Role,
+    User,
+)
 from sync.validate import FORBIDDEN_IN_TEXT
 
 BOM = "\ufeff"
@@ -133,6 +161,51 @@ MEETING_COLUMNS: dict[str, str] = {
     "void_reason": "void_reason",
     "version": "version",
 }
+PEER_LEADER_COLUMNS: dict[str, str] = {
+    "id": "id",
+    "research_code": "id",
+    "username": "username",
+    "display_name": "display_name",
+    "community_code": "community__code",
+    "is_active": "is_active",
+    "created_at": "created_at",
+    "deactivated_at": "deactivated_at",
+}
+GROUP_COLUMNS: dict[str, str] = {
+    "id": "id",
+    "research_code": "id",
+    "name": "name",
+    "community_code": "community__code",
+    "committee_code": "committee__code",
+    "leader_id": "leader_id",
+    "leader": "leader__username",
+    "leader_research_code": "leader_id",
+    "co_leader_id": "co_leader_id",
+    "co_leader": "co_leader__username",
+    "version": "version",
+}
+PLACE_COLUMNS: dict[str, str] = {
+    "id": "id",
+    "code": "code",
+    "name": "name",
+    "community_id": "community_id",
+    "community_code": "community__code",
+    "community_name": "community__name",
+}
+
+
+def _research_code(prefix: str) -> Callable[[Any], Any]:
+    # Cached: a research export asks for the same few hundred codes tens of thousands of times.
+    @functools.cache
+    def code(value: Any) -> Any:
+        return None if value is None else f"{prefix}{uuid.UUID(str(value)).hex[:8].upper()}"
+
+    return code
+
+
+# The research export's codes for a peer leader and a group (``server.research`` uses these).
+leader_code = _research_code("PL-")
+group_code = _research_code("G-")
 
 
 @dataclass(frozen=True)
@@ -140,17 +213,25 @@ class ExportKind:
     name: str
     model: Any
     columns: dict[str, str]
-    date_field: str  # the field the date range applies to
-    is_instant: bool
+    date_field: str | None  # the field the date range applies to; None: no date filter
+    is_instant: bool = False
+    # column → how its cell is computed from its source value (a count, a code)
+    derived: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    # rows always left out or kept (e.g. only peer leaders among the users)
+    base: dict[str, Any] = field(default_factory=dict)
+    # the date filter, when it is more than ``date_field`` in the range
+    window: Callable[[ExportFilters], Q] | None = None
 
 
-KINDS: dict[str, ExportKind] = {
-    "contacts": ExportKind("contacts", Contact, CONTACT_COLUMNS, "occurred_at", True),
-    "participants": ExportKind(
-        "participants", Participant, PARTICIPANT_COLUMNS, "enrolled_on", False
-    ),
-    "meetings": ExportKind("meetings", GroupMeeting, MEETING_COLUMNS, "occurred_at", True),
-}
+def _attendees(ids: Any) -> int:
+    return len(ids or ())
+
+
+KINDS: dict[str, ExportKind] = {}
+
+
+def _kinds(*kinds: ExportKind) -> None:
+    KINDS.update((k.name, k) for k in kinds)
 
 
 @dataclass(frozen=True)
@@ -222,20 +303,82 @@ def attachment(filename: str) -> str:
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def _query(kind: ExportKind, f: ExportFilters) -> Any:
+def period_q(f: ExportFilters, date_field: str, is_instant: bool) -> Q:
+    """``date_field`` within the filters' days (an instant: from the first day's local midnight)."""
     q = Q()
+    if f.since:
+        bound: Any = start_of(f.since, f.zone) if is_instant else f.since
+        q &= Q(**{f"{date_field}__gte": bound})
+    if f.until:
+        if is_instant:
+            end = start_of(f.until + timedelta(days=1), f.zone)
+            q &= Q(**{f"{date_field}__lt": end})  # type: ignore[arg-type]
+        else:
+            q &= Q(**{f"{date_field}__lte": f.until})  # type: ignore[arg-type]
+    return q
+
+
+# Records that make a participant active on their day: (model, its date field, is an instant).
+# A group meeting's attendance is a ``group_meeting`` contact, so contacts cover meetings.
+ACTIVITY_SOURCES: list[tuple[Any, str, bool]] = [
+    (Contact, "occurred_at", True),
+    (Measurement, "measured_on", False),
+    (Assessment, "assessed_on", False),
+]
+
+
+def active_participants_q(f: ExportFilters) -> Q:
+    """Participants active in the filters' period: enrolled in it, or with a (non-voided)
+    activity record in it. With no period, everyone."""
+    if not (f.since or f.until):
+        return Q()
+    q = period_q(f, "enrolled_on", False)
+    for model, date_field, is_instant in ACTIVITY_SOURCES:
+        done = model.filter(period_q(f, date_field, is_instant), voided=False)
+        q |= Q(id__in=Subquery(done.values("participant_id")))
+    return q
+
+
+def _query(kind: ExportKind, f: ExportFilters) -> Any:
+    q = Q(**kind.base)
     if f.community_id:
         q &= Q(community_id=f.community_id)
-    if f.since:
-        bound: Any = start_of(f.since, f.zone) if kind.is_instant else f.since
-        q &= Q(**{f"{kind.date_field}__gte": bound})
-    if f.until:
-        if kind.is_instant:
-            end = start_of(f.until + timedelta(days=1), f.zone)
-            q &= Q(**{f"{kind.date_field}__lt": end})  # type: ignore[arg-type]
-        else:
-            q &= Q(**{f"{kind.date_field}__lte": f.until})  # type: ignore[arg-type]
+    if kind.window is not None:
+        q &= kind.window(f)
+    elif kind.date_field is not None:
+        q &= period_q(f, kind.date_field, kind.is_instant)
     return kind.model.filter(q)
+
+
+_kinds(
+    ExportKind("contacts", Contact, CONTACT_COLUMNS, "occurred_at", True),
+    ExportKind(
+        "participants",
+        Participant,
+        PARTICIPANT_COLUMNS,
+        "enrolled_on",
+        window=active_participants_q,
+    ),
+    ExportKind(
+        "meetings", GroupMeeting, MEETING_COLUMNS, "occurred_at", True, {"attendees": _attendees}
+    ),
+    ExportKind(
+        "peer_leaders",
+        User,
+        PEER_LEADER_COLUMNS,
+        None,
+        derived={"research_code": leader_code},
+        base={"role": Role.PEER_LEADER.value},
+    ),
+    ExportKind(
+        "groups",
+        Group,
+        GROUP_COLUMNS,
+        None,
+        derived={"research_code": group_code, "leader_research_code": leader_code},
+    ),
+    ExportKind("places", Committee, PLACE_COLUMNS, None),
+)
 
 
 async def rows(kind: ExportKind, f: ExportFilters) -> AsyncIterator[list[Any]]:
@@ -259,8 +402,8 @@ async def rows(kind: ExportKind, f: ExportFilters) -> AsyncIterator[list[Any]]:
             out = []
             for column, source in kind.columns.items():
                 value = record[source]
-                if column == "attendees":
-                    value = len(value or ())
+                if column in kind.derived:
+                    value = kind.derived[column](value)
                 out.append(cell(value, f.zone))
             yield out
         after = batch[-1]["c0"]
@@ -307,7 +450,10 @@ async def audit_export(
     request_id: str | None = None,
     device_id: uuid.UUID | None = None,
     community_code: str | None = None,
+    tables: dict[str, int] | None = None,
 ) -> None:
+    """One audit row per export: who, what, the filters and how many rows (per table for a
+    zip of several), never a value."""
     await AuditEvent.create(
         actor=actor,
         device_id=device_id,
@@ -320,6 +466,7 @@ async def audit_export(
             "rows": count,
             "complete": complete,
             "source": source,
+            **({"tables": tables} if tables is not None else {}),
         },
     )
 
@@ -348,13 +495,45 @@ async def filters_from_args(
     return ExportFilters(community_id, since_d, until_d, zone=zone), code
 
 
-def _open_output(path: str) -> Any:
+def open_output(path: str) -> Any:
     return open(path, "wb")
+
+
+async def write_output(path: str | None, chunks: AsyncIterator[bytes]) -> None:
+    """``peerlog export``'s output: the file ``path`` (a user error when it cannot be made), or
+    standard output."""
+    from server.console import UserError
+
+    if path:
+        try:
+            out = open_output(path)
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    else:
+        out = sys.stdout.buffer
+    try:
+        async for chunk in chunks:
+            out.write(chunk)
+        out.flush()
+    finally:
+        if path:
+            out.close()
+
+
+def export_filename(kind: str, community_code: str | None, f: ExportFilters, ext: str) -> str:
+    """``peerlog-contacts-SH-XH-2026-10-01-2026-10-31.csv``: what, where and when."""
+    parts = [kind, community_code or "all"]
+    if f.since:
+        parts.append(f.since.isoformat())
+    if f.until:
+        parts.append(f.until.isoformat())
+    return f"peerlog-{'-'.join(parts)}.{ext}"
 
 
 async def cli_export(args: argparse.Namespace, zone: tzinfo) -> None:
     """``peerlog export KIND [--community CODE] [--since D] [--until D] [-o FILE]``; the days
-    and the instant cells are in ``zone``, the program's time zone."""
+    and the instant cells are in ``zone``, the program's time zone. (``peerlog export research``
+    is ``server.research.cli_export``.)"""
     from server.console import UserError
 
     try:
@@ -370,19 +549,6 @@ async def cli_export(args: argparse.Namespace, zone: tzinfo) -> None:
             None, kind.name, f, count, complete=complete, source="cli", community_code=code
         )
 
-    if args.output:
-        try:
-            out = _open_output(args.output)
-        except OSError as exc:
-            raise UserError(f"cannot write {args.output}: {exc.strerror}") from None
-    else:
-        out = sys.stdout.buffer
-    try:
-        async for chunk in csv_chunks(kind, f, done):
-            out.write(chunk)
-        out.flush()
-    finally:
-        if args.output:
-            out.close()
+    await write_output(args.output, csv_chunks(kind, f, done))
     if args.output:
         print(f"wrote {count_box['rows']} {kind.name} to {args.output}", file=sys.stderr)

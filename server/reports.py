@@ -15,15 +15,19 @@ Definitions (shown on the page, and tested against an independent computation):
   those the peer leader logged. Each month is also given *per 30 days* (divided by the days of
   the month the range covers, up to today, times 30), so a partial month — the current one, or
   the range's ends — compares with whole ones; a partial month is marked.
-- *key functions*: non-voided one-to-one contacts in the range (a group meeting's attendances
-  carry no functions and are counted apart); a contact counts once for every key function it
-  addressed, and shares are of one-to-one contacts.
+- *key functions*: non-voided contacts in the range, one-to-one contacts and group-meeting
+  contacts (a meeting's attendances, and any contact logged in the ``group_meeting`` mode)
+  counted apart; a contact counts once for every key function it addressed, and shares are of
+  the contacts of its own kind.
 - *modes / referrals*: non-voided contacts in the range.
 - *group-meeting attendance*: non-voided meetings in the range, attendances, mean per meeting
   and distinct participants who attended at least once.
 - *overdue* (today): see ``is_overdue``.
-- *HbA1c*: participants within the filters (any status) whose baseline HbA1c was ≥ 8 % and who
-  have a later HbA1c value: n, mean baseline, mean latest, mean change (latest − baseline).
+- *HbA1c*: participants within the filters (any status) whose baseline HbA1c was ≥ 8 % and whose
+  latest HbA1c is dated in the range and after the baseline (a "latest" dated before the
+  baseline is not a follow-up): n, mean baseline, mean latest, mean change (latest − baseline).
+  ``hba1c_change`` takes plain (baseline, its day, latest, its day) values, so the measurement
+  history of issue 14 can feed it in place of the participant's two columns.
 
 Days are the program's days: calendar days in ``PEERLOG_TIMEZONE`` (Asia/Shanghai by default).
 Instants are stored in UTC, so a day is the UTC range from its local midnight to the next: a
@@ -274,7 +278,8 @@ class Dashboard:
     referrals: list[tuple[str, int]] = field(default_factory=list)
     urgent: list[dict[str, Any]] = field(default_factory=list)
     contacts: int = 0
-    one_to_one: int = 0  # contacts not made from a group meeting's attendance
+    one_to_one: int = 0  # contacts neither from a meeting's attendance nor in its mode
+    meeting_functions: list[tuple[str, int]] = field(default_factory=list)
     meetings: int = 0
     attendances: int = 0
     attendees: int = 0
@@ -293,6 +298,35 @@ class Dashboard:
     @property
     def mean_attendance(self) -> float | None:
         return self.attendances / self.meetings if self.meetings else None
+
+    @property
+    def group_contacts(self) -> int:
+        """Contacts at group meetings: what key-function shares count apart."""
+        return self.contacts - self.one_to_one
+
+
+def hba1c_change(
+    values: list[tuple[float | None, date | None, float | None, date | None]],
+    since: date,
+    until: date,
+) -> tuple[int, float | None, float | None]:
+    """n, mean baseline and mean latest among (baseline, baseline day, latest, latest day) where
+    the baseline is ≥ ``HBA1C_THRESHOLD`` and the latest is dated in the range, after the
+    baseline (when the baseline has a day)."""
+    pairs = [
+        (base, latest)
+        for base, base_on, latest, latest_on in values
+        if base is not None
+        and base >= HBA1C_THRESHOLD
+        and latest is not None
+        and latest_on is not None
+        and since <= latest_on <= until
+        and (base_on is None or latest_on > base_on)
+    ]
+    if not pairs:
+        return 0, None, None
+    n = len(pairs)
+    return n, sum(b for b, _ in pairs) / n, sum(x for _, x in pairs) / n
 
 
 async def dashboard(
@@ -339,10 +373,12 @@ async def dashboard(
         "next_follow_up_on",
         "enrolled_on",
         "hba1c_baseline",
+        "hba1c_baseline_on",
         "hba1c",
+        "hba1c_on",
     )
-    baseline, latest = [], []
-    for pid, key, status, last, follow_up, enrolled, base, hba1c in rows:
+    hba1c_values = []
+    for pid, key, status, last, follow_up, enrolled, base, base_on, hba1c, hba1c_on in rows:
         r = row(key) if by else None
         if status == ParticipantStatus.ACTIVE.value:
             d.active += 1
@@ -358,13 +394,11 @@ async def dashboard(
                 last_day = day_of(last, zone) if last else None
                 if last_day is None or last_day < follow_up:
                     d.follow_up_passed += 1
-        if base is not None and base >= HBA1C_THRESHOLD and hba1c is not None:
-            baseline.append(base)
-            latest.append(hba1c)
-    if baseline:
-        d.hba1c_n = len(baseline)
-        d.hba1c_baseline_mean = sum(baseline) / len(baseline)
-        d.hba1c_latest_mean = sum(latest) / len(latest)
+        hba1c_values.append((base, base_on, hba1c, hba1c_on))
+    d.hba1c_n, d.hba1c_baseline_mean, d.hba1c_latest_mean = hba1c_change(
+        hba1c_values, f.since, f.until
+    )
+    if d.hba1c_baseline_mean is not None and d.hba1c_latest_mean is not None:
         d.hba1c_change_mean = d.hba1c_latest_mean - d.hba1c_baseline_mean
 
     cq = _contact_q(f, f.since, f.until, zone)
@@ -377,8 +411,6 @@ async def dashboard(
             MonthRow(month, n, n / d.active if d.active else 0.0, covered, (nxt - month).days)
         )
     d.contacts = sum(m.contacts for m in d.per_month)
-    one_to_one = Contact.filter(cq, meeting_id__isnull=True)
-    d.one_to_one = await one_to_one.count()
 
     modes = dict(
         await Contact.filter(cq).annotate(n=Count("id")).group_by("mode").values_list("mode", "n")
@@ -393,17 +425,28 @@ async def dashboard(
     d.referrals = [(r.value, int(referrals.get(r.value, 0))) for r in Referral]
 
     # One pass in SQL: the JSON list's text holds each function as a quoted word, on SQLite
-    # (TEXT) and PostgreSQL (jsonb cast to text) alike. Function names are our own enum values,
-    # never user input, so they are safe inside the statement.
-    sums = {
-        k.value: Sum(
-            RawSQL(f'CASE WHEN CAST("functions" AS TEXT) LIKE \'%"{k.value}"%\' THEN 1 ELSE 0 END')  # type: ignore[arg-type]
-        )
-        for k in KeyFunction
-    }
-    counted = await one_to_one.annotate(**sums).values(*sums)
+    # (TEXT) and PostgreSQL (jsonb cast to text) alike; group meetings (a meeting's attendances
+    # and contacts logged in its mode) are counted apart from one-to-one contacts. Function and
+    # mode names are our own enum values, never user input, so they are safe in the statement.
+    one = f'"meeting_id" IS NULL AND "mode" <> \'{ContactMode.GROUP_MEETING.value}\''
+
+    def count_when(condition: str) -> Sum:
+        return Sum(RawSQL(f"CASE WHEN {condition} THEN 1 ELSE 0 END"))  # type: ignore[arg-type]
+
+    def has(k: KeyFunction) -> str:
+        return f'CAST("functions" AS TEXT) LIKE \'%"{k.value}"%\''
+
+    sums = {"one_to_one": count_when(one)}
+    for k in KeyFunction:
+        sums[f"one_{k.value}"] = count_when(f"{one} AND {has(k)}")
+        sums[f"meeting_{k.value}"] = count_when(f"NOT ({one}) AND {has(k)}")
+    counted = await Contact.filter(cq).annotate(**sums).values(*sums)
     first = counted[0] if counted else {}
-    d.functions = [(k.value, int(first.get(k.value) or 0)) for k in KeyFunction]
+    d.one_to_one = int(first.get("one_to_one") or 0)
+    d.functions = [(k.value, int(first.get(f"one_{k.value}") or 0)) for k in KeyFunction]
+    d.meeting_functions = [
+        (k.value, int(first.get(f"meeting_{k.value}") or 0)) for k in KeyFunction
+    ]
 
     d.urgent = await urgent_referrals(Contact.filter(cq), zone)
 

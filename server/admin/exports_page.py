@@ -1,20 +1,22 @@
-"""``/admin/exports``: the evaluation CSVs, streamed and audited."""
+"""``/admin/exports``: the evaluation CSVs and the research zip, streamed and audited."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Stream, Template
 
-from server import exports
+from server import exports, research
 from server.admin.common import communities_for, community_scope, page, parse_date
 from server.admin.writes import request_id
 from server.auth.session import get_auth
 from server.deps import AppSettings, CurrentUser, Req
-from sync.models import Community
+from server.settings import Settings
+from sync.models import Community, User
 
 
 @get("/admin/exports", name="admin-exports")
@@ -42,10 +44,45 @@ async def export_csv(
     settings: AppSettings,
     filename: FromPath[str],
 ) -> Stream:
-    """``/admin/exports/contacts.csv?community=…&since=…&until=…`` (and participants, meetings)."""
+    """``/admin/exports/contacts.csv?community=…&since=…&until=…`` (and the other kinds)."""
     spec = exports.KINDS.get(filename.removesuffix(".csv"))
     if spec is None:
         raise NotFoundException("No such export.")
+    f, community = await _filters(request, user, settings)
+    audit = _auditor(request, user, spec.name, f, community)
+
+    async def done(count: int, complete: bool) -> None:
+        await audit(count, complete, None)
+
+    return _download(
+        exports.csv_chunks(spec, f, done),
+        # Litestar adds the charset of a text/* type itself: naming it here said it twice.
+        "text/csv",
+        exports.export_filename(spec.name, community.code if community else None, f, "csv"),
+    )
+
+
+@get("/admin/exports/research.zip", name="admin-export-research")
+async def export_research(request: Req, user: CurrentUser, settings: AppSettings) -> Stream:
+    """The pseudonymised research export (``server.research``): one zip, audited."""
+    f, community = await _filters(request, user, settings)
+    audit = _auditor(request, user, "research", f, community)
+
+    async def done(run: research.Run, complete: bool) -> None:
+        await audit(research.total_rows(run), complete, run.counts)
+
+    code = community.code if community else None
+    return _download(
+        research.zip_chunks(f, code, done),
+        "application/zip",
+        exports.export_filename("research", code, f, "zip"),
+    )
+
+
+async def _filters(
+    request: Req, user: User, settings: Settings
+) -> tuple[exports.ExportFilters, Community | None]:
+    """The query's filters, the community pinned to a coordinator's own."""
     q = request.query_params
     community_id = community_scope(user, q.get("community"))
     community = await Community.get_or_none(id=community_id) if community_id else None
@@ -55,12 +92,18 @@ async def export_csv(
         parse_date(q.get("until")),
         zone=settings.zone,
     )
+    return f, community
+
+
+def _auditor(
+    request: Req, user: User, kind: str, f: exports.ExportFilters, community: Community | None
+) -> Any:
     rid, device = request_id(request), get_auth(request).device_id
 
-    async def done(count: int, complete: bool) -> None:
+    async def audit(count: int, complete: bool, tables: dict[str, int] | None) -> None:
         await exports.audit_export(
             user,
-            spec.name,
+            kind,
             f,
             count,
             complete=complete,
@@ -68,22 +111,22 @@ async def export_csv(
             request_id=rid,
             device_id=device,
             community_code=community.code if community else None,
+            tables=tables,
         )
 
-    parts = [spec.name, community.code if community else "all"]
-    if f.since:
-        parts.append(f.since.isoformat())
-    if f.until:
-        parts.append(f.until.isoformat())
+    return audit
+
+
+def _download(chunks: Any, media_type: str, filename: str) -> Stream:
     return Stream(
-        exports.csv_chunks(spec, f, done),
-        # Litestar adds the charset of a text/* type itself: naming it here said it twice.
-        media_type="text/csv",
+        chunks,
+        media_type=media_type,
         headers={
-            "content-disposition": exports.attachment(f"peerlog-{'-'.join(parts)}.csv"),
+            "content-disposition": exports.attachment(filename),
             "cache-control": "no-store",
         },
     )
 
 
-ROUTES = [exports_page, export_csv]
+# The research zip before the CSVs' catch-all path.
+ROUTES = [exports_page, export_research, export_csv]

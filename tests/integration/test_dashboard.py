@@ -74,16 +74,33 @@ async def make_program(seed: int = 7, zone: ZoneInfo = ZoneInfo("UTC")) -> Progr
         for _ in range(9):
             leader = rnd.choice([x for x in leaders if x.community_id == committee.community_id])  # type: ignore[attr-defined]
             baseline = rnd.choice([None, 7.2, 8.0, 8.6, 9.4, 10.1])
+            enrolled = today - timedelta(days=rnd.randint(10, 200))
+            baseline_on = enrolled - timedelta(days=rnd.randint(0, 30))
+            latest = (
+                None
+                if baseline is None or rnd.random() < 0.2
+                else round(baseline - rnd.uniform(-0.5, 1.5), 1)
+            )
+            # Latest values dated in the range, before it, and (wrongly) before the baseline.
+            latest_on = rnd.choice(
+                [
+                    today - timedelta(days=rnd.randint(0, 100)),
+                    today - timedelta(days=rnd.randint(0, 100)),
+                    today - timedelta(days=rnd.randint(130, 250)),
+                    baseline_on - timedelta(days=rnd.randint(1, 90)),
+                    None,
+                ]
+            )
             p = await factories.participant(
                 committee,
                 leader,
                 group=group,
                 status=rnd.choice(STATUSES),
-                enrolled_on=today - timedelta(days=rnd.randint(10, 200)),
+                enrolled_on=enrolled,
                 hba1c_baseline=baseline,
-                hba1c=None
-                if baseline is None or rnd.random() < 0.2
-                else round(baseline - rnd.uniform(-0.5, 1.5), 1),
+                hba1c_baseline_on=baseline_on,
+                hba1c=latest,
+                hba1c_on=latest_on if latest is not None else None,
             )
             people.append(p)
             last: datetime | None = None
@@ -195,11 +212,30 @@ def expected(
         stale = quiet_since is None or (today - quiet_since) > timedelta(days=overdue_days)
         overdue += missed or stale
 
+    # A follow-up HbA1c is one dated in the range and after the baseline.
     high = [
         p
         for p in people
-        if p.hba1c_baseline is not None and p.hba1c_baseline >= 8.0 and p.hba1c is not None
+        if p.hba1c_baseline is not None
+        and p.hba1c_baseline >= 8.0
+        and p.hba1c is not None
+        and p.hba1c_on is not None
+        and since <= p.hba1c_on <= until
+        and (p.hba1c_baseline_on is None or p.hba1c_on > p.hba1c_baseline_on)
     ]
+    # The days of each month the range covers up to today; fewer than the month has = partial.
+    covered: dict[str, int] = {}
+    day_ = since
+    while day_ <= min(until, today):
+        covered[day_.strftime("%Y-%m")] = covered.get(day_.strftime("%Y-%m"), 0) + 1
+        day_ += timedelta(days=1)
+    partial = {}
+    for key in months:
+        year, month = map(int, key.split("-"))
+        length = ((date(year + month // 12, month % 12 + 1, 1)) - date(year, month, 1)).days
+        partial[key] = covered.get(key, 0) < length
+    at_meetings = [c for c in in_range if c.mode == "group_meeting" or c.meeting_id is not None]  # type: ignore[attr-defined]
+    one_to_one = [c for c in in_range if c not in at_meetings]
     group_ids = {
         p.group_id for p in participants if committee is None or p.committee_id == committee
     }  # type: ignore[attr-defined]
@@ -218,7 +254,10 @@ def expected(
         "months": months,
         "contacts": len(in_range),
         "modes": {m: sum(c.mode == m for c in in_range) for m in MODES},
-        "functions": {f: sum(f in c.functions for c in in_range) for f in FUNCTIONS},
+        "functions": {f: sum(f in c.functions for c in one_to_one) for f in FUNCTIONS},
+        "meeting_functions": {f: sum(f in c.functions for c in at_meetings) for f in FUNCTIONS},
+        "one_to_one": len(one_to_one),
+        "partial": partial,
         "referrals": {
             r: sum(c.referral == r for c in in_range) for r in ("none", "routine", "urgent")
         },
@@ -277,8 +316,11 @@ async def test_dashboard_figures_equal_an_independent_count(
     assert want["contacts"] > 0 and want["active"] > 0, (
         "the program must give the test something to count"
     )
+    if scope == "all":
+        assert want["hba1c_n"] > 0 and any(want["meeting_functions"].values())
 
     await factories.sign_in(client, program.admin, settings)
+    client.cookies.set("lang", "en")
     response = await client.get("/admin/dashboard" + query)
     assert response.status_code == 200
     html = response.text
@@ -290,6 +332,18 @@ async def test_dashboard_figures_equal_an_independent_count(
     assert {k: int(v) for k, v in table(html, "table-per-month").items()} == want["months"]
     assert {k: int(v) for k, v in table(html, "table-modes").items() if k in MODES} == want["modes"]
     assert {k: int(v) for k, v in table(html, "table-functions").items()} == want["functions"]
+    functions_table = html.split('id="table-functions"', 1)[1].split("</table>", 1)[0]
+    at_meetings = dict(
+        re.findall(r'<tr data-key="(\w+)".*?data-meetings="(\d+)"', functions_table, re.S)
+    )
+    assert {k: int(v) for k, v in at_meetings.items()} == want["meeting_functions"]
+    assert f"Shares of {want['one_to_one']} one-to-one contacts" in html
+    month_table = html.split('id="table-per-month"', 1)[1].split("</table>", 1)[0]
+    marked = {
+        key: 'class="partial"' in attrs
+        for key, attrs in re.findall(r'<tr data-key="([\d-]+)"([^>]*)>', month_table)
+    }
+    assert marked == want["partial"]
     assert {k: int(v) for k, v in table(html, "table-referrals").items()} == want["referrals"]
     meetings_table = table(html, "table-meetings")
     assert int(meetings_table["meetings"]) == want["meetings"]
@@ -471,4 +525,34 @@ async def test_key_function_shares_are_of_one_to_one_contacts_not_meeting_attend
     functions = html.split('id="table-functions"', 1)[1].split("</table>", 1)[0]
     share = re.search(r'data-key="being_there">.*?data-share="([^"]*)"', functions, re.S)
     assert share and float(share.group(1)) == 1.0  # 1 of 1 one-to-one contact, not 1 of 4
-    assert "Of 1 one-to-one contacts; the 3 attendances" in html
+    assert "Shares of 1 one-to-one contacts; the 3 contacts at group meetings" in html
+
+
+async def test_the_hba1c_panel_counts_latest_values_dated_in_the_period_after_the_baseline(
+    db: str,
+) -> None:
+    """The issue's case: a "latest" dated three months before the baseline moved a community's
+    figure; and a value from before the period is not a change in it."""
+    community = await factories.community()
+    committee = await factories.committee(community)
+
+    async def person(latest: float, latest_on: date) -> None:
+        await factories.participant(
+            committee,
+            hba1c_baseline=9.0,
+            hba1c_baseline_on=date(2026, 6, 1),
+            hba1c=latest,
+            hba1c_on=latest_on,
+        )
+
+    await person(8.0, date(2026, 10, 15))  # counted: in the period, after the baseline
+    await person(9.6, date(2026, 3, 1))  # before the baseline
+    await person(7.0, date(2026, 7, 1))  # after the baseline, before the period
+    f = reports.Filters(since=date(2026, 9, 1), until=date(2026, 11, 25))
+    d = await reports.dashboard(f, today=date(2026, 11, 25), zone=ZoneInfo("UTC"), overdue_days=30)
+    assert (d.hba1c_n, d.hba1c_baseline_mean, d.hba1c_latest_mean) == (1, 9.0, 8.0)
+    wider = reports.Filters(since=date(2026, 1, 1), until=date(2026, 11, 25))
+    d = await reports.dashboard(
+        wider, today=date(2026, 11, 25), zone=ZoneInfo("UTC"), overdue_days=30
+    )
+    assert d.hba1c_n == 2 and d.hba1c_change_mean == pytest.approx(-1.5)
