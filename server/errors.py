@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from sync.validate import FORBIDDEN_IN_TEXT, printable
+from sync.wire import _describe as describe_problem
 
 log = logging.getLogger("peerlog.errors")
 
@@ -50,13 +51,15 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
         # Litestar's own refusal of a body over the route's limit: say what the limit is.
         body["message"] = body_limit_of(request.route_handler)[1]
     if isinstance(exc, ValidationException) and exc.extra:
-        # Litestar's own body validation: keep the field names and reasons, never the values.
-        body["fields"] = [
-            {"key": e.get("key"), "message": e.get("message")}
-            for e in exc.extra
-            if isinstance(e, dict)
-        ]
+        # Litestar's own validation: keep the field names and reasons, never the values.
+        fields = [e for e in exc.extra if isinstance(e, dict)]
+        body["fields"] = [{"key": e.get("key"), "message": e.get("message")} for e in fields]
         body["error"] = "invalid"
+        in_body = [e for e in fields if e.get("source") == "body"]
+        if in_body:
+            # A body of the wrong shape: a 422 naming the place, as a malformed push's is.
+            status = 422
+            body["message"] = "; ".join(_body_problem(e) for e in in_body)
     if isinstance(exc.extra, dict) and "error" in exc.extra:
         body.update(exc.extra)
     body["request_id"] = request_id(request)
@@ -66,6 +69,14 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
         media_type=MediaType.JSON,
         headers={"cache-control": "no-store", **(exc.headers or {})},
     )
+
+
+def _body_problem(error: dict[str, Any]) -> str:
+    """Litestar's report of one wrong body field (``key`` ``data`` is the body itself) in the
+    push's words, e.g. ``credential.response: required`` (``sync.wire``'s describer)."""
+    key = str(error.get("key") or "data")
+    where = "" if key == "data" else key
+    return describe_problem(f"{error.get('message', '')} - at `${'.' if where else ''}{where}`")
 
 
 def where(exc: BaseException, limit: int = 12) -> str:

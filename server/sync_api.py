@@ -51,7 +51,12 @@ from sync.wire import (
 log = logging.getLogger("peerlog.sync")
 NO_STORE = {"cache-control": "no-store"}
 NOTICE_HEADER = "x-peerlog-notice"
-_encode = msgspec.json.Encoder().encode
+
+
+class ConflictStatuses(msgspec.Struct):
+    """``GET /api/sync/conflicts``: conflict id → ``open``, ``resolved`` or ``dismissed``."""
+
+    conflicts: dict[str, str]
 
 
 class RefusedPush(ClientException):
@@ -115,10 +120,6 @@ def _too_large(what: str, kind: type[ClientException] = ClientException) -> Clie
 
 def _invalid(message: str, kind: type[ClientException] = ClientException) -> ClientException:
     return kind(status_code=422, detail=message, extra={"error": "invalid"})
-
-
-def _json(body: Any, headers: dict[str, str] = NO_STORE) -> Response[bytes]:
-    return Response(_encode(body), media_type=MediaType.JSON, headers=headers)
 
 
 def _localized(response: PushResponse, lang: str) -> PushResponse:
@@ -217,7 +218,7 @@ async def _remember(request: Req, report: outbox.OutboxReport | None) -> None:
 
 
 @get("/conflicts")
-async def conflicts(user: CurrentUser, id: list[str] | None = None) -> Response[bytes]:
+async def conflicts(user: CurrentUser, id: list[str] | None = None) -> Response[ConflictStatuses]:
     """``?id=…&id=…``: the status of conflicts the signed-in user's pushes opened, as
     ``{"conflicts": {id: "open" | "resolved" | "dismissed"}}``; unknown ids and other users'
     are left out. (An addition to SPEC 3, for the phone's "needs attention".)"""
@@ -230,7 +231,7 @@ async def conflicts(user: CurrentUser, id: list[str] | None = None) -> Response[
     if len(wanted) > engine.MAX_CONFLICT_IDS:
         raise _invalid(f"id: at most {engine.MAX_CONFLICT_IDS} at a time")
     statuses = await engine.conflict_statuses(user, wanted)
-    return _json({"conflicts": statuses})
+    return Response(ConflictStatuses(statuses), media_type=MediaType.JSON, headers=NO_STORE)
 
 
 def router(settings: Settings) -> Router:

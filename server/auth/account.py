@@ -5,7 +5,7 @@ off is in ``devices``."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
 
 from litestar import Controller, delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException
@@ -13,10 +13,21 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK
 
-from server.auth import audit, device_keys, passkeys
+from server.auth import audit, bodies, device_keys, passkeys
+from server.auth.bodies import (
+    CreationOptions,
+    DeviceList,
+    DeviceRevoked,
+    Me,
+    NewPasskey,
+    Passkey,
+    PasskeyList,
+    PasskeyName,
+    PasskeyRemoved,
+)
 from server.auth.devices import revoke_device
 from server.auth.passkeys import PasskeyRefused, Purpose
-from server.auth.signin import json_object, me_body
+from server.auth.signin import who
 from server.deps import AppSettings, CurrentUser, Req
 from server.i18n import render
 from sync import validate
@@ -24,28 +35,27 @@ from sync.models import Credential, Device, Role, User
 
 
 @get("/api/auth/me")
-async def me(request: Req, user: CurrentUser) -> dict[str, Any]:
-    result = me_body(user)
+async def me(request: Req, user: CurrentUser) -> Me:
     device_id = request.auth.device_id
-    result["device_id"] = str(device_id) if device_id else None
+    result = Me(**who(user), device_id=str(device_id) if device_id else None)
     if user.role is Role.VOLUNTEER and user.community_id:  # type: ignore[attr-defined]
         # SPEC 1: the roster names each participant's peer leader; the phone keeps these names.
         leaders = await User.filter(
             community_id=user.community_id,  # type: ignore[attr-defined]
             role=Role.PEER_LEADER,
         ).values_list("id", "display_name")
-        result["peer_leaders"] = {str(i): name for i, name in leaders}
+        result.peer_leaders = {str(i): name for i, name in leaders}
     return result
 
 
-def _passkey(c: Credential) -> dict[str, Any]:
-    return {
-        "id": str(c.id),
-        "name": c.name,
-        "created_at": c.created_at.isoformat(),
-        "last_used_at": c.last_used_at.isoformat() if c.last_used_at else None,
-        "backed_up": c.backed_up,
-    }
+def _passkey(c: Credential) -> Passkey:
+    return Passkey(
+        id=str(c.id),
+        name=c.name,
+        created_at=c.created_at.isoformat(),
+        last_used_at=c.last_used_at.isoformat() if c.last_used_at else None,
+        backed_up=c.backed_up,
+    )
 
 
 async def _own_passkey(user: User, passkey_id: uuid.UUID) -> Credential:
@@ -55,9 +65,9 @@ async def _own_passkey(user: User, passkey_id: uuid.UUID) -> Credential:
     return found
 
 
-def _name(data: dict[str, Any]) -> str:
+def _name(data: NewPasskey | PasskeyName) -> str:
     try:
-        name = validate.clean_text(str(data.get("name") or ""))
+        name = validate.clean_text(data.name)
     except validate.Invalid:
         raise HTTPException(
             status_code=422,
@@ -79,24 +89,24 @@ class PasskeyController(Controller):
     path = "/api/auth/passkeys"
 
     @get("/")
-    async def list_passkeys(self, user: CurrentUser) -> dict[str, Any]:
+    async def list_passkeys(self, user: CurrentUser) -> PasskeyList:
         rows = await Credential.filter(user_id=user.id).order_by("created_at")
-        return {"passkeys": [_passkey(c) for c in rows]}
+        return PasskeyList(passkeys=[_passkey(c) for c in rows])
 
     @post("/options", status_code=HTTP_200_OK)
-    async def add_passkey_options(self, user: CurrentUser, settings: AppSettings) -> dict[str, Any]:
+    async def add_passkey_options(
+        self, user: CurrentUser, settings: AppSettings
+    ) -> CreationOptions:
         return await passkeys.registration_options(user, settings, Purpose.ADD)
 
     @post("/", status_code=201)
     async def add_passkey(
-        self, request: Req, user: CurrentUser, settings: AppSettings, data: JSONBody[Any]
-    ) -> dict[str, Any]:
-        """Body: ``{"name": "...", "credential": <PublicKeyCredential.toJSON()>}``."""
-        body = json_object(data)
-        name = _name(body)
+        self, request: Req, user: CurrentUser, settings: AppSettings, data: JSONBody[NewPasskey]
+    ) -> Passkey:
+        name = _name(data)
         try:
             credential = await passkeys.register(
-                user, json_object(body.get("credential")), settings, Purpose.ADD, name
+                user, data.credential.as_json(), settings, Purpose.ADD, name
             )
         except PasskeyRefused as refused:
             await audit.record(
@@ -114,17 +124,17 @@ class PasskeyController(Controller):
 
     @patch("/{passkey_id:uuid}")
     async def rename_passkey(
-        self, user: CurrentUser, passkey_id: FromPath[uuid.UUID], data: JSONBody[Any]
-    ) -> dict[str, Any]:
+        self, user: CurrentUser, passkey_id: FromPath[uuid.UUID], data: JSONBody[PasskeyName]
+    ) -> Passkey:
         found = await _own_passkey(user, passkey_id)
-        found.name = _name(json_object(data))
+        found.name = _name(data)
         await Credential.filter(id=found.id).update(name=found.name)
         return _passkey(found)
 
     @delete("/{passkey_id:uuid}", status_code=HTTP_200_OK)
     async def remove_passkey(
         self, request: Req, user: CurrentUser, passkey_id: FromPath[uuid.UUID]
-    ) -> dict[str, Any]:
+    ) -> PasskeyRemoved:
         found = await _own_passkey(user, passkey_id)
         if await Credential.filter(user_id=user.id).count() <= 1:
             raise HTTPException(
@@ -140,20 +150,24 @@ class PasskeyController(Controller):
             entity="credential",
             record_id=str(found.id),
         )
-        return {"removed": str(found.id)}
+        return PasskeyRemoved(removed=str(found.id))
 
 
-def _device(d: Device, current: uuid.UUID | None, keyed: set[uuid.UUID]) -> dict[str, Any]:
-    return {
-        "id": str(d.id),
-        "label": d.label,
-        "sign_in": "device_key" if d.id in keyed else "passkey",
-        "created_at": d.created_at.isoformat(),
-        "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
-        "last_sync_at": d.last_sync_at.isoformat() if d.last_sync_at else None,
-        "revoked_at": d.revoked_at.isoformat() if d.revoked_at else None,
-        "current": d.id == current,
-    }
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _device(d: Device, current: uuid.UUID | None, keyed: set[uuid.UUID]) -> bodies.Device:
+    return bodies.Device(
+        id=str(d.id),
+        label=d.label,
+        sign_in="device_key" if d.id in keyed else "passkey",
+        created_at=d.created_at.isoformat(),
+        last_seen_at=_iso(d.last_seen_at),
+        last_sync_at=_iso(d.last_sync_at),
+        revoked_at=_iso(d.revoked_at),
+        current=d.id == current,
+    )
 
 
 class DeviceController(Controller):
@@ -162,21 +176,21 @@ class DeviceController(Controller):
     path = "/api/auth/devices"
 
     @get("/")
-    async def list_devices(self, request: Req, user: CurrentUser) -> dict[str, Any]:
+    async def list_devices(self, request: Req, user: CurrentUser) -> DeviceList:
         rows = await Device.filter(user_id=user.id).order_by("-last_seen_at")
         keyed = await device_keys.devices_with_keys([d.id for d in rows])
-        return {"devices": [_device(d, request.auth.device_id, keyed) for d in rows]}
+        return DeviceList(devices=[_device(d, request.auth.device_id, keyed) for d in rows])
 
     @post("/{device_id:uuid}/revoke", status_code=HTTP_200_OK)
     async def revoke_own_device(
         self, request: Req, user: CurrentUser, device_id: FromPath[uuid.UUID]
-    ) -> dict[str, Any]:
+    ) -> DeviceRevoked:
         """A user signs out (and wipes) one of their own devices, e.g. a lost phone."""
         device = await Device.get_or_none(id=device_id, user_id=user.id)
         if device is None:
             raise NotFoundException("No such device on your account.")
         await revoke_device(device, user, request)
-        return {"revoked": str(device.id)}
+        return DeviceRevoked(revoked=str(device.id))
 
 
 @get("/account", include_in_schema=False)

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from litestar.exceptions import HTTPException
 
+from server.auth.bodies import DeviceKeyOptions, DeviceKeyRegistration, DeviceKeySignIn
 from server.auth.passkeys import MESSAGES as PASSKEY_MESSAGES
 from server.auth.passkeys import consume_challenge, new_challenge
 from server.settings import Settings
@@ -85,10 +86,10 @@ def allowed(user: User, settings: Settings) -> bool:
 
 async def options(
     purpose: str, user: User | None = None, invite: Invite | None = None
-) -> dict[str, Any]:
+) -> DeviceKeyOptions:
     """A single-use challenge for a registration or a sign-in."""
     raw = await new_challenge(purpose, user=user, invite=invite)
-    return {"challenge": _b64url(raw), "purpose": _PURPOSE_WORD[purpose]}
+    return DeviceKeyOptions(challenge=_b64url(raw), purpose=_PURPOSE_WORD[purpose])
 
 
 def _public_key(spki: bytes) -> ec.EllipticCurvePublicKey:
@@ -113,14 +114,14 @@ def _verify(key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) ->
         raise DeviceKeyRefused("bad_signature") from None
 
 
-def _read(body: dict[str, Any], *names: str) -> list[bytes | str]:
+def _read(body: DeviceKeyRegistration | DeviceKeySignIn, *names: str) -> list[bytes | str]:
     try:
         values: list[bytes | str] = []
         for name in names:
-            raw = body[name]
+            raw = getattr(body, name)
             values.append(str(raw) if name in ("challenge", "key_id") else _unb64url(raw))
         return values
-    except (KeyError, TypeError, ValueError, binascii.Error):
+    except (TypeError, ValueError, binascii.Error):
         raise DeviceKeyRefused("malformed") from None
 
 
@@ -133,7 +134,7 @@ async def _take(challenge: str, purpose: str, user: User | None, invite: Invite 
 async def verify_registration(
     user: User,
     invite: Invite,
-    body: dict[str, Any],
+    body: DeviceKeyRegistration,
     device_id: uuid.UUID | None,
     settings: Settings,
 ) -> bytes:
@@ -160,7 +161,7 @@ async def store(user: User, device: Device, public_key: bytes) -> DeviceKey:
 
 
 async def authenticate(
-    body: dict[str, Any], device_id: uuid.UUID | None, settings: Settings
+    body: DeviceKeySignIn, device_id: uuid.UUID | None, settings: Settings
 ) -> tuple[DeviceKey | None, DeviceKeyRefused | None]:
     """Verify a sign-in. Returns (key, None) or (key-if-known, refusal), like
     ``passkeys.authenticate``: the caller audits the refusal against the known user."""

@@ -13,12 +13,19 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 
 from server.auth import audit, device_keys, passkeys
+from server.auth.bodies import (
+    CreationOptions,
+    DeviceKeyOptions,
+    DeviceKeyRegistration,
+    PasskeyCredential,
+    SignedIn,
+)
 from server.auth.device_keys import DeviceKeyRefused
 from server.auth.devices import bind_device, device_label, parse_device_id
 from server.auth.invites import INVITE_PROBLEMS, find_invite, normalise_code, use_invite
 from server.auth.passkeys import PasskeyRefused, Purpose
 from server.auth.session import DEVICE_HEADER, public
-from server.auth.signin import in_app, json_object, key_refused, limit, sign_in
+from server.auth.signin import in_app, key_refused, limit, sign_in
 from server.deps import AppSettings, Req
 from server.i18n import render
 from server.settings import Settings
@@ -65,7 +72,7 @@ class InviteController(Controller):
     @post("/options", status_code=HTTP_200_OK)
     async def invite_options(
         self, request: Req, settings: AppSettings, code: FromPath[str]
-    ) -> dict[str, Any]:
+    ) -> CreationOptions:
         invite = await _usable_invite(request, settings, code)
         return await passkeys.registration_options(
             invite.user, settings, Purpose.REGISTER, invite=invite
@@ -73,14 +80,18 @@ class InviteController(Controller):
 
     @post("/register", status_code=HTTP_200_OK)
     async def invite_register(
-        self, request: Req, settings: AppSettings, code: FromPath[str], data: JSONBody[Any]
-    ) -> Response[Any]:
+        self,
+        request: Req,
+        settings: AppSettings,
+        code: FromPath[str],
+        data: JSONBody[PasskeyCredential],
+    ) -> Response[SignedIn]:
         invite = await _usable_invite(request, settings, code)
         user: User = invite.user
         name = device_label(request.headers.get("user-agent", ""))
         try:
             credential = await passkeys.register(
-                user, json_object(data), settings, Purpose.REGISTER, name, invite=invite
+                user, data.as_json(), settings, Purpose.REGISTER, name, invite=invite
             )
         except PasskeyRefused as refused:
             await audit.record(
@@ -107,7 +118,7 @@ class InviteController(Controller):
     @post("/device-key/options", status_code=HTTP_200_OK)
     async def invite_device_key_options(
         self, request: Req, settings: AppSettings, code: FromPath[str]
-    ) -> dict[str, Any]:
+    ) -> DeviceKeyOptions:
         """A challenge the phone signs with its new key; refused for roles that need a
         passkey."""
         invite = await _usable_invite(request, settings, code)
@@ -119,17 +130,20 @@ class InviteController(Controller):
 
     @post("/device-key", status_code=HTTP_200_OK)
     async def invite_device_key(
-        self, request: Req, settings: AppSettings, code: FromPath[str], data: JSONBody[Any]
-    ) -> Response[Any]:
-        """Body: ``{"public_key": <SPKI, base64url>, "challenge": …, "signature": <r‖s,
-        base64url>}`` with the phone's ``x-peerlog-device``. Registers the key for that device
-        and signs in."""
+        self,
+        request: Req,
+        settings: AppSettings,
+        code: FromPath[str],
+        data: JSONBody[DeviceKeyRegistration],
+    ) -> Response[SignedIn]:
+        """With the phone's ``x-peerlog-device``: registers the key for that device and signs
+        in."""
         invite = await _usable_invite(request, settings, code)
         user: User = invite.user
         device_id = parse_device_id(request.headers.get(DEVICE_HEADER))
         try:
             public_key = await device_keys.verify_registration(
-                user, invite, json_object(data), device_id, settings
+                user, invite, data, device_id, settings
             )
         except DeviceKeyRefused as refused:
             raise await key_refused(request, refused, user, "invite", str(invite.id)) from None
@@ -145,7 +159,7 @@ class InviteController(Controller):
             entity="device_key",
             record_id=str(key.id),
         )
-        return await sign_in(request, settings, user, key, "invite", {"device_key": str(key.id)})
+        return await sign_in(request, settings, user, key, "invite")
 
 
 # --- pages --------------------------------------------------------------------------------------

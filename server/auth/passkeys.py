@@ -14,14 +14,15 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from litestar.exceptions import HTTPException
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
-    options_to_json,
     verify_authentication_response,
     verify_registration_response,
 )
+from webauthn.helpers import options_to_json_dict
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -31,6 +32,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from server.auth.bodies import CreationOptions, RequestOptions
 from server.settings import Settings
 from sync.models import Challenge, Credential, Invite, User
 
@@ -150,7 +152,7 @@ async def _handle(user: User) -> bytes:
 
 async def registration_options(
     user: User, settings: Settings, purpose: str, invite: Invite | None = None
-) -> dict[str, Any]:
+) -> CreationOptions:
     """Creation options for a discoverable passkey with user verification."""
     existing = await Credential.filter(user=user).values_list("credential_id", flat=True)
     options = generate_registration_options(
@@ -170,8 +172,7 @@ async def registration_options(
             PublicKeyCredentialDescriptor(id=_unb64url(str(cid))) for cid in existing
         ],
     )
-    result: dict[str, Any] = json.loads(options_to_json(options))
-    return result
+    return msgspec.convert(options_to_json_dict(options), CreationOptions)
 
 
 async def register(
@@ -211,7 +212,7 @@ async def register(
     )
 
 
-async def authentication_options(settings: Settings) -> dict[str, Any]:
+async def authentication_options(settings: Settings) -> RequestOptions:
     """Request options with an empty allow-list: the phone offers its discoverable passkeys."""
     options = generate_authentication_options(
         rp_id=settings.rp_id,
@@ -220,8 +221,7 @@ async def authentication_options(settings: Settings) -> dict[str, Any]:
         allow_credentials=[],
         user_verification=UserVerificationRequirement.REQUIRED,
     )
-    result: dict[str, Any] = json.loads(options_to_json(options))
-    return result
+    return msgspec.convert(options_to_json_dict(options), RequestOptions)
 
 
 async def authenticate(

@@ -11,8 +11,17 @@ from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK
+from msgspec import UNSET
 
 from server.auth import audit, device_keys, inapp, passkeys, ratelimit
+from server.auth.bodies import (
+    DeviceKeyOptions,
+    DeviceKeySignIn,
+    PasskeyCredential,
+    RequestOptions,
+    SignedIn,
+    SignedOut,
+)
 from server.auth.device_keys import DeviceKeyRefused
 from server.auth.devices import bind_device, parse_device_id
 from server.auth.session import (
@@ -30,20 +39,13 @@ from server.settings import Settings
 from sync.models import Credential, DeviceKey, Role, User
 
 
-def json_object(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        from litestar.exceptions import HTTPException
-
-        raise HTTPException(status_code=400, detail="Send a JSON object.")
-    return data
-
-
 async def limit(request: Req, settings: Settings, bucket: str) -> None:
     """One more attempt from this client address in ``bucket`` (``signin``, ``invite``)."""
     await ratelimit.hit(bucket, ratelimit.client_address(request), settings.rate_limit_per_minute)
 
 
-def me_body(user: User) -> dict[str, Any]:
+def who(user: User) -> dict[str, Any]:
+    """Who a user is, as ``SignedIn`` and ``Me`` begin."""
     return {
         "user": str(user.id),
         "role": user.role.value if hasattr(user.role, "value") else str(user.role),
@@ -59,8 +61,7 @@ async def sign_in(
     user: User,
     credential: Credential | DeviceKey,
     how: str,
-    extra: dict[str, Any] | None = None,
-) -> Response[Any]:
+) -> Response[SignedIn]:
     """End whatever session this browser had, bind the device, start a fresh session."""
     device = await bind_device(
         user,
@@ -80,8 +81,9 @@ async def sign_in(
         record_id=str(credential.id),
         how=how,
     )
+    key = str(credential.id) if isinstance(credential, DeviceKey) else UNSET
     return Response(
-        {**me_body(user), **(extra or {})},
+        SignedIn(**who(user), device_key=key),
         status_code=HTTP_200_OK,
         cookies=[session_cookie(token, settings, user.role)],
     )
@@ -110,16 +112,16 @@ class SignInController(Controller):
     opt = public()
 
     @post("/login/options", status_code=HTTP_200_OK)
-    async def login_options(self, request: Req, settings: AppSettings) -> dict[str, Any]:
+    async def login_options(self, request: Req, settings: AppSettings) -> RequestOptions:
         await limit(request, settings, "signin")
         return await passkeys.authentication_options(settings)
 
     @post("/login", status_code=HTTP_200_OK)
     async def login(
-        self, request: Req, settings: AppSettings, data: JSONBody[Any]
-    ) -> Response[Any]:
+        self, request: Req, settings: AppSettings, data: JSONBody[PasskeyCredential]
+    ) -> Response[SignedIn]:
         await limit(request, settings, "signin")
-        credential, refused = await passkeys.authenticate(json_object(data), settings)
+        credential, refused = await passkeys.authenticate(data.as_json(), settings)
         if refused is not None:
             await audit.record(
                 "signin.failure",
@@ -142,19 +144,20 @@ class SignInController(Controller):
         return await sign_in(request, settings, credential.user, credential, "passkey")
 
     @post("/device-key/options", status_code=HTTP_200_OK)
-    async def device_key_login_options(self, request: Req, settings: AppSettings) -> dict[str, Any]:
+    async def device_key_login_options(
+        self, request: Req, settings: AppSettings
+    ) -> DeviceKeyOptions:
         await limit(request, settings, "signin")
         return await device_keys.options(device_keys.LOGIN)
 
     @post("/device-key/login", status_code=HTTP_200_OK)
     async def device_key_login(
-        self, request: Req, settings: AppSettings, data: JSONBody[Any]
-    ) -> Response[Any]:
-        """Body: ``{"key_id": …, "challenge": …, "signature": <r‖s, base64url>}`` with the
-        phone's ``x-peerlog-device``; the key must be that device's."""
+        self, request: Req, settings: AppSettings, data: JSONBody[DeviceKeySignIn]
+    ) -> Response[SignedIn]:
+        """With the phone's ``x-peerlog-device``: the key must be that device's."""
         await limit(request, settings, "signin")
         key, refused = await device_keys.authenticate(
-            json_object(data), parse_device_id(request.headers.get(DEVICE_HEADER)), settings
+            data, parse_device_id(request.headers.get(DEVICE_HEADER)), settings
         )
         if refused is not None:
             raise await key_refused(
@@ -165,12 +168,10 @@ class SignInController(Controller):
                 str(key.id) if key else None,
             )
         assert key is not None
-        return await sign_in(
-            request, settings, key.user, key, "device_key", {"device_key": str(key.id)}
-        )
+        return await sign_in(request, settings, key.user, key, "device_key")
 
     @post("/logout", status_code=HTTP_200_OK)
-    async def logout(self, request: Req, settings: AppSettings) -> Response[Any]:
+    async def logout(self, request: Req, settings: AppSettings) -> Response[SignedOut]:
         """Ends this browser's session (CSRF-checked like every POST). Signed out already:
         no-op."""
         token = session_token(request)
@@ -178,7 +179,7 @@ class SignInController(Controller):
             await end_session(token)
         if request.user is not None:
             await audit.record("signout", actor=request.user, connection=request)
-        return Response({"signed_out": True}, cookies=[expired_session_cookie(settings)])
+        return Response(SignedOut(signed_out=True), cookies=[expired_session_cookie(settings)])
 
 
 # --- pages --------------------------------------------------------------------------------------

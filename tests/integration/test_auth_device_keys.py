@@ -270,6 +270,14 @@ async def test_registration_needs_proof_of_the_private_key_and_a_p256_key(
         json={"public_key": 12, "challenge": "x", "signature": "!!"},
         headers=phone.headers,
     )
+    # The wrong type is refused before the handler, naming the field (never the value).
+    assert response.status_code == 422 and response.json()["error"] == "invalid"
+    assert response.json()["message"] == "public_key: expected str, got int"
+    response = await client.post(
+        f"/api/auth/invites/{invite.code}/device-key",
+        json={"public_key": "A", "challenge": "x", "signature": "A"},  # not base64url
+        headers=phone.headers,
+    )
     assert response.status_code == 400 and response.json()["error"] == "malformed"
     assert not await DeviceKey.exists(user=user)
     assert (await Invite.get(id=invite.id)).used_at is None  # a failed proof uses nothing up

@@ -1,6 +1,7 @@
-"""The published contract describes the sync API's bodies and answers (issue 13, section 2): a
-client generated from ``/api/schema/openapi.json`` could sync. Each body and each success answer
-is a component schema (``$ref``), and those components say what the wire structs say."""
+"""The published contract describes the sync and sign-in APIs' bodies and answers (issue 13,
+section 2): a client generated from ``/api/schema/openapi.json`` could sign in and sync. Each
+body and each success answer of every operation under ``/api/sync/`` and ``/api/auth/`` is a
+component schema (``$ref``), and those components say what the structs say."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 import httpx
 
+from server.auth import bodies
 from sync.wire import PullResponse, PushRequest, PushResponse, ResyncResponse
+
+API = ("/api/sync/", "/api/auth/")
 
 # (path, method) → (the component its request body must be, or None for no body; the components
 # its success answer may be).
@@ -69,6 +73,66 @@ async def test_the_components_say_what_the_wire_structs_say(client: httpx.AsyncC
     mutation = components["MutationIn"]
     assert mutation["properties"]["mutation_id"]["type"] == "integer"
     assert set(mutation["required"]) == {"mutation_id", "entity", "id", "fields"}
+
+
+async def test_every_api_operation_names_a_component_for_its_body_and_answer(
+    client: httpx.AsyncClient,
+) -> None:
+    """Derived from the document: a new operation with an untyped body or answer fails here."""
+    document = await _document(client)
+    components = document["components"]["schemas"]
+    operations = [
+        (method.upper(), path, operation)
+        for path, methods in document["paths"].items()
+        if path.startswith(API)
+        for method, operation in methods.items()
+    ]
+    assert len(operations) >= 20  # every sign-in, account and sync operation is published
+    for method, path, operation in operations:
+        named: set[str] = set()
+        if "requestBody" in operation:
+            named |= _refs(operation["requestBody"]["content"]["application/json"]["schema"])
+        answers = [r for status, r in operation["responses"].items() if status.startswith("2")]
+        assert len(answers) == 1, (method, path)
+        named |= _refs(answers[0]["content"]["application/json"]["schema"])
+        for name in named:
+            assert components[name].get("type") == "object", (method, path, name)
+    bodies_in = {
+        (path, method): set(_refs(op["requestBody"]["content"]["application/json"]["schema"]))
+        for method, path, op in operations
+        if "requestBody" in op
+    }
+    # Every body the phone sends is declared (none is read as "any JSON").
+    assert bodies_in == {
+        ("/api/sync/push", "POST"): {"PushRequest"},
+        ("/api/auth/login", "POST"): {"PasskeyCredential"},
+        ("/api/auth/device-key/login", "POST"): {"DeviceKeySignIn"},
+        ("/api/auth/invites/{code}/register", "POST"): {"PasskeyCredential"},
+        ("/api/auth/invites/{code}/device-key", "POST"): {"DeviceKeyRegistration"},
+        ("/api/auth/passkeys", "POST"): {"NewPasskey"},
+        ("/api/auth/passkeys/{passkey_id}", "PATCH"): {"PasskeyName"},
+    }
+
+
+async def test_the_sign_in_components_say_what_the_structs_say(client: httpx.AsyncClient) -> None:
+    components = (await _document(client))["components"]["schemas"]
+    for struct in (
+        bodies.PasskeyCredential,
+        bodies.CreationOptions,
+        bodies.RequestOptions,
+        bodies.DeviceKeyRegistration,
+        bodies.DeviceKeySignIn,
+        bodies.SignedIn,
+        bodies.Me,
+        bodies.PasskeyList,
+        bodies.DeviceList,
+    ):
+        schema = components[struct.__name__]
+        assert set(schema["properties"]) == set(struct.__struct_fields__), struct
+        required = {
+            f for f, d in zip(struct.__struct_fields__, _defaults(struct), strict=True) if not d
+        }
+        assert set(schema.get("required", [])) == required, struct
 
 
 def _defaults(struct: type) -> list[bool]:
