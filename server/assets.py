@@ -24,6 +24,8 @@ from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from server.auth.session import public
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "pwa" / "static"
 _IMPORT = re.compile(
     r"""(\bimport\s*(?:[^'"();]*?\bfrom\s*)?|\bexport\s+[^'"();]*?\bfrom\s*|\bimport\()\s*(["'])(\.{1,2}/[^"'?]+\.js)\2"""
@@ -157,7 +159,7 @@ def respond(request: Request[Any, Any, Any], asset: Asset, cache_control: str) -
 
 @get(
     "/static/{path:path}",
-    opt={"public": True, "cacheable": True},
+    opt={**public(), "cacheable": True},
     include_in_schema=False,
     sync_to_thread=False,
 )
@@ -171,7 +173,7 @@ def serve_static(request: Request[Any, Any, Any], path: FromPath[str]) -> Respon
 
 @get(
     "/favicon.ico",
-    opt={"public": True, "cacheable": True},
+    opt={**public(), "cacheable": True},
     include_in_schema=False,
     sync_to_thread=False,
 )

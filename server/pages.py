@@ -18,6 +18,7 @@ from litestar import Response, get
 from litestar.response import Template
 
 from server import assets, i18n
+from server.auth.session import public
 from server.deps import AppSettings, Req
 
 SCREENS: dict[str, tuple[str, str]] = {
@@ -31,7 +32,7 @@ SCREENS: dict[str, tuple[str, str]] = {
     "/settings": ("settings", "Settings"),
     "/attention": ("attention", "Needs attention"),
 }
-SHELL_OPT = {"public": True, "cacheable": True}
+SHELL_OPT = {**public(), "cacheable": True}
 THEME = "#0b6e4f"
 
 

@@ -1,7 +1,9 @@
 """Server-side sessions, the request's signed-in user, and deny-by-default access guards.
 
-Every route states who may use it through its ``opt``: ``opt=public()`` or ``opt=roles(...)``.
-A route that states neither is refused to everyone (``access_guard``), so forgetting is safe.
+Every route states who may use it through its ``opt``: ``opt=public()`` or ``opt=roles(...)``,
+on itself or on its controller or router. A route that states neither is refused to everyone
+(``access_guard``), so forgetting is safe; where layers state both, the innermost wins (a
+``roles()`` handler on a ``public()`` router is for those roles only).
 """
 
 from __future__ import annotations
@@ -31,13 +33,17 @@ STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 def public() -> dict[str, Any]:
-    """Route ``opt`` for routes anyone may use (sign-in, invites, the app shell, health)."""
-    return {"public": True}
+    """Route ``opt`` for routes anyone may use (sign-in, invites, the app shell, health).
+
+    Both keys are set, here and in ``roles``: Litestar merges ``opt`` from the app down to the
+    handler, each layer's keys replacing the outer ones', so the innermost statement is the
+    whole answer."""
+    return {"public": True, "roles": ()}
 
 
 def roles(*allowed: Role) -> dict[str, Any]:
     """Route ``opt`` for routes only signed-in users with one of these roles may use."""
-    return {"roles": tuple(allowed) or ALL_ROLES}
+    return {"public": False, "roles": tuple(allowed) or ALL_ROLES}
 
 
 @dataclass
