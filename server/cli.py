@@ -10,14 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from server.auth.accounts import AccountRefused, create_user
 from server.console import (
     UserError,
     migrate_database,
     with_db,
 )
 from server.settings import Settings, SettingsError
-from sync import validate
-from sync.models import Committee, Community, Role, User
+from sync.models import Role, User
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,60 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def create_user(
-    name: str,
-    role: str,
-    *,
-    display_name: str | None = None,
-    community: str | None = None,
-    committee: str | None = None,
-) -> User:
-    try:
-        role_value = Role(role)
-    except ValueError:
-        raise UserError(
-            f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}"
-        ) from None
-    try:
-        name = validate.clean_text(name)
-        display_name = validate.clean_text(display_name) if display_name else None
-    except validate.Invalid as exc:
-        raise UserError(f"the user name or display name {exc.message}") from None
-    if not name or len(name) > 64:
-        raise UserError("a user name is 1 to 64 characters")
-    if display_name and len(display_name) > 120:
-        raise UserError("a display name is at most 120 characters")
-    if await User.exists(username=name):
-        raise UserError(f"a user named {name!r} already exists")
-    community_obj = committee_obj = None
-    if committee:
-        committee_obj = await Committee.get_or_none(code=committee).select_related("community")
-        if committee_obj is None:
-            raise UserError(f"no residential committee with code {committee!r}")
-        community_obj = committee_obj.community
-    if community:
-        community_obj = await Community.get_or_none(code=community)
-        if community_obj is None:
-            raise UserError(f"no community with code {community!r}")
-    if role_value is not Role.ADMIN and community_obj is None:
-        raise UserError(f"a {role_value.value} needs --community (or --committee for a volunteer)")
-    if role_value is Role.VOLUNTEER and committee_obj is None:
-        raise UserError("a volunteer needs --committee: their roster is one residential committee")
-    return await User.create(
-        username=name,
-        display_name=display_name or name,
-        role=role_value,
-        community=community_obj,
-        committee=committee_obj,
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
         return _run(args, settings)
-    except (UserError, SettingsError) as exc:
+    except (UserError, SettingsError, AccountRefused) as exc:
         print(f"peerlog: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

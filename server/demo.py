@@ -36,6 +36,8 @@ from typing import Any, TypeVar
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from server.auth.invites import create_invite, invite_link
+from server.console import UserError
 from server.settings import Settings
 from sync.entities.group_meeting import MEETING_CONTACT_NS
 from sync.models import (
@@ -748,9 +750,6 @@ async def run(
     echo: Callable[[str], Any] = print,
 ) -> Program | None:
     """Fill an empty database with the demo program and print invite links for the demo users."""
-    from server.auth.invites import create_invite, invite_link
-    from server.console import UserError
-
     if not await is_empty():
         if if_empty:
             echo("Demo data is already there; for a fresh sign-in link run `peerlog invite admin`.")

@@ -18,6 +18,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
+from server.auth.accounts import AccountRefused, create_user
 from server.auth.device_keys import devices_with_keys
 from server.auth.devices import deactivate_user, revoke_device
 from server.auth.invites import (
@@ -115,9 +116,6 @@ async def users_page(request: Req, user: CurrentUser) -> Template:
 
 @post("/admin/users", status_code=303)
 async def create_user_form(request: Req, user: CurrentUser) -> Redirect | Template:
-    from server.cli import create_user
-    from server.console import UserError
-
     form = await request.form()
     role = str(form.get("role", ""))
     community = committee = None
@@ -154,7 +152,7 @@ async def create_user_form(request: Req, user: CurrentUser) -> Redirect | Templa
                 community=community,
                 committee=committee,
             )
-        except UserError as exc:
+        except AccountRefused as exc:
             error = str(exc)
         else:
             return Redirect(f"/admin/users/{account.id}?notice=created", status_code=303)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from playwright.async_api import Browser, expect
 
+from server.auth.accounts import create_user
 from server.auth.invites import create_invite
-from server.cli import create_user
 from sync.models import Participant, User
 from tests.conftest import LiveServer
 from tests.e2e.conftest import PHONE, add_virtual_authenticator

@@ -318,7 +318,7 @@ async def test_the_demo_fills_an_empty_database_only(filled: Demo, settings: Set
     assert output == [
         "Demo data is already there; for a fresh sign-in link run `peerlog invite admin`."
     ]
-    from server.cli import UserError
+    from server.console import UserError
 
     with pytest.raises(UserError, match="already has users"):
         await demo.run(settings, today=TODAY, echo=output.append)

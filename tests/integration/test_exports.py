@@ -183,7 +183,7 @@ async def test_the_command_line_export_writes_the_same_csv(
 
 
 async def test_the_command_line_names_a_bad_community(db: str) -> None:
-    from server.cli import UserError
+    from server.console import UserError
 
     args = argparse.Namespace(
         kind="contacts", community="NOPE", since=None, until=None, output=None

@@ -109,3 +109,19 @@ def test_sync_imports_neither_litestar_nor_server() -> None:
         imported = _imported(path, name, path.name == "__init__.py")
         outside = sorted(i for i in imported if i.split(".")[0] in {"litestar", "server"})
         assert outside == [], (name, outside)
+
+
+def test_the_command_line_is_a_leaf_and_pages_do_not_lean_on_it() -> None:
+    """``server.cli`` is imported only by ``server.__main__``: the staff users page and the
+    command line share ``server.auth.accounts``, not each other. Nothing the app serves
+    imports ``server.console`` (the command line's errors and database opening) directly."""
+    graph = _graph("server")
+    importers = sorted(name for name, imported in graph.items() if "server.cli" in imported)
+    assert importers == ["server.__main__"]
+    web = [n for n in graph if n.startswith(("server.admin", "server.auth")) or n in _SERVED]
+    assert sorted(n for n in web if "server.console" in graph[n]) == []
+    assert "server.auth.accounts" in graph["server.admin.users"]
+    assert "server.auth.accounts" in graph["server.cli"]
+
+
+_SERVED = {"server.app", "server.pages", "server.sync_api", "server.deps", "server.errors"}
