@@ -182,6 +182,9 @@ async def _form(
             # The engine's messages in the page's language (its own are msgids, looked up too).
             "errors": localize_errors(language_of(request), errors or {}),
             "notice": notice,
+            # The fields' limits (maxlength, min, max) are the rules the engine checks with,
+            # the same catalogue the phone's js/rules.js is made from.
+            "rules": validate.catalogue()["fields"]["participant"],
             **await _choices(user, community_id),
         },
         section="participants",

@@ -3,6 +3,8 @@ reassignments go through the engine (versions, conflicts, resync), groups reach 
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import httpx
 
 from server.settings import Settings
@@ -264,3 +266,43 @@ async def test_bulk_reassign_moves_the_ticked_or_all_filtered_participants(
     assert all(p.version >= 2 for p in await Participant.filter(id__in=[p.id for p in people]))
     page = (await client.get(response.headers["location"])).text
     assert 'id="reassign-result"' in page
+
+
+async def test_the_enrolment_forms_limits_are_the_engines_rules(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """maxlength, min and max on the staff form come from the validation catalogue (the one the
+    phone's js/rules.js is made from): every text and number field the form shows carries its
+    rule's numbers and no others."""
+    from sync import validate
+
+    await world(client, settings)
+    page = await client.get("/admin/participants/new")
+    assert page.status_code == 200
+    parser = _FormFields()
+    parser.feed(page.text)
+    rules = validate.catalogue()["fields"]["participant"]
+    limits = {"maxlength": "max", "min": "low", "max": "high"}
+    checked = 0
+    for name, attrs in parser.found.items():
+        rule = rules[name]
+        for attribute, key in limits.items():
+            expected = str(rule[key]) if key in rule else None
+            assert attrs.get(attribute) == expected, (name, attribute)
+            checked += expected is not None
+    # The form shows the text and number fields with limits: name, code, phone, ranges, notes.
+    assert {"code", "full_name", "birth_year", "hba1c", "notes"} <= set(parser.found)
+    assert checked >= 12
+
+
+class _FormFields(HTMLParser):
+    """The form's own inputs and text areas (id ``f-…``), by name, with their attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: dict[str, dict[str, str | None]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag in ("input", "textarea") and (named.get("id") or "").startswith("f-"):
+            self.found[str(named["name"])] = named
