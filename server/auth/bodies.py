@@ -197,7 +197,7 @@ class PasskeyRemoved(Struct):
 
 class Device(Struct):
     id: str
-    label: str
+    label: str | None
     sign_in: str
     created_at: str
     last_seen_at: str | None
