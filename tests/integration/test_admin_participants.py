@@ -271,17 +271,17 @@ async def test_bulk_reassign_moves_the_ticked_or_all_filtered_participants(
 async def test_the_enrolment_forms_limits_are_the_engines_rules(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    """maxlength, min and max on the staff form come from the validation catalogue (the one the
+    """maxlength, min and max on the staff form come from the validation catalogue (``sync.entities.catalogue``, the one the
     phone's js/rules.js is made from): every text and number field the form shows carries its
     rule's numbers and no others."""
-    from sync import validate
+    from sync import entities
 
     await world(client, settings)
     page = await client.get("/admin/participants/new")
     assert page.status_code == 200
     parser = _FormFields()
     parser.feed(page.text)
-    rules = validate.catalogue()["fields"]["participant"]
+    rules = entities.catalogue()["fields"]["participant"]
     limits = {"maxlength": "max", "min": "low", "max": "high"}
     checked = 0
     for name, attrs in parser.found.items():
