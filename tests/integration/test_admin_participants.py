@@ -271,9 +271,9 @@ async def test_bulk_reassign_moves_the_ticked_or_all_filtered_participants(
 async def test_the_enrolment_forms_limits_are_the_engines_rules(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    """maxlength, min and max on the staff form come from the validation catalogue (``sync.entities.catalogue``, the one the
-    phone's js/rules.js is made from): every text and number field the form shows carries its
-    rule's numbers and no others."""
+    """maxlength, min and max on the staff form come from the validation catalogue
+    (``sync.entities.catalogue``, the one the phone's js/rules.js is made from): every text and
+    number field the form shows carries its rule's numbers and no others."""
     from sync import entities
 
     await world(client, settings)
