@@ -105,7 +105,7 @@ async def write_log(
                 device_id,
                 o.mutation.mutation_id,
                 user_id,
-                validate.printable(o.mutation.entity)[:16],
+                validate.printable(o.mutation.entity)[:32],
                 o.rid,
                 o.base_version,
                 None if rejected else o.version,

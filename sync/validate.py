@@ -52,6 +52,7 @@ TOO_MANY = template("must have at most %(max)s items")
 # ``index`` is the wire's (0-based, as in attendee_ids[0]); ``number`` counts from 1, for people.
 ITEM = template("item %(index)s %(problem)s", "number")
 NOT_WORD = template("must be a lower-case word (a-z, 0-9, _)")
+NOT_ANSWERS = template("must be an object of question ids and whole-number answers")
 UNKNOWN_FIELD = template("unknown field for %(entity)s")
 BELOW_SYSTOLIC = template("must be lower than bp_systolic")
 VOID_REASON = template("is required when voiding")
@@ -290,6 +291,24 @@ def list_of(
         return out
 
     return _described(check, "list", max_items=max_items)
+
+
+def answers(*, max_items: int = 100) -> Validator:
+    """A questionnaire's answers: an object of item id → whole number. Whether the items and the
+    numbers fit the questionnaire is checked against it (``sync.entities.assessment``)."""
+
+    def check(value: Any, now: datetime) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and _WORD.fullmatch(k) for k in value
+        ):
+            raise Invalid(NOT_ANSWERS)
+        if len(value) > max_items:
+            raise Invalid(TOO_MANY, max=max_items)
+        return dict(value)
+
+    return _described(check, "answers", max_items=max_items)
 
 
 def choice(options: tuple[str, ...]) -> Callable[[Any], Any]:

@@ -42,11 +42,35 @@ from datetime import datetime
 from typing import Any
 
 from sync import validate
-from sync.entities import contact, group, group_meeting, participant
+from sync.entities import (
+    assessment,
+    contact,
+    group,
+    group_activity,
+    group_meeting,
+    implementation_rating,
+    instrument,
+    measurement,
+    participant,
+    supervision,
+    training,
+)
 from sync.entities.base import Entity, Errors
 
 # In the order pulls scan them and phones list them.
-_MODULES = (participant, contact, group_meeting, group)
+_MODULES = (
+    participant,
+    contact,
+    group_meeting,
+    group,
+    instrument,
+    measurement,
+    assessment,
+    group_activity,
+    supervision,
+    training,
+    implementation_rating,
+)
 
 REGISTRY: dict[str, Entity] = {m.ENTITY.name: m.ENTITY for m in _MODULES}
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sync import models, scope
 from sync import validate as v
+from sync.entities import measurement
 from sync.entities.base import Batch, Entity, Errors, Mark, Record, Rules, Values
 from sync.entities.lookups import PARTICIPANTS
 from sync.models import ContactMode, KeyFunction, Referral, Role
@@ -84,6 +85,7 @@ class Contact(Entity):
     ) -> None:
         if merged.get("participant_id"):
             batch.need(PARTICIPANTS, [merged["participant_id"]])
+        measurement.contact_refers(batch, rid)
 
     def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
         actor = batch.actor
@@ -97,6 +99,8 @@ class Contact(Entity):
 
     def after_change(self, batch: Batch, before: Record | None, after: Record) -> None:
         touched(batch, after["id"], before["participant_id"] if before else None, after)
+        # Reported glucose, blood pressure and weight: self-reported measurements.
+        measurement.contact_changed(batch, after)
 
 
 # --- the participant's latest contact -------------------------------------------------------------

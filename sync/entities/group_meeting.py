@@ -106,7 +106,7 @@ class GroupMeeting(Entity):
         bad = [
             i
             for i, pid in enumerate(after.get("attendee_ids") or [])
-            if not _attendee_ok(batch, pid, group)
+            if not attendee_ok(batch, pid, group)
         ]
         if bad:
             return {"attendee_ids": [Message(BAD_ATTENDEE, index=i, number=i + 1) for i in bad[:5]]}
@@ -148,7 +148,7 @@ class GroupMeeting(Entity):
             contact.touched(batch, cid, pid if existing is not None else None, record)
 
 
-def _attendee_ok(batch: Batch, participant_id: str, group: dict[str, Any]) -> bool:
+def attendee_ok(batch: Batch, participant_id: str, group: dict[str, Any]) -> bool:
     participant = batch.records.get(("participant", participant_id))
     return (
         participant is not None

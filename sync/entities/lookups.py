@@ -7,11 +7,15 @@ from typing import Any
 
 from sync.entities.base import Batch, Lookup
 from sync.models import Role
+from sync.outcomes import PARTICIPANT_DERIVED
 
 # What a contact or a meeting needs of the participants it refers to (scope, community) and
 # what it may change on them: far less to read and write than the whole profile.
 PARTICIPANT_REF_COLUMNS = (
     "id",
+    "enrolled_on",
+    # Kept in step with the participant's measurements (``sync.entities.measurement``).
+    *PARTICIPANT_DERIVED,
     "community_id",
     "committee_id",
     "group_id",

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sync import models, scope
 from sync import validate as v
+from sync.entities import measurement
 from sync.entities.base import Batch, Entity, Errors, Lookup, Mark, Messages, Record, Rules, Values
 from sync.entities.lookups import COMMITTEES, GROUPS, PEER_LEADERS, scope_losers
 from sync.models import ParticipantStatus, Role, Sex
@@ -178,6 +179,9 @@ class Participant(Entity):
             codes[after["code"]] = after["id"]
 
     def after_change(self, batch: Batch, before: Record | None, after: Record) -> None:
+        # Clinical values written on the profile become measurement rows (the columns are
+        # derived from those).
+        measurement.participant_changed(batch, before, after)
         if before is None:
             return
         # Whoever loses the participant from their scope resyncs, in the same transaction.
