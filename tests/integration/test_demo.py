@@ -22,6 +22,7 @@ from server.settings import Settings
 from sync import db as sync_db
 from sync import engine, models
 from sync.entities.group_meeting import MEETING_CONTACT_NS
+from sync.instruments import BUILT_IN
 from sync.models import (
     Committee,
     Community,
@@ -349,7 +350,10 @@ async def test_pull_finds_every_demo_row_in_each_users_scope(filled: Demo) -> No
             role=Role.COORDINATOR,
             community=community,
         )
-        everything += await _pull_all(coordinator)
+        pulled = await _pull_all(coordinator)
+        # The questionnaires are everyone's (but volunteers'); the program's rows, theirs alone.
+        assert {str(c.id) for c in pulled if c.entity == "instrument"} == set(BUILT_IN)
+        everything += [c for c in pulled if c.entity != "instrument"]
     assert len(everything) == len(filled.program.synced())
     assert len({(c.entity, str(c.id)) for c in everything}) == len(everything)
     # An administrator's phone gets a bounded scope, never the whole program (SPEC 3).
