@@ -85,7 +85,8 @@ class Contact(Entity):
     ) -> None:
         if merged.get("participant_id"):
             batch.need(PARTICIPANTS, [merged["participant_id"]])
-        measurement.contact_refers(batch, rid)
+        if current is not None:  # a new contact's values have no rows yet
+            measurement.contact_refers(batch, rid)
 
     def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
         actor = batch.actor

@@ -15,6 +15,7 @@ from litestar import Litestar
 
 from server.settings import Settings
 from sync import engine
+from sync.instruments import BUILT_IN
 from sync.models import AuditEvent, Contact, Mutation, Participant, Role, User
 from tests import factories as f
 from tests.integration.test_sync_helpers import contact_fields, mutation, pull_all, push
@@ -41,12 +42,14 @@ async def test_small_pages_return_every_change_once_even_when_written_in_the_sam
     ]
     assert (await push(client, uuid.uuid4(), batch)).status_code == 200
     first = await client.get("/api/sync/pull", params={"limit": 7})
-    assert first.json()["total_estimate"] == 65
+    # … and the built-in questionnaires every peer leader receives.
+    assert first.json()["total_estimate"] == 65 + len(BUILT_IN)
     changes, _ = await pull_all(client, limit=7)
     keys = Counter((c["entity"], c["id"]) for c in changes)
     assert max(keys.values()) == 1
     assert sum(1 for e, _ in keys if e == "contact") == 60
     assert sum(1 for e, _ in keys if e == "participant") == 5
+    assert sum(1 for e, _ in keys if e == "instrument") == len(BUILT_IN)
 
 
 async def test_paging_while_other_devices_push_never_skips_a_change(

@@ -11,6 +11,7 @@ import httpx
 
 from server.settings import Settings
 from sync import engine
+from sync.entities import PHONE_ENTITIES
 from sync.models import Community, Contact, Device, Group, GroupMeeting, Participant, Role, User
 from sync.wire import ROSTER_FIELDS
 from tests import factories as f
@@ -307,9 +308,7 @@ async def test_invalid_values_are_rejected_with_a_message_per_field_and_nothing_
     assert results[1]["errors"] == {"glucose_mmol": ["must be between 1 and 35 mmol/L"]}
     assert results[2]["errors"] == {"occurred_at": ["must not be in the future"]}
     assert results[3]["errors"] == {"mood": ["unknown field for contact"]}
-    assert results[4]["errors"] == {
-        "entity": ["must be one of participant, contact, group_meeting"]
-    }
+    assert results[4]["errors"] == {"entity": [f"must be one of {', '.join(PHONE_ENTITIES)}"]}
     assert set(results[6]["errors"]) == {"participant_id", "occurred_at"}
     assert await Contact.filter(id=good).exists()
     assert body["last_mutation_id"] == 7
