@@ -1,5 +1,6 @@
 """A group activity: a WeChat group session, a neighbourhood activity or community assistance
-for one group or one residential committee (RECORDS.md). It is its own kind of dose: it makes
+for one group or one residential committee (RECORDS.md); read and changed like a meeting
+(``group_meeting.LedRecord``). It is its own kind of dose: it makes
 no contact per person. Peer leaders record them for the groups they lead and the committees of
 their community; staff for their community's."""
 
@@ -9,12 +10,11 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from sync import models, scope
-from sync.entities.base import Batch, Entity, Errors, Mark, Record, Rules, Values
+from sync.entities.base import Batch, Errors, Record, Rules, Values
 from sync.entities.evaluation import OUTSIDE_COMMUNITY, VOLUNTEERS_DO_NOT, in_community
-from sync.entities.group_meeting import BAD_ATTENDEE, attendee_ok
+from sync.entities.group_meeting import BAD_ATTENDEE, LedRecord, attendee_ok
 from sync.entities.lookups import COMMITTEES, GROUPS, PARTICIPANTS
 from sync.models import ActivityChannel, KeyFunction, Role
-from sync.scope import Actor
 from sync.validate import (
     NOTE,
     boolean,
@@ -35,7 +35,7 @@ NOT_YOUR_GROUP = template("no such group among the groups you may record for")
 NOT_YOUR_COMMITTEE = template("no such residential committee in your community")
 
 
-class GroupActivity(Entity):
+class GroupActivity(LedRecord):
     name = "group_activity"
     model = models.GroupActivity
     defaults: ClassVar[Values] = {"functions": [], "attendee_ids": [], "voided": False}
@@ -57,25 +57,9 @@ class GroupActivity(Entity):
     server_set = ("community_id", "peer_leader_id")
     refers_to = ("group",)
 
-    def own_filter(self, actor: Actor, mark: Mark) -> tuple[str, list[Any]] | None:
-        # What they recorded, and what was recorded for the groups they lead.
-        return scope.led_filter(actor, mark)
-
-    def write_errors(
-        self, actor: Actor, current: Mapping[str, Any] | None, fields: Mapping[str, Any]
-    ) -> Errors:
-        if actor.role is Role.VOLUNTEER:
-            return {"id": [Message(VOLUNTEERS_DO_NOT)]}
-        if current is None:
-            return {}
-        if actor.role is Role.PEER_LEADER and not (
-            current.get("peer_leader_id") == actor.user_id
-            or current.get("group_id") in actor.group_ids
-        ):
-            return {"id": [Message(NOT_YOUR_GROUP)]}
-        if actor.role is Role.COORDINATOR and current.get("community_id") != actor.community_id:
-            return {"id": [Message(OUTSIDE_COMMUNITY)]}
-        return {}
+    volunteer_refusal = VOLUNTEERS_DO_NOT
+    not_yours_refusal = NOT_YOUR_GROUP
+    outside_refusal = OUTSIDE_COMMUNITY
 
     def record_errors(self, record: Mapping[str, Any], creating: bool) -> Errors:
         errors = super().record_errors(record, creating)

@@ -16,7 +16,7 @@ from sync.entities.base import Batch, Entity, Errors, Lookup, Mark, Record, Rule
 from sync.entities.lookups import GROUPS, PARTICIPANTS
 from sync.models import Role
 from sync.scope import Actor
-from sync.wire import Message, template
+from sync.wire import Message, Template, template
 
 # Contacts expanded from a meeting get ids derived from (meeting, participant): replaying or
 # editing the meeting finds the same contacts instead of making new ones.
@@ -47,7 +47,36 @@ async def _contacts(batch: Batch, meetings: list[str]) -> dict[str, Any]:
 MEETING_CONTACTS = Lookup("meeting contacts", _contacts)
 
 
-class GroupMeeting(Entity):
+class LedRecord(Entity):
+    """A record of a group's life (a meeting, a group activity): a peer leader pulls and changes
+    those they wrote or of a group they lead, a coordinator those of their community; not a
+    volunteer's to write."""
+
+    volunteer_refusal: ClassVar[Template]
+    not_yours_refusal: ClassVar[Template]
+    outside_refusal: ClassVar[Template]
+
+    def own_filter(self, actor: Actor, mark: Mark) -> tuple[str, list[Any]] | None:
+        return scope.led_filter(actor, mark)
+
+    def write_errors(
+        self, actor: Actor, current: Mapping[str, Any] | None, fields: Mapping[str, Any]
+    ) -> Errors:
+        if actor.role is Role.VOLUNTEER:
+            return {"id": [Message(self.volunteer_refusal)]}
+        if current is None:
+            return {}
+        if actor.role is Role.PEER_LEADER and not (
+            current.get("group_id") in actor.group_ids
+            or current.get("peer_leader_id") == actor.user_id
+        ):
+            return {"id": [Message(self.not_yours_refusal)]}
+        if actor.role is Role.COORDINATOR and current.get("community_id") != actor.community_id:
+            return {"id": [Message(self.outside_refusal)]}
+        return {}
+
+
+class GroupMeeting(LedRecord):
     name = "group_meeting"
     model = models.GroupMeeting
     defaults: ClassVar[Values] = {"attendee_ids": [], "voided": False}
@@ -66,24 +95,9 @@ class GroupMeeting(Entity):
     server_set = ("peer_leader_id", "community_id")
     refers_to = ("group",)
 
-    def own_filter(self, actor: Actor, mark: Mark) -> tuple[str, list[Any]] | None:
-        return scope.led_filter(actor, mark)
-
-    def write_errors(
-        self, actor: Actor, current: Mapping[str, Any] | None, fields: Mapping[str, Any]
-    ) -> Errors:
-        if actor.role is Role.VOLUNTEER:
-            return {"id": [Message(VOLUNTEER_NO_MEETINGS)]}
-        if current is None:
-            return {}
-        if actor.role is Role.PEER_LEADER and not (
-            current.get("group_id") in actor.group_ids
-            or current.get("peer_leader_id") == actor.user_id
-        ):
-            return {"id": [Message(NOT_YOUR_GROUP)]}
-        if actor.role is Role.COORDINATOR and current.get("community_id") != actor.community_id:
-            return {"id": [Message(OUTSIDE_COMMUNITY_MEETING)]}
-        return {}
+    volunteer_refusal = VOLUNTEER_NO_MEETINGS
+    not_yours_refusal = NOT_YOUR_GROUP
+    outside_refusal = OUTSIDE_COMMUNITY_MEETING
 
     def refer(
         self, batch: Batch, rid: str, current: Record | None, merged: Record, clean: Record
