@@ -55,11 +55,6 @@ class Assessment(ParticipantRecord):
     server_set = ("score", "community_id", "entered_by_id")
     refers_to = ("participant",)
 
-    def __init__(self) -> None:
-        super().__init__()
-        # The instrument's key is its slug, not a UUID.
-        self.columns = {**self.columns, "instrument_id": "text"}
-
     def refer(
         self, batch: Batch, rid: str, current: Record | None, merged: Record, clean: Record
     ) -> None:
