@@ -78,6 +78,8 @@ class GroupActivity(LedRecord):
 
     def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
         actor = batch.actor
+        if bool(after.get("group_id")) == bool(after.get("committee_id")):
+            return {}  # one of the two: ``record_errors`` says so
         if after.get("group_id"):
             group = batch.found(GROUPS).get(after["group_id"])
             if group is None or not scope.group_writable(actor, group):
