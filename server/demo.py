@@ -36,22 +36,29 @@ from typing import Any, TypeVar
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from server import demo_evaluation
 from server.auth.invites import create_invite, invite_link
 from server.console import UserError
 from server.settings import Settings
 from sync.entities.group_meeting import MEETING_CONTACT_NS
 from sync.models import (
+    Assessment,
     Committee,
     Community,
     Contact,
     ContactMode,
     Group,
+    GroupActivity,
     GroupMeeting,
+    ImplementationRating,
     KeyFunction,
+    Measurement,
     Participant,
     ParticipantStatus,
     Referral,
     Role,
+    Supervision,
+    Training,
     User,
 )
 from sync.sequence import allocate
@@ -270,9 +277,22 @@ class Program:
     participants: list[Participant] = field(default_factory=list)
     meetings: list[GroupMeeting] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
+    evaluation: demo_evaluation.Records = field(default_factory=demo_evaluation.Records)
 
     def synced(self) -> list[Model]:
-        return [*self.groups, *self.participants, *self.meetings, *self.contacts]
+        e = self.evaluation
+        return [
+            *self.groups,
+            *self.participants,
+            *self.meetings,
+            *self.contacts,
+            *e.measurements,
+            *e.assessments,
+            *e.activities,
+            *e.supervisions,
+            *e.trainings,
+            *e.ratings,
+        ]
 
 
 @dataclass
@@ -292,6 +312,12 @@ class _Gen:
         self.scale = scale
         self.phones: set[str] = set()
         self.p = Program()
+        # The evaluation records draw from a stream of their own (server/demo_evaluation.py):
+        # adding them left every row the demo had before unchanged for a seed.
+        self.evaluation_rng = random.Random(seed * 1_000_003 + 17)
+        self.quality: dict[uuid.UUID, float] = {}
+        self.coordinators: dict[uuid.UUID, User] = {}
+        self.led: list[demo_evaluation.Led] = []
 
     # small helpers ------------------------------------------------------------------------------
 
@@ -355,21 +381,30 @@ class _Gen:
             community = Community(id=self.uuid(), name=f"{street}街道", code=code, created_at=setup)
             self.p.communities.append(community)
             coordinator_sex = rng.choice(("female", "female", "male"))
-            self.p.users.append(
-                User(
-                    id=self.uuid(),
-                    username="coordinator" if ci == 0 else f"{code.lower()}-coordinator",
-                    display_name=self.name(coordinator_sex),
-                    role=Role.COORDINATOR,
-                    community_id=community.id,
-                    created_at=setup,
-                )
+            coordinator = User(
+                id=self.uuid(),
+                username="coordinator" if ci == 0 else f"{code.lower()}-coordinator",
+                display_name=self.name(coordinator_sex),
+                role=Role.COORDINATOR,
+                community_id=community.id,
+                created_at=setup,
             )
+            self.p.users.append(coordinator)
+            self.coordinators[community.id] = coordinator
             # CHC staff who co-lead group meetings.
             staff = [f"家庭医生 {self.name(rng.choice(('female', 'male')))}" for _ in range(3)]
             n_committees = committees_per_community[ci]
             for ri in range(n_committees):
                 self.committee(community, ri, neighbourhoods.pop(), staff, setup)
+        self.p.evaluation = demo_evaluation.generate(
+            self.evaluation_rng,
+            self.start,
+            self.today,
+            self.led,
+            self.p.contacts,
+            self.coordinators,
+            self.quality,
+        )
         return self.p
 
     def committee(
@@ -419,6 +454,8 @@ class _Gen:
             )
             self.p.users.append(leader)
             leaders.append(leader)
+            # How well this leader carries out the program, hidden (demo_evaluation.py).
+            self.quality[leader.id] = max(-2.0, min(2.0, self.evaluation_rng.gauss(0, 1)))
         for gi, leader in enumerate(leaders):
             # About one group in six has a second peer leader from the same committee.
             co = leaders[gi - 1] if len(leaders) > 1 and rng.random() < 0.17 else None
@@ -446,6 +483,15 @@ class _Gen:
             if leader.username == "peer":
                 self.recent_urgent_referral(self.p.contacts[first_contact:])
             self.derive(people, self.p.contacts[first_contact:])
+            self.led.append(
+                demo_evaluation.Led(
+                    community,
+                    committee,
+                    leader,
+                    group.id,
+                    [(p.row, p.engagement, p.active_until) for p in people],
+                )
+            )
 
     def participant(
         self,
@@ -472,11 +518,13 @@ class _Gen:
         baseline = round(min(14.5, max(5.8, rng.lognormvariate(2.06, 0.17))), 1)
         engagement = min(1.6, max(0.3, rng.gauss(1.0, 0.3)))
         # Latest HbA1c, about five months in: a little better on average, more so for people
-        # who started high and for the engaged (-0.5 points or so among those ≥ 8 %).
+        # who started high and for the engaged (-0.5 points or so among those ≥ 8 %), and for
+        # the peer leaders who carry out the program well.
+        quality = self.quality[leader.id]
         if baseline >= 8:
-            change = rng.gauss(-0.3 - 0.2 * engagement, 0.7)
+            change = rng.gauss(-0.3 - 0.2 * engagement - 0.15 * quality, 0.7)
         else:
-            change = rng.gauss(-0.05 - 0.1 * engagement, 0.4)
+            change = rng.gauss(-0.05 - 0.1 * engagement - 0.05 * quality, 0.4)
         latest = round(min(15.0, max(5.0, baseline + change)), 1)
         status = self.weighted(
             (
@@ -725,6 +773,12 @@ async def write(program: Program) -> None:
             (Participant, program.participants),
             (GroupMeeting, program.meetings),
             (Contact, program.contacts),
+            (Measurement, program.evaluation.measurements),
+            (Assessment, program.evaluation.assessments),
+            (GroupActivity, program.evaluation.activities),
+            (Supervision, program.evaluation.supervisions),
+            (Training, program.evaluation.trainings),
+            (ImplementationRating, program.evaluation.ratings),
         ]
         for model, rows in tables:
             await model.bulk_create(rows, batch_size=BATCH, using_db=conn)
@@ -766,7 +820,14 @@ async def run(
         f"Demo program (seed {seed}): {len(program.communities)} communities, "
         f"{len(program.committees)} residential committees, {len(program.groups)} groups, "
         f"{len(program.participants)} participants, {len(program.contacts)} contacts, "
-        f"{len(program.meetings)} group meetings; written in {elapsed:.1f} s."
+        f"{len(program.meetings)} group meetings, "
+        f"{len(program.evaluation.measurements)} measurements, "
+        f"{len(program.evaluation.assessments)} questionnaires, "
+        f"{len(program.evaluation.activities)} group activities, "
+        f"{len(program.evaluation.supervisions)} supervisions, "
+        f"{len(program.evaluation.trainings)} trainings, "
+        f"{len(program.evaluation.ratings)} implementation ratings; "
+        f"written in {elapsed:.1f} s."
     )
     echo(
         "Open a link on this machine to register a passkey "

@@ -20,20 +20,26 @@ from tortoise.models import Model
 from server import demo
 from server.settings import Settings
 from sync import db as sync_db
-from sync import engine, models
+from sync import engine, models, outcomes
 from sync.entities.group_meeting import MEETING_CONTACT_NS
 from sync.instruments import BUILT_IN
 from sync.models import (
+    Assessment,
     Committee,
     Community,
     Contact,
     ContactMode,
     Group,
+    GroupActivity,
     GroupMeeting,
+    ImplementationRating,
     KeyFunction,
+    Measurement,
     Participant,
     Referral,
     Role,
+    Supervision,
+    Training,
     User,
 )
 from sync.wire import PullResponse
@@ -386,3 +392,79 @@ async def test_editing_a_demo_meeting_updates_the_contacts_it_expanded_into(fill
     assert await Contact.filter(meeting_id=meeting.id).count() == before  # no duplicates
     gone = await Contact.get(meeting_id=meeting.id, participant_id=dropped)
     assert gone.voided and gone.version == 2
+
+
+# --- the evaluation records (issue 14) ------------------------------------------------------------
+
+
+async def test_each_participants_clinical_columns_are_derived_from_their_measurement_rows(
+    filled: Demo,
+) -> None:
+    readings: dict[Any, list[outcomes.Reading]] = defaultdict(list)
+    for r in await Measurement.all().order_by("seq"):
+        readings[r.participant_id].append(  # type: ignore[attr-defined]
+            outcomes.Reading(r.marker, r.value, r.measured_on, r.source, r.voided, r.seq, str(r.id))
+        )
+    people = await Participant.all()
+    assert all(readings[p.id] for p in people)
+    for p in people:
+        derived = outcomes.participant_columns(readings[p.id])
+        assert {k: getattr(p, k) for k in derived} == derived, p.code
+    # A contact's reported value is its self-report row, under the id the engine gives it.
+    reported = [c for c in await Contact.all() if c.glucose_mmol is not None]
+    ids = {str(outcomes.contact_reading_id(c.id, "glucose")) for c in reported}
+    rows = await Measurement.filter(marker="glucose").values_list("id", "source", "contact_id")
+    assert {str(i) for i, _, _ in rows} == ids
+    assert {s for _, s, _ in rows} == {"self_report"}
+
+
+async def test_distress_falls_a_little_and_outcomes_are_better_where_ratings_are_higher(
+    filled: Demo,
+) -> None:
+    scores: dict[Any, dict[str, float]] = defaultdict(dict)
+    for a in await Assessment.filter(instrument_id="dds2"):
+        scores[a.participant_id][a.time_point] = a.score  # type: ignore[attr-defined]
+        assert 1 <= a.score <= 6 and a.score == statistics.mean(a.answers.values())
+    eased = [s["follow_up"] - s["baseline"] for s in scores.values() if len(s) == 2]
+    assert len(eased) > 0.4 * len(scores)
+    assert -0.6 < statistics.mean(eased) < 0
+    # Ratings differ from one peer leader to the next, and go with their participants' HbA1c.
+    rated: dict[Any, list[float]] = defaultdict(list)
+    for r in await ImplementationRating.all():
+        rated[r.peer_leader_id].append(  # type: ignore[attr-defined]
+            statistics.mean(
+                getattr(r, n)
+                for n in (
+                    "being_there",
+                    "daily_management",
+                    "social_emotional",
+                    "linkage_to_care",
+                    "ongoing_support",
+                    "committee_use",
+                    "resource_linkage",
+                )
+            )
+        )
+    changed: dict[Any, list[float]] = defaultdict(list)
+    for p in await Participant.filter(hba1c__isnull=False):
+        changed[p.peer_leader_id].append(p.hba1c - p.hba1c_baseline)  # type: ignore[attr-defined, operator]
+    leaders = [k for k in rated if changed.get(k)]
+    means = [statistics.mean(rated[k]) for k in leaders]
+    assert statistics.stdev(means) > 0.3
+    assert statistics.correlation(means, [statistics.mean(changed[k]) for k in leaders]) < -0.1
+
+
+async def test_group_activities_supervision_and_training_are_there_for_the_dashboard(
+    filled: Demo,
+) -> None:
+    activities = await GroupActivity.all()
+    channels = Counter(a.channel for a in activities)
+    assert channels["wechat_group"] > channels["neighbourhood_activity"] > 0
+    for a in activities:
+        assert (a.group_id is None) != (a.committee_id is None)  # type: ignore[attr-defined]
+        assert a.occurred_at < datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=UTC)
+    leaders = await User.filter(role=Role.PEER_LEADER).count()
+    supervised = {s.peer_leader_id for s in await Supervision.all()}  # type: ignore[attr-defined]
+    assert 0.5 * leaders < len(supervised) <= leaders
+    trainings = await Training.all()
+    assert trainings and all(t.attendee_ids and t.held_on < TODAY for t in trainings)

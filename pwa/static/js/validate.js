@@ -1,5 +1,6 @@
 // The form checks the server makes too, so mistakes show before sync, offline. The rules are the
-// server's own (sync/validate.py, served as the generated module rules.js and precached), not a copy.
+// server's own (each entity module's in sync/entities/, served as the generated module rules.js
+// and precached), not a copy.
 import { t } from "./i18n.js";
 import RULES from "./rules.js";
 
