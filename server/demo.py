@@ -328,12 +328,7 @@ class _Gen:
         return self.rng.choices([o for o, _ in options], [w for _, w in options])[0]
 
     def pick_some(self, options: Sequence[tuple[T, int]], low: int, high: int) -> list[T]:
-        """Between ``low`` and ``high`` distinct options, drawn by weight, in the listed order."""
-        want = self.rng.randint(low, min(high, len(options)))
-        chosen: set[int] = set()
-        while len(chosen) < want:
-            chosen.add(self.rng.choices(range(len(options)), [w for _, w in options])[0])
-        return [options[i][0] for i in sorted(chosen)]
+        return demo_evaluation.pick_some(self.rng, options, low, high)
 
     def name(self, sex: str) -> str:
         given = GIVEN_FEMALE if sex == "female" else GIVEN_MALE

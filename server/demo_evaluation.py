@@ -20,9 +20,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from sync import instruments, outcomes
+from sync.entities.implementation_rating import RATED
 from sync.models import (
     ActivityChannel,
     Assessment,
@@ -43,6 +44,7 @@ from sync.models import (
     User,
 )
 
+T = TypeVar("T")
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 F = KeyFunction
 
@@ -96,13 +98,6 @@ RATING_COMMENTS = (
     "善于倾听，组员信任",
     "转介记录清楚，能及时联系社区医生",
 )
-RATED = (
-    "being_there",
-    "daily_management",
-    "social_emotional",
-    "linkage_to_care",
-    "ongoing_support",
-)
 
 
 @dataclass
@@ -125,6 +120,15 @@ class Records:
     supervisions: list[Supervision] = field(default_factory=list)
     trainings: list[Training] = field(default_factory=list)
     ratings: list[ImplementationRating] = field(default_factory=list)
+
+
+def pick_some(rng: random.Random, options: Sequence[tuple[T, int]], low: int, high: int) -> list[T]:
+    """Between ``low`` and ``high`` distinct options, drawn by weight, in the listed order."""
+    want = rng.randint(low, min(high, len(options)))
+    chosen: set[int] = set()
+    while len(chosen) < want:
+        chosen.add(rng.choices(range(len(options)), [w for _, w in options])[0])
+    return [options[i][0] for i in sorted(chosen)]
 
 
 def clip(value: float, low: float, high: float) -> float:
@@ -153,11 +157,7 @@ class Evaluation:
         ).astimezone(UTC)
 
     def pick(self, options: Sequence[tuple[Any, int]], low: int, high: int) -> list[Any]:
-        want = self.rng.randint(low, min(high, len(options)))
-        chosen: set[int] = set()
-        while len(chosen) < want:
-            chosen.add(self.rng.choices(range(len(options)), [w for _, w in options])[0])
-        return [options[i][0] for i in sorted(chosen)]
+        return pick_some(self.rng, options, low, high)
 
     # measurements ---------------------------------------------------------------------------------
 
@@ -471,10 +471,12 @@ class Evaluation:
                 continue
             if rng.random() > 0.9:
                 continue
+            # The five key functions, then use of the committee and linkage to community
+            # resources: the two the papers found went most with better outcomes.
             scores = {
-                name: round(clip(rng.gauss(3.1 + 0.7 * quality, 0.6), 1, 5)) for name in RATED
+                name: round(clip(rng.gauss(3.1 + 0.7 * quality, 0.6), 1, 5)) for name in RATED[:5]
             }
-            for name in ("committee_use", "resource_linkage"):
+            for name in RATED[5:]:
                 scores[name] = round(clip(rng.gauss(3.0 + 0.9 * quality, 0.6), 1, 5))
             row = ImplementationRating(
                 id=self.new_id(),

@@ -22,6 +22,7 @@ from server.settings import Settings
 from sync import db as sync_db
 from sync import engine, models, outcomes
 from sync.entities.group_meeting import MEETING_CONTACT_NS
+from sync.entities.implementation_rating import RATED
 from sync.instruments import BUILT_IN
 from sync.models import (
     Assessment,
@@ -432,18 +433,7 @@ async def test_distress_falls_a_little_and_outcomes_are_better_where_ratings_are
     rated: dict[Any, list[float]] = defaultdict(list)
     for r in await ImplementationRating.all():
         rated[r.peer_leader_id].append(  # type: ignore[attr-defined]
-            statistics.mean(
-                getattr(r, n)
-                for n in (
-                    "being_there",
-                    "daily_management",
-                    "social_emotional",
-                    "linkage_to_care",
-                    "ongoing_support",
-                    "committee_use",
-                    "resource_linkage",
-                )
-            )
+            statistics.mean(getattr(r, n) for n in RATED)
         )
     changed: dict[Any, list[float]] = defaultdict(list)
     for p in await Participant.filter(hba1c__isnull=False):
