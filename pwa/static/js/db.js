@@ -2,8 +2,10 @@
 // never touches data never pays for opening it. Every write waits for its transaction's `complete`
 // with strict durability, so "saved" means on disk, not in a buffer the OS may drop.
 const NAME = "peerlog";
-const VERSION = 2;
-export const STORES = ["participants", "contacts", "meetings", "groups", "outbox", "attention", "meta", "sent"];
+const VERSION = 3;
+// The evaluation records (SPEC 2): readings, questionnaires and their instruments, group activities.
+const RECORDS_3 = ["measurements", "assessments", "activities", "instruments"];
+export const STORES = ["participants", "contacts", "meetings", "groups", ...RECORDS_3, "outbox", "attention", "meta", "sent"];
 
 let opening = null;
 // After a wipe (here or in another tab or the service worker), code still running must not
@@ -39,6 +41,12 @@ export function open() {
         if (event.oldVersion < 2) {
           // The sent log (sentlog.js), pruned by the time of acknowledgement.
           db.createObjectStore("sent", { keyPath: "mutation_id" }).createIndex("at", "at");
+        }
+        if (event.oldVersion < 3) {
+          for (const name of RECORDS_3) {
+            const store = db.createObjectStore(name, { keyPath: "id" });
+            if (name === "measurements" || name === "assessments") store.createIndex("participant_id", "participant_id");
+          }
         }
       };
       req.onsuccess = () => {

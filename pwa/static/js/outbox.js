@@ -8,7 +8,12 @@
 import { tx, req, all, count } from "./db.js";
 import { remember, mark, takeLost } from "./sentlog.js";
 
-export const STORE_OF = { participant: "participants", contact: "contacts", group_meeting: "meetings", group: "groups" };
+export const STORE_OF = {
+  participant: "participants", contact: "contacts", group_meeting: "meetings", group: "groups",
+  measurement: "measurements", assessment: "assessments", group_activity: "activities", instrument: "instruments",
+};
+// Every store the pull fills (one per entity).
+export const RECORD_STORES = [...new Set(Object.values(STORE_OF))];
 
 // The name of the sync: the Web Lock every run takes (page and service worker take turns), the
 // Background Sync tag the worker answers, and the channel the sync's events go on.
@@ -19,21 +24,32 @@ export const withSyncLock = (fn) => (navigator.locks ? navigator.locks.request(S
 // `fields` are only the fields this change sets; `baseVersion` the version the phone last saw
 // (0 for a record made here). Returns the stored record, marked as waiting.
 export async function save(entity, id, fields, baseVersion) {
-  const store = STORE_OF[entity];
+  return (await saveAll([{ entity, id, fields, baseVersion }]))[0];
+}
+
+// Several records that belong together (a blood-pressure reading is two measurement rows): all
+// of them and their mutations in one transaction, so the phone never holds half of them.
+export async function saveAll(changes) {
+  const stores = [...new Set(changes.map((c) => STORE_OF[c.entity]))];
   // After a sign-out the database is new but the device is not: ids carry on from before.
   const seed = Number(globalThis.localStorage?.getItem("peerlog.next_mutation_id")) || 1;
-  return tx([store, "outbox", "meta"], "readwrite", async (s) => {
+  return tx([...stores, "outbox", "meta"], "readwrite", async (s) => {
     // The per-device counter only goes up, and is kept beside the queue it numbers.
-    const counter = Math.max((await req(s.meta.get("next_mutation_id")))?.value || 1, seed);
-    s.meta.put({ key: "next_mutation_id", value: counter + 1 });
-    s.outbox.put({
-      mutation_id: counter, entity, id, base_version: baseVersion, fields,
-      client_time: isoNow(),
-    });
-    const current = (await req(s[store].get(id))) || { id, version: 0 };
-    const record = { ...current, ...fields, _pending: (current._pending || 0) + 1 };
-    s[store].put(record);
-    return record;
+    let counter = Math.max((await req(s.meta.get("next_mutation_id")))?.value || 1, seed);
+    const saved = [];
+    for (const { entity, id, fields, baseVersion } of changes) {
+      s.outbox.put({
+        mutation_id: counter++, entity, id, base_version: baseVersion, fields,
+        client_time: isoNow(),
+      });
+      const store = s[STORE_OF[entity]];
+      const current = (await req(store.get(id))) || { id, version: 0 };
+      const record = { ...current, ...fields, _pending: (current._pending || 0) + 1 };
+      store.put(record);
+      saved.push(record);
+    }
+    s.meta.put({ key: "next_mutation_id", value: counter });
+    return saved;
   });
 }
 
@@ -70,7 +86,7 @@ export async function resolveAttention(item, { resent = false } = {}) {
 // transaction that records its result (the record's version, "needs attention", the sent log).
 export async function acknowledge(batch, results, device) {
   const byId = new Map(batch.map((m) => [m.mutation_id, m]));
-  const stores = ["outbox", "attention", ...new Set(Object.values(STORE_OF)), "sent", "meta"];
+  const stores = ["outbox", "attention", ...RECORD_STORES, "sent", "meta"];
   await tx(stores, "readwrite", async (s) => {
     const acked = [];
     for (const r of results) {
@@ -120,8 +136,7 @@ export async function renumber(last) {
 export async function recover(last, device) {
   // Nearly always nothing was lost: find that out without a read-write transaction (a disk flush).
   if (!(last < (await mark(device)))) return false;
-  const records = [...new Set(Object.values(STORE_OF))];
-  return tx(["sent", "outbox", "attention", "meta", ...records], "readwrite", async (s) => {
+  return tx(["sent", "outbox", "attention", "meta", ...RECORD_STORES], "readwrite", async (s) => {
     const lost = await takeLost(s, last, device);
     if (!lost) return false;
     const queue = await req(s.outbox.getAll());

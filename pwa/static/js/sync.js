@@ -8,7 +8,7 @@
 // twice.
 import { tx, req, all, getMeta, setMeta, wipe } from "./db.js";
 import {
-  STORE_OF, SYNC, acknowledge, queued, recover, renumber, report, reportOf, wire, withSyncLock,
+  RECORD_STORES, STORE_OF, SYNC, acknowledge, queued, recover, renumber, report, reportOf, wire, withSyncLock,
 } from "./outbox.js";
 import { mark } from "./sentlog.js";
 import { apiHeaders } from "./device.js";
@@ -131,7 +131,7 @@ async function resendLost(h) {
 }
 
 async function applyPage(changes, cursor, seen) {
-  const stores = ["participants", "contacts", "meetings", "groups", "outbox", "meta"];
+  const stores = [...RECORD_STORES, "outbox", "meta"];
   await tx(stores, "readwrite", async (s) => {
     const pending = new Map();
     for (const m of await req(s.outbox.getAll())) {
@@ -182,7 +182,7 @@ async function pull(headers) {
     if (body.resync) {
       if (seen) throw new SyncError("retry", 200); // a resync inside a resync: try later
       await resendLost(h);
-      seen = { participants: new Set(), contacts: new Set(), meetings: new Set(), groups: new Set() };
+      seen = Object.fromEntries(RECORD_STORES.map((name) => [name, new Set()]));
       cursor = null;
       received = 0;
       continue;

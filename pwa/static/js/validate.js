@@ -2,33 +2,62 @@
 // server's own (each entity module's in sync/entities/, served as the generated module rules.js
 // and precached), not a copy.
 import { t } from "./i18n.js";
+import { todayISO } from "./dates.js";
 import RULES from "./rules.js";
 
-const CONTACT = RULES.fields.contact;
-const NUMBERS = Object.entries(CONTACT).filter(([, rule]) => rule.kind === "number");
 const MINUTE = 60 * 1000;
 const DAY = 86400000;
 
-export function checkContact(f, now = new Date()) {
-  const errors = {};
-  if (!f.participant_id) errors.participant_id = t("Choose a participant.");
-  const at = f.occurred_at ? new Date(f.occurred_at) : null;
-  if (!at || Number.isNaN(at.getTime())) errors.occurred_at = t("Enter the date and time.");
-  else if (at.getTime() > now.getTime() + CONTACT.occurred_at.ahead_minutes * MINUTE) errors.occurred_at = t("Must not be in the future.");
-  for (const [name, { low, high, whole }] of NUMBERS) {
-    const v = f[name];
-    if (v === null || v === undefined) continue;
-    if (!Number.isFinite(v) || (whole && !Number.isInteger(v))) errors[name] = t("Enter a number.");
-    else if (v < low || v > high) errors[name] = t("Must be between %(low)s and %(high)s.", { low, high });
+// The server's rules for an entity's fields ({} for an entity this server does not know yet).
+export const rulesOf = (entity) => RULES.fields[entity] || {};
+
+// A number against its rule: null when it passes, else the message.
+export function checkNumber(v, { low, high, whole }) {
+  if (!Number.isFinite(v) || (whole && !Number.isInteger(v))) return t("Enter a number.");
+  if (v < low || v > high) return t("Must be between %(low)s and %(high)s.", { low, high });
+  return null;
+}
+
+// A calendar date against its rule ("YYYY-MM-DD", not before the earliest, not too far ahead).
+function checkDate(v, rule, now) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(new Date(v + "T00:00:00").getTime())) return t("Enter a real date.");
+  if (rule.earliest && v < rule.earliest) return t("Enter a real date.");
+  if (v > todayISO(new Date(now.getTime() + (rule.ahead_days ?? 1) * DAY))) {
+    return (rule.ahead_days ?? 1) > 1 ? t("Too far ahead.") : t("Must not be in the future.");
   }
+  return null;
+}
+
+// Every field of `f` the server has a rule for, by kind; `required` fields must be there.
+// Returns {field: message}.
+export function checkFields(entity, f, now = new Date()) {
+  const errors = {};
+  for (const [name, rule] of Object.entries(rulesOf(entity))) {
+    const v = f[name];
+    if (v === null || v === undefined || v === "") {
+      if (rule.required && name in f) errors[name] = t("Required.");
+      continue;
+    }
+    let problem = null;
+    if (rule.kind === "number") problem = checkNumber(v, rule);
+    else if (rule.kind === "text" && String(v).length > rule.max) problem = t("Too long: at most %(max)s characters.", { max: rule.max });
+    else if (rule.kind === "date") problem = checkDate(v, rule, now);
+    else if (rule.kind === "instant") {
+      const at = new Date(v);
+      if (Number.isNaN(at.getTime())) problem = t("Enter the date and time.");
+      else if (at.getTime() > now.getTime() + rule.ahead_minutes * MINUTE) problem = t("Must not be in the future.");
+    } else if (rule.kind === "list" && v.length > rule.max_items) problem = t("Too many: at most %(max)s.", { max: rule.max_items });
+    if (problem) errors[name] = problem;
+  }
+  return errors;
+}
+
+export function checkContact(f, now = new Date()) {
+  const errors = checkFields("contact", f, now);
+  if (!f.participant_id) errors.participant_id = t("Choose a participant.");
+  if (!f.occurred_at) errors.occurred_at = t("Enter the date and time.");
   if (f.bp_systolic != null && f.bp_diastolic != null && f.bp_diastolic >= f.bp_systolic && !errors.bp_diastolic) {
     errors.bp_diastolic = t("The lower number must be below the upper one.");
-  }
-  if (f.follow_up_on) {
-    const rule = CONTACT.follow_up_on;
-    const limit = new Date(now.getTime() + rule.ahead_days * DAY).toISOString().slice(0, 10);
-    if (f.follow_up_on > limit) errors.follow_up_on = t("Too far ahead.");
-    if (f.follow_up_on < rule.earliest) errors.follow_up_on = t("Enter a real date.");
   }
   return errors;
 }
