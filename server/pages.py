@@ -6,6 +6,9 @@ and one shell serves every record):
 - ``/`` Today: follow-ups due and overdue, urgent referrals, "log contact"
 - ``/participants`` My participants; ``/participants/view?id=<uuid>`` one participant
 - ``/contacts/new?participant=<uuid>`` Log contact; ``/meetings/new`` Group meeting
+- ``/readings/new?participant=<uuid>`` a reading; ``/assessments/new?participant=<uuid>`` a
+  questionnaire (the distress questions); ``/activities/new`` a WeChat group session or
+  neighbourhood activity
 - ``/roster`` the volunteer's committee roster; ``/settings``; ``/attention`` records needing attention
 """
 
@@ -28,6 +31,9 @@ SCREENS: dict[str, tuple[str, str]] = {
     "/participants/view": ("participant", "Participant"),
     "/contacts/new": ("contact", "Log contact"),
     "/meetings/new": ("meeting", "Group meeting"),
+    "/readings/new": ("reading", "Record a reading"),
+    "/assessments/new": ("assessment", "Questionnaire"),
+    "/activities/new": ("activity", "Group activity"),
     "/roster": ("roster", "Roster"),
     "/settings": ("settings", "Settings"),
     "/attention": ("attention", "Needs attention"),

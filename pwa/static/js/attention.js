@@ -6,7 +6,10 @@ import { resolveAttention } from "./outbox.js";
 import { t, fmtDateTime, reasons } from "./i18n.js";
 import { apiHeaders } from "./device.js";
 
-const ENTITY = () => ({ participant: t("Participant"), contact: t("Contact"), group_meeting: t("Group meeting") });
+const ENTITY = () => ({
+  participant: t("Participant"), contact: t("Contact"), group_meeting: t("Group meeting"),
+  measurement: t("Reading"), assessment: t("Questionnaire"), group_activity: t("Group activity"),
+});
 // The server writes its messages in this phone's language (the `lang` cookie or the browser's
 // Accept-Language, as for the pages), with their templates for a later switch, and names the
 // field by its wire name; the label says which field in words, the wire name stays for whoever
@@ -19,7 +22,11 @@ const FIELD = () => ({
   follow_up_on: t("Next follow-up"), note: t("Note"), notes: t("Notes"), phone: t("Phone"), address: t("Address"),
   needs_visit: t("Needs a visit"), needs_visit_reason: t("Why a visit is needed"), code: t("Code"),
   full_name: t("Name"), birth_year: t("Birth year"), status: t("Status"), hba1c: t("HbA1c"), group_id: t("Group"),
-  place: t("Place"), topic: t("Topic"), attendee_ids: t("Who came"),
+  place: t("Place"), topic: t("Topic"), attendee_ids: t("Who came"), co_leader: t("Co-leading staff member"),
+  marker: t("What was measured"), value: t("Value"), measured_on: t("Date measured"), source: t("Source"),
+  instrument_id: t("Questionnaire"), time_point: t("Time point"), assessed_on: t("Date asked"), answers: t("Answers"),
+  committee_id: t("Residential committee"), channel: t("What kind"), participants_count: t("Participants reached"),
+  residents_count: t("Other residents"),
 });
 
 async function dismiss(item) {

@@ -62,3 +62,32 @@ export function summarize({ participants, contacts, meetings }, today = todayISO
 }
 
 export const active = (p) => !p.status || p.status === "active";
+
+// A participant's readings of one marker, oldest first, with the baseline and the latest marked
+// (RECORDS.md): the baseline is the earliest clinic reading, else the earliest of any source;
+// the latest is the newest. Voided readings are left out.
+export function history(measurements, participantId, marker) {
+  const rows = measurements
+    .filter((m) => m.participant_id === participantId && m.marker === marker && !m.voided)
+    .sort((a, b) => (a.measured_on || "").localeCompare(b.measured_on || "") || (a.created_at || "").localeCompare(b.created_at || ""));
+  const baseline = rows.find((m) => m.source === "clinic") || rows[0] || null;
+  const latest = rows[rows.length - 1] || null;
+  return { rows, baseline, latest };
+}
+
+// The time point a new questionnaire is most likely at: follow-up once the participant has a
+// baseline of that instrument, else baseline.
+export function nextTimePoint(assessments, participantId, instrumentId) {
+  const has = assessments.some((a) => a.participant_id === participantId && a.instrument_id === instrumentId
+    && a.time_point === "baseline" && !a.voided);
+  return has ? "follow_up" : "baseline";
+}
+
+// An instrument's score from the answers, by its rule (the server computes its own; the phone
+// shows this one at once, offline).
+export function score(definition, answers) {
+  const values = (definition.items || []).map((item) => answers[item.id]);
+  if (!values.length || values.some((v) => !Number.isFinite(v))) return null;
+  const sum = values.reduce((a, b) => a + b, 0);
+  return definition.scoring === "sum" ? sum : Math.round((sum / values.length) * 100) / 100;
+}

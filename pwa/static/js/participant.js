@@ -3,10 +3,10 @@
 // A contact or group meeting logged by mistake is voided from the timeline by its author, with a
 // reason (SPEC 2: a field, never a deletion); voiding a meeting voids it for every attendee.
 import { start, el, afterSave } from "./app.js";
-import { get } from "./db.js";
-import { loadAll, summarize } from "./model.js";
+import { all, byIndex, get } from "./db.js";
+import { history, loadAll, score, summarize } from "./model.js";
 import { save, amendQueued, STORE_OF } from "./outbox.js";
-import { t, fmtDate, fmtDateTime, fmtNumber } from "./i18n.js";
+import { t, fmtDate, fmtDateTime, fmtNumber, lang } from "./i18n.js";
 
 const id = new URLSearchParams(location.search).get("id");
 const form = document.getElementById("edit");
@@ -90,6 +90,68 @@ function details(kind, r) {
   return lines;
 }
 
+// The readings, one table per marker, newest first, the baseline and the latest marked. A blood
+// pressure is the upper and the lower row of the same day.
+const MARKERS = () => [
+  ["hba1c", t("HbA1c"), "%"], ["bp_systolic", t("Blood pressure"), "mmHg"],
+  ["weight", t("Weight"), "kg"], ["glucose", t("Glucose"), "mmol/L"],
+];
+
+function readingTable(rows, { baseline, latest }, label, unit, lower) {
+  const tag = (m) => [
+    m === baseline ? el("span", { class: "tag", text: t("Baseline") }) : null,
+    m === latest ? el("span", { class: "tag", text: t("Latest") }) : null,
+    m._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null,
+  ];
+  const value = (m) => {
+    if (!lower) return fmtNumber(m.value);
+    const pair = lower.rows.find((d) => d.measured_on === m.measured_on && d.source === m.source);
+    return `${fmtNumber(m.value)}/${pair ? fmtNumber(pair.value) : "–"}`;
+  };
+  const body = [...rows].reverse().map((m) => el("tr", { "data-id": m.id },
+    el("th", { scope: "row", text: fmtDate(m.measured_on) }),
+    el("td", { text: `${value(m)} ${unit}` }),
+    el("td", { text: m.source === "clinic" ? t("Clinic") : t("Self-reported") }),
+    el("td", {}, ...tag(m))));
+  return el("div", { class: "table-wrap" }, el("table", { "data-marker": rows[0].marker },
+    el("caption", { text: label }),
+    el("thead", {}, el("tr", {}, ...[t("Date"), t("Value"), t("Source"), ""].map((h) => el("th", { scope: "col", text: h })))),
+    el("tbody", {}, ...body)));
+}
+
+async function readings(pid) {
+  const rows = await byIndex("measurements", "participant_id", pid);
+  const tables = MARKERS().map(([marker, label, unit]) => {
+    const h = history(rows, pid, marker);
+    if (!h.rows.length) return null;
+    return readingTable(h.rows, h, label, unit, marker === "bp_systolic" ? history(rows, pid, "bp_diastolic") : null);
+  }).filter(Boolean);
+  document.getElementById("readings").replaceChildren(...(tables.length ? tables
+    : [el("p", { class: "empty", text: t("No readings yet.") })]));
+}
+
+const TIME_POINTS = () => ({ baseline: t("Baseline"), follow_up: t("Follow-up"), other: t("Other") });
+const localized = (texts) => (texts ? texts[lang] || texts.en || Object.values(texts)[0] : "");
+
+// The server's score once it has one; until then what the phone works out by the same rule.
+function scoreLine(a, definition) {
+  const value = a.score ?? (definition ? score(definition, a.answers || {}) : null);
+  return value == null ? null : el("span", { class: "line", text: t("Score %(score)s", { score: fmtNumber(value) }) });
+}
+
+async function assessments(pid) {
+  const instruments = new Map((await all("instruments")).map((i) => [i.id, i.definition || {}]));
+  const rows = (await byIndex("assessments", "participant_id", pid)).filter((a) => !a.voided)
+    .sort((a, b) => (b.assessed_on || "").localeCompare(a.assessed_on || ""));
+  document.getElementById("assessments").replaceChildren(...(rows.length ? rows.map((a) =>
+    el("li", { class: "card", "data-id": a.id },
+      el("span", { class: "name", text: `${fmtDate(a.assessed_on)} · ${localized(instruments.get(a.instrument_id)?.title) || a.instrument_id}` }),
+      el("span", { class: "tag", text: TIME_POINTS()[a.time_point] || a.time_point }),
+      scoreLine(a, instruments.get(a.instrument_id)),
+      a._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null))
+    : [el("li", { class: "empty", text: t("No questionnaires yet.") })]));
+}
+
 function field(label, value) {
   if (value === null || value === undefined || value === "") return null;
   return el("div", { class: "field" }, el("dt", { text: label }), el("dd", { text: String(value) }));
@@ -108,6 +170,8 @@ async function render() {
   const data = await loadAll();
   const summary = summarize(data).get(p.id);
   document.getElementById("log").href = `/contacts/new?participant=${p.id}`;
+  document.getElementById("reading-link").href = `/readings/new?participant=${p.id}`;
+  document.getElementById("assess-link").href = `/assessments/new?participant=${p.id}`;
   box.replaceChildren(el("dl", {},
     field(t("Code"), p.code), field(t("Phone"), p.phone), field(t("Address"), p.address),
     field(t("Birth year"), p.birth_year), field(t("Status"), p.status ? LABELS.statuses[p.status] || p.status : null),
@@ -128,6 +192,8 @@ async function render() {
     document.body.dataset.ready = "yes";
     return;
   }
+  await readings(p.id);
+  await assessments(p.id);
   const meetings = data.meetings.filter((m) => (m.attendee_ids || []).includes(id));
   const shownMeetings = new Set(meetings.map((m) => m.id));
   // A meeting also counts as a contact for each attendee: the timeline shows the meeting once.

@@ -69,3 +69,42 @@ export function suggestsUrgent(f) {
   return (g != null && (g < u.glucose_below || g > u.glucose_above))
     || (f.bp_systolic ?? 0) >= u.bp_systolic_at_least || (f.bp_diastolic ?? 0) >= u.bp_diastolic_at_least;
 }
+
+// A marker's range. The server's rule for a measurement's value by marker when its catalogue
+// has one; else its rule for the same marker where it is checked today (the participant's
+// columns, a contact's reported glucose): RECORDS.md keeps "ranges as today's rules".
+const SAME_MARKER = {
+  hba1c: ["participant", "hba1c"], bp_systolic: ["participant", "bp_systolic"],
+  bp_diastolic: ["participant", "bp_diastolic"], weight: ["participant", "weight_kg"],
+  glucose: ["contact", "glucose_mmol"],
+};
+export function markerRule(marker) {
+  const own = rulesOf("measurement").value?.markers?.[marker];
+  if (own) return { kind: "number", ...own };
+  const [entity, field] = SAME_MARKER[marker];
+  return rulesOf(entity)[field];
+}
+
+// A reading as the form holds it: {participant_id, measured_on, source, values: {marker: number}}.
+// Errors are keyed by marker for the values, by field for the rest.
+export function checkReading(r, now = new Date()) {
+  const errors = checkFields("measurement", { measured_on: r.measured_on, source: r.source, note: r.note }, now);
+  if (!r.participant_id) errors.participant_id = t("Choose a participant.");
+  if (!r.measured_on) errors.measured_on = t("Enter the date.");
+  else if (!errors.measured_on && rulesOf("measurement").measured_on === undefined) {
+    const problem = checkDate(r.measured_on, rulesOf("participant").hba1c_on, now);
+    if (problem) errors.measured_on = problem;
+  }
+  for (const [marker, v] of Object.entries(r.values)) {
+    if (v === null) errors[marker] = t("Enter the value.");
+    else {
+      const problem = checkNumber(v, markerRule(marker));
+      if (problem) errors[marker] = problem;
+    }
+  }
+  const { bp_systolic: upper, bp_diastolic: lower } = r.values;
+  if (upper != null && lower != null && lower >= upper && !errors.bp_diastolic) {
+    errors.bp_diastolic = t("The lower number must be below the upper one.");
+  }
+  return errors;
+}

@@ -1,0 +1,122 @@
+// A group activity in a few taps (SPEC 2): a WeChat group session, a neighbourhood activity or
+// community assistance, for one of the leader's groups or residential committees. When is now,
+// the kind and the group are the last ones used; headcounts rather than a contact per person,
+// the participants who took part named only if the leader wants to.
+import { start, afterSave, el } from "./app.js";
+import { all, getMeta, setMeta } from "./db.js";
+import { save, isoNow } from "./outbox.js";
+import { t } from "./i18n.js";
+import { checkFields } from "./validate.js";
+import { uuid } from "./uuid.js";
+
+const form = document.getElementById("activity");
+const COUNTS = ["participants_count", "residents_count"];
+let people = [];
+
+// "group:<id>" or "committee:<id>", as the select holds it.
+const target = () => {
+  const [kind, id] = form.target.value.split(":");
+  return id ? { kind, id } : null;
+};
+
+function members() {
+  const chosen = target();
+  if (!chosen) return [];
+  return people.filter((p) => (chosen.kind === "group" ? p.group_id : p.committee_id) === chosen.id);
+}
+
+function attendees() {
+  const list = members();
+  document.getElementById("attendees").replaceChildren(...(list.length ? list.map((p) =>
+    el("label", { class: "check big" },
+      el("input", { type: "checkbox", name: "attendee_ids", value: p.id }), ` ${p.full_name || p.code}`))
+    : [el("p", { class: "empty", text: target() ? t("No participants of it on this phone.") : t("Choose a group or committee first.") })]));
+}
+
+function read() {
+  const chosen = target();
+  const at = form.occurred_at.value ? new Date(form.occurred_at.value) : null;
+  const fields = {
+    group_id: chosen?.kind === "group" ? chosen.id : null,
+    committee_id: chosen?.kind === "committee" ? chosen.id : null,
+    channel: form.querySelector("[name=channel]:checked").value,
+    occurred_at: at && !Number.isNaN(at.getTime()) ? isoNow(at) : null,
+    functions: [...form.querySelectorAll("[name=functions]:checked")].map((c) => c.value),
+    attendee_ids: [...form.querySelectorAll("[name=attendee_ids]:checked")].map((c) => c.value),
+  };
+  for (const n of COUNTS) if (form[n].value !== "") fields[n] = Number(form[n].value);
+  for (const n of ["topic", "note"]) if (form[n].value.trim()) fields[n] = form[n].value.trim();
+  // Only one of the two goes on the wire (RECORDS.md: exactly one).
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
+}
+
+function showErrors(errors) {
+  for (const node of form.querySelectorAll(".error")) node.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  for (const [name, message] of Object.entries(errors)) {
+    const key = name === "group_id" || name === "committee_id" ? "target" : name;
+    const box = document.getElementById("err-" + key);
+    if (box) box.textContent = message;
+    form[key]?.setAttribute?.("aria-invalid", "true");
+  }
+  const first = Object.keys(errors)[0];
+  if (first) form[first === "group_id" || first === "committee_id" ? "target" : first]?.focus?.();
+}
+
+async function defaults() {
+  form.occurred_at.value = isoNow().slice(0, 16);
+  const channel = form.querySelector(`[name=channel][value="${await getMeta("last_channel")}"]`);
+  if (channel) channel.checked = true;
+}
+
+form.addEventListener("change", (e) => {
+  if (e.target.name === "target") attendees();
+  if (e.target.name === "attendee_ids") {
+    // Everyone named took part: the headcount is at least that many.
+    const named = form.querySelectorAll("[name=attendee_ids]:checked").length;
+    if (Number(form.participants_count.value || 0) < named) form.participants_count.value = String(named);
+  }
+});
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const fields = read();
+  const errors = checkFields("group_activity", fields);
+  if (!target()) errors.target = t("Choose a group or committee.");
+  if (!fields.occurred_at) errors.occurred_at = t("Enter the date and time.");
+  showErrors(errors);
+  if (Object.keys(errors).length) return;
+  await save("group_activity", uuid(), fields, 0);
+  await setMeta("last_channel", fields.channel);
+  await setMeta("last_activity_target", form.target.value);
+  document.getElementById("saved").textContent = t("Saved on this phone. Waiting to sync.");
+  const keep = form.target.value;
+  form.reset();
+  form.target.value = keep;
+  document.getElementById("named").open = false;
+  await defaults();
+  attendees();
+  afterSave();
+});
+
+await start();
+people = (await all("participants")).filter((p) => !p.status || p.status === "active")
+  .sort((a, b) => (a.full_name || "").localeCompare(b.full_name || ""));
+const groups = (await all("groups")).sort((a, b) => (a.name || "").localeCompare(b.name || ""));
+// The phone has no committee names: a committee is named by the group that meets in it, else by
+// how many of the leader's participants live there.
+const committees = new Map();
+for (const g of groups) if (g.committee_id && !committees.has(g.committee_id)) committees.set(g.committee_id, g.name);
+for (const p of people) if (p.committee_id && !committees.has(p.committee_id)) committees.set(p.committee_id, null);
+const size = (id) => people.filter((p) => p.committee_id === id).length;
+form.target.append(
+  el("optgroup", { label: t("Groups") }, ...groups.map((g) => el("option", { value: `group:${g.id}`, text: g.name || g.id }))),
+  el("optgroup", { label: t("Residential committees") }, ...[...committees].map(([id, group]) => el("option", {
+    value: `committee:${id}`,
+    text: group ? t("Residential committee of %(group)s", { group }) : t("Residential committee (%(n)s of your participants)", { n: size(id) }),
+  }))));
+const last = await getMeta("last_activity_target");
+if (last && form.querySelector(`#target option[value="${last}"]`)) form.target.value = last;
+else if (groups.length === 1) form.target.value = `group:${groups[0].id}`;
+await defaults();
+attendees();
+document.body.dataset.ready = "yes";

@@ -1,0 +1,78 @@
+// Record a reading: HbA1c, blood pressure or weight for one participant, on a day (today unless
+// changed, never ahead), from a clinic record or reported by the participant. Blood pressure is
+// two measurement rows with the same date (RECORDS.md), saved in one transaction.
+import { start, afterSave, el } from "./app.js";
+import { todayISO } from "./dates.js";
+import { all, getMeta, setMeta } from "./db.js";
+import { saveAll } from "./outbox.js";
+import { t } from "./i18n.js";
+import { checkReading } from "./validate.js";
+import { uuid } from "./uuid.js";
+
+const form = document.getElementById("reading");
+const MARKERS = { hba1c: ["hba1c"], bp: ["bp_systolic", "bp_diastolic"], weight: ["weight"] };
+const chosen = () => form.querySelector("[name=marker]:checked").value;
+
+function showMarker() {
+  for (const box of form.querySelectorAll("[data-marker]")) box.hidden = box.dataset.marker !== chosen();
+}
+
+function read() {
+  const num = (name) => (form[name].value === "" ? null : Number(form[name].value));
+  return {
+    participant_id: form.participant_id.value || null,
+    measured_on: form.measured_on.value || null,
+    source: form.querySelector("[name=source]:checked").value,
+    note: form.note.value.trim() || null,
+    values: Object.fromEntries(MARKERS[chosen()].map((m) => [m, num(m)])),
+  };
+}
+
+function showErrors(errors) {
+  for (const node of form.querySelectorAll(".error")) node.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  for (const [name, message] of Object.entries(errors)) {
+    const box = document.getElementById("err-" + name);
+    if (box) box.textContent = message;
+    form[name]?.setAttribute?.("aria-invalid", "true");
+  }
+  const first = Object.keys(errors)[0];
+  if (first) form[first]?.focus?.();
+}
+
+form.addEventListener("change", (e) => { if (e.target.name === "marker") showMarker(); });
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const r = read();
+  const errors = checkReading(r);
+  showErrors(errors);
+  if (Object.keys(errors).length) return;
+  const common = { participant_id: r.participant_id, measured_on: r.measured_on, source: r.source };
+  if (r.note) common.note = r.note;
+  await saveAll(Object.entries(r.values).map(([marker, value]) => ({
+    entity: "measurement", id: uuid(), fields: { ...common, marker, value }, baseVersion: 0,
+  })));
+  await setMeta("last_source", r.source);
+  const who = form.participant_id.selectedOptions[0]?.textContent || "";
+  document.getElementById("saved").replaceChildren(t("Saved on this phone. Waiting to sync."), " ",
+    el("a", { href: `/participants/view?id=${r.participant_id}`, text: who }));
+  for (const names of Object.values(MARKERS)) for (const n of names) form[n].value = "";
+  form.note.value = "";
+  afterSave();
+});
+
+await start();
+const people = (await all("participants"))
+  .filter((p) => !p.status || p.status === "active")
+  .sort((a, b) => (a.full_name || "").localeCompare(b.full_name || ""));
+form.participant_id.append(...people.map((p) => el("option", { value: p.id, text: `${p.full_name || ""} (${p.code || ""})` })));
+const params = new URLSearchParams(location.search);
+if (params.get("participant")) form.participant_id.value = params.get("participant");
+const marker = form.querySelector(`[name=marker][value="${params.get("marker")}"]`);
+if (marker) marker.checked = true;
+const source = form.querySelector(`[name=source][value="${await getMeta("last_source")}"]`);
+if (source) source.checked = true;
+form.measured_on.value = todayISO();
+form.measured_on.max = todayISO();
+showMarker();
+document.body.dataset.ready = "yes";

@@ -1,0 +1,72 @@
+"""Readings on the phone (SPEC 2, "Measurement"): HbA1c, blood pressure (two rows, one date) and
+weight, recorded offline from the participant's screen with large inputs, checked by the server's
+rules before they are saved, shown in the participant's history with the baseline and the latest
+marked."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.conftest import LiveServer
+from tests.e2e.test_app_support import idb_count, open_synced, wait_ready
+
+
+async def record(page: Page, marker: str, values: dict[str, str], on: date, source: str) -> None:
+    await page.check(f"[name=marker][value={marker}]")
+    for name, value in values.items():
+        await page.fill(f"#{name}", value)
+    await page.fill("#measured_on", on.isoformat())
+    await page.check(f"[name=source][value={source}]")
+    await page.click("button[type=submit]")
+
+
+async def test_readings_recorded_offline_are_checked_and_shown_with_baseline_and_latest(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await open_synced(phone_context, phone, live_server, 1)
+    pid = str(prog.participants[0].id)
+    today = date.today()
+    await phone_context.set_offline(True)
+    await phone.goto(f"{live_server.url}/participants/view?id={pid}")
+    await wait_ready(phone)
+    await expect(phone.locator("#readings")).to_contain_text("还没有测量记录")
+    await phone.click("#reading-link")
+    await wait_ready(phone)
+    assert await phone.input_value("#participant_id") == pid
+    assert await phone.input_value("#measured_on") == today.isoformat()  # today by default
+    size = await phone.locator("#hba1c").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 24  # large
+
+    # Out of the server's range (HbA1c 3–20 %): the field says why, nothing is queued.
+    await record(phone, "hba1c", {"hba1c": "25"}, today, "clinic")
+    await expect(phone.locator("#err-hba1c")).to_contain_text("3")
+    assert await phone.get_attribute("#hba1c", "aria-invalid") == "true"
+    # Not in the future either.
+    await record(phone, "hba1c", {"hba1c": "8.4"}, today + timedelta(days=2), "clinic")
+    await expect(phone.locator("#err-measured_on")).not_to_be_empty()
+    assert await idb_count(phone, "outbox") == 0
+
+    await record(phone, "hba1c", {"hba1c": "8.4"}, today - timedelta(days=90), "clinic")
+    await expect(phone.locator("#saved a")).to_be_visible()
+    await record(phone, "hba1c", {"hba1c": "7.9"}, today - timedelta(days=5), "self_report")
+    await record(phone, "bp", {"bp_systolic": "150", "bp_diastolic": "160"}, today, "clinic")
+    await expect(phone.locator("#err-bp_diastolic")).not_to_be_empty()  # lower above upper
+    await record(phone, "bp", {"bp_systolic": "150", "bp_diastolic": "95"}, today, "clinic")
+    await record(phone, "weight", {"weight": "71.5"}, today, "self_report")
+    await expect(phone.locator("#weight")).to_have_value("")
+    # One blood pressure is two rows: 1 + 1 + 2 + 1 measurements, each a queued mutation.
+    assert await idb_count(phone, "measurements") == 5
+    assert await idb_count(phone, "outbox") == 5
+
+    await phone.goto(f"{live_server.url}/participants/view?id={pid}")
+    await wait_ready(phone)
+    hba1c = phone.locator("table[data-marker=hba1c] tbody tr")
+    await expect(hba1c).to_have_count(2)
+    await expect(hba1c.nth(0)).to_contain_text("7.9")  # newest first
+    await expect(hba1c.nth(0)).to_contain_text("最新")
+    await expect(hba1c.nth(1)).to_contain_text("8.4")
+    await expect(hba1c.nth(1)).to_contain_text("基线")
+    await expect(phone.locator("table[data-marker=bp_systolic]")).to_contain_text("150/95")
+    await expect(phone.locator("table[data-marker=weight]")).to_contain_text("71.5")
