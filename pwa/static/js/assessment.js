@@ -37,8 +37,10 @@ function drawItems() {
   const def = definition();
   document.getElementById("title").textContent = def ? localized(def.title) : t("Questionnaire");
   const { min, max } = def?.scale || {};
-  document.getElementById("intro").textContent = def
-    ? t("Read each question aloud and tap the answer the participant gives, from %(min)s to %(max)s.", { min, max }) : "";
+  // The instrument's own prompt ("During the past month, how much…"), then how to answer.
+  document.getElementById("intro").textContent = def ? [localized(def.prompt),
+    t("Read each question aloud and tap the answer the participant gives, from %(min)s to %(max)s.", { min, max }),
+  ].filter(Boolean).join(" ") : "";
   document.getElementById("intro").hidden = !def;
   document.getElementById("items").replaceChildren(...(def ? def.items.map((item) => answerButtons(item, def.scale)) : []));
 }

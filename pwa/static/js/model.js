@@ -89,5 +89,5 @@ export function score(definition, answers) {
   const values = (definition.items || []).map((item) => answers[item.id]);
   if (!values.length || values.some((v) => !Number.isFinite(v))) return null;
   const sum = values.reduce((a, b) => a + b, 0);
-  return definition.scoring === "sum" ? sum : Math.round((sum / values.length) * 100) / 100;
+  return definition.scoring === "sum" ? sum : sum / values.length;
 }
