@@ -70,6 +70,10 @@ async def test_a_co_leader_picked_offline_arrives_on_the_server_with_the_meeting
     await wait_answered(phone)
     await phone.click("#sync-now")  # a second sync sends nothing again
     await wait_synced(phone)
-    assert sorted(await GroupMeeting.filter(group=prog.group).values_list("co_leader", flat=True)) == [
-        "李护士", "李护士", "王医生",
+    assert sorted(
+        await GroupMeeting.filter(group=prog.group).values_list("co_leader", flat=True)
+    ) == [
+        "李护士",
+        "李护士",
+        "王医生",
     ]

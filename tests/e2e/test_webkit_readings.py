@@ -47,7 +47,10 @@ async def test_webkit_a_blood_pressure_recorded_offline_arrives_as_two_rows_once
             await phone.click("#sync-now")
             await phone.until(SYNCED)
             rows = await Measurement.filter(participant_id=pid).order_by("marker")
-            assert [(r.marker, r.value) for r in rows] == [("bp_diastolic", 88), ("bp_systolic", 142)]
+            assert [(r.marker, r.value) for r in rows] == [
+                ("bp_diastolic", 88),
+                ("bp_systolic", 142),
+            ]
             assert await phone.errors() == []
 
     await bounded(body())

@@ -7,6 +7,7 @@ import { all, getMeta, setMeta } from "./db.js";
 import { save, isoNow } from "./outbox.js";
 import { t } from "./i18n.js";
 import { checkFields } from "./validate.js";
+import { showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
 
 const form = document.getElementById("activity");
@@ -50,18 +51,9 @@ function read() {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
 }
 
-function showErrors(errors) {
-  for (const node of form.querySelectorAll(".error")) node.textContent = "";
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  for (const [name, message] of Object.entries(errors)) {
-    const key = name === "group_id" || name === "committee_id" ? "target" : name;
-    const box = document.getElementById("err-" + key);
-    if (box) box.textContent = message;
-    form[key]?.setAttribute?.("aria-invalid", "true");
-  }
-  const first = Object.keys(errors)[0];
-  if (first) form[first === "group_id" || first === "committee_id" ? "target" : first]?.focus?.();
-}
+// "Exactly one of group and committee" is about the one pick-list.
+const showErrors = (errors) =>
+  showForm(form, errors, (name) => (name === "group_id" || name === "committee_id" ? "target" : name));
 
 async function defaults() {
   form.occurred_at.value = isoNow().slice(0, 16);

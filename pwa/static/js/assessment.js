@@ -9,6 +9,7 @@ import { save } from "./outbox.js";
 import { t, lang, fmtNumber } from "./i18n.js";
 import { nextTimePoint, score } from "./model.js";
 import { checkFields } from "./validate.js";
+import { fillParticipants, showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
 
 const form = document.getElementById("assessment");
@@ -79,16 +80,12 @@ function check(fields) {
   return errors;
 }
 
-function showErrors(errors) {
-  for (const node of document.querySelectorAll("#assessment .error")) node.textContent = "";
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  for (const [name, message] of Object.entries(errors)) {
-    document.getElementById("err-" + name).textContent = message;
-    form[name]?.setAttribute?.("aria-invalid", "true");
-  }
+// An item's message is on its fieldset: its first answer takes the focus.
+const showErrors = (errors) => {
+  showForm(form, errors);
   const first = Object.keys(errors)[0];
-  if (first) (form[first] || document.querySelector(`#err-${first}`)?.closest("fieldset")?.querySelector("input"))?.focus?.();
-}
+  if (first?.startsWith("item-")) form.querySelector(`[name="item:${first.slice(5)}"]`)?.focus();
+};
 
 function showResult(fields) {
   const def = definition();
@@ -128,10 +125,7 @@ form.addEventListener("submit", async (e) => {
 });
 
 await start();
-const people = (await all("participants"))
-  .filter((p) => !p.status || p.status === "active")
-  .sort((a, b) => (a.full_name || "").localeCompare(b.full_name || ""));
-form.participant_id.append(...people.map((p) => el("option", { value: p.id, text: `${p.full_name || ""} (${p.code || ""})` })));
+await fillParticipants(form.participant_id);
 instruments = new Map((await all("instruments"))
   .filter((i) => i.active !== false && i.definition?.items?.length).map((i) => [i.id, i]));
 assessments = await all("assessments");

@@ -4,10 +4,11 @@
 // entered and why it was refused; saving sends it again under the same id.
 import { start, afterSave, el } from "./app.js";
 import { todayISO, addDays } from "./dates.js";
-import { all, get, getMeta, setMeta } from "./db.js";
+import { get, getMeta, setMeta } from "./db.js";
 import { save, isoNow, resolveAttention } from "./outbox.js";
 import { t, reasons } from "./i18n.js";
 import { checkContact, suggestsUrgent } from "./validate.js";
+import { fillParticipants, showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
 
 const form = document.getElementById("contact");
@@ -43,17 +44,7 @@ function read() {
   return Object.fromEntries(Object.entries(fields).filter(([k, v]) => v !== null || k === "participant_id"));
 }
 
-function showErrors(errors) {
-  for (const node of form.querySelectorAll(".error")) node.textContent = "";
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  for (const [name, message] of Object.entries(errors)) {
-    const box = document.getElementById("err-" + name);
-    if (box) box.textContent = message;
-    form[name]?.setAttribute?.("aria-invalid", "true");
-  }
-  const first = Object.keys(errors)[0];
-  if (first) form[first]?.focus?.();
-}
+const showErrors = (errors) => showForm(form, errors);
 
 // A reading outside SPEC 3's thresholds pre-selects an urgent referral, unless the peer leader
 // chose a referral themselves; saving one with "no referral" asks first (a coordinator only hears
@@ -162,10 +153,7 @@ form.addEventListener("submit", async (e) => {
 });
 
 await start();
-const people = (await all("participants"))
-  .filter((p) => !p.status || p.status === "active")
-  .sort((a, b) => (a.full_name || "").localeCompare(b.full_name || ""));
-form.participant_id.append(...people.map((p) => el("option", { value: p.id, text: `${p.full_name || ""} (${p.code || ""})` })));
+await fillParticipants(form.participant_id);
 await defaults();
 const chosen = new URLSearchParams(location.search).get("participant");
 if (chosen) form.participant_id.value = chosen;

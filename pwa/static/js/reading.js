@@ -3,10 +3,11 @@
 // two measurement rows with the same date (RECORDS.md), saved in one transaction.
 import { start, afterSave, el } from "./app.js";
 import { todayISO } from "./dates.js";
-import { all, getMeta, setMeta } from "./db.js";
+import { getMeta, setMeta } from "./db.js";
 import { saveAll } from "./outbox.js";
 import { t } from "./i18n.js";
 import { checkReading } from "./validate.js";
+import { fillParticipants, showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
 
 const form = document.getElementById("reading");
@@ -28,17 +29,7 @@ function read() {
   };
 }
 
-function showErrors(errors) {
-  for (const node of form.querySelectorAll(".error")) node.textContent = "";
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-  for (const [name, message] of Object.entries(errors)) {
-    const box = document.getElementById("err-" + name);
-    if (box) box.textContent = message;
-    form[name]?.setAttribute?.("aria-invalid", "true");
-  }
-  const first = Object.keys(errors)[0];
-  if (first) form[first]?.focus?.();
-}
+const showErrors = (errors) => showForm(form, errors);
 
 form.addEventListener("change", (e) => { if (e.target.name === "marker") showMarker(); });
 form.addEventListener("submit", async (e) => {
@@ -62,10 +53,7 @@ form.addEventListener("submit", async (e) => {
 });
 
 await start();
-const people = (await all("participants"))
-  .filter((p) => !p.status || p.status === "active")
-  .sort((a, b) => (a.full_name || "").localeCompare(b.full_name || ""));
-form.participant_id.append(...people.map((p) => el("option", { value: p.id, text: `${p.full_name || ""} (${p.code || ""})` })));
+await fillParticipants(form.participant_id);
 const params = new URLSearchParams(location.search);
 if (params.get("participant")) form.participant_id.value = params.get("participant");
 const marker = form.querySelector(`[name=marker][value="${params.get("marker")}"]`);
