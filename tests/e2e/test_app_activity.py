@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from sync import validate
-from sync.models import Contact
+from sync.models import Contact, GroupActivity
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
     go_online,
@@ -28,8 +28,6 @@ pytestmark = pytest.mark.skipif(
 async def test_a_wechat_session_logged_offline_arrives_once_with_its_headcounts(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
-    from sync.models import GroupActivity  # type: ignore[attr-defined]
-
     prog = await open_synced(phone_context, phone, live_server, 3)
     await phone_context.set_offline(True)
     await phone.goto(f"{live_server.url}/")

@@ -9,6 +9,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from sync import validate
+from sync.models import Assessment
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
     go_online,
@@ -32,8 +33,6 @@ async def answer(page: Page, item: str, value: int) -> None:
 async def test_distress_asked_offline_shows_the_score_and_reaches_the_server_once(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
-    from sync.models import Assessment  # type: ignore[attr-defined]
-
     prog = await open_synced(phone_context, phone, live_server, 1)
     pid = str(prog.participants[0].id)
     await phone_context.set_offline(True)

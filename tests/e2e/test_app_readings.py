@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from sync import validate
+from sync.models import Measurement
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
     go_online,
@@ -89,8 +90,6 @@ async def test_readings_recorded_offline_are_checked_and_shown_with_baseline_and
 async def test_readings_saved_offline_reach_the_server_once_with_their_fields(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
-    from sync.models import Measurement  # type: ignore[attr-defined]
-
     prog = await open_synced(phone_context, phone, live_server, 1)
     pid = str(prog.participants[0].id)
     today = date.today()

@@ -7,6 +7,7 @@ import pytest
 from playwright.async_api import Browser
 
 from sync import validate
+from sync.models import Measurement
 from tests.conftest import LiveServer
 from tests.e2e.test_webkit import SYNCED, enrolled_in_chromium, sign_in
 from tests.e2e.webkit_support import bounded, require_webkit, webkit_phone
@@ -20,8 +21,6 @@ pytestmark = pytest.mark.skipif(
 async def test_webkit_a_blood_pressure_recorded_offline_arrives_as_two_rows_once(
     live_server: LiveServer, browser: Browser
 ) -> None:
-    from sync.models import Measurement  # type: ignore[attr-defined]
-
     require_webkit()
     prog, session, device = await enrolled_in_chromium(live_server, browser, 1)
     pid = str(prog.participants[0].id)
