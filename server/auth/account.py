@@ -45,6 +45,14 @@ async def me(request: Req, user: CurrentUser) -> Me:
             role=Role.PEER_LEADER,
         ).values_list("id", "display_name")
         result.peer_leaders = {str(i): name for i, name in leaders}
+    elif user.community_id:  # type: ignore[attr-defined]
+        # The health centre's staff, offered as a meeting's co-leader (SPEC 2) on the phone.
+        staff = await User.filter(
+            community_id=user.community_id,  # type: ignore[attr-defined]
+            role=Role.COORDINATOR,
+            is_active=True,
+        ).values_list("display_name", flat=True)
+        result.staff = sorted(staff)
     return result
 
 

@@ -150,7 +150,8 @@ class SignedIn(Struct):
 
 class Me(Struct):
     """The signed-in user, this device, and for a volunteer their community's peer leaders
-    (id → name, SPEC 1)."""
+    (id → name, SPEC 1); for everyone else in a community its active coordinators' names, the
+    health centre staff the phone offers as a meeting's co-leader (SPEC 2)."""
 
     user: str
     role: str
@@ -159,6 +160,7 @@ class Me(Struct):
     committee_id: str | None
     device_id: str | None
     peer_leaders: dict[str, str] | UnsetType = UNSET
+    staff: list[str] | UnsetType = UNSET
 
 
 class SignedOut(Struct):

@@ -1,6 +1,6 @@
 """The meeting form's co-leader (SPEC 2: the papers' meetings are co-led by health centre staff):
-picked from the names this phone has seen on meetings, or typed, and saved offline it reaches the
-server with the meeting, once."""
+picked from the names this phone knows (used on meetings, the community's staff), or typed, and
+saved offline it reaches the server with the meeting, once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import BrowserContext, Page, expect
 
-from sync.models import GroupMeeting
+from sync.models import Community, GroupMeeting, Role
+from tests import factories
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
     go_online,
@@ -36,6 +37,12 @@ async def test_a_co_leader_picked_offline_arrives_on_the_server_with_the_meeting
         occurred_at=datetime.now(UTC) - timedelta(days=30),
         co_leader="李护士",
     )
+    # The health centre's coordinator, named at sign-in though no meeting names her yet.
+    await factories.user(
+        Role.COORDINATOR,
+        community=await Community.get(id=prog.group.community_id),  # type: ignore[attr-defined]
+        display_name="周医生",
+    )
     phone_context.set_default_timeout(15_000)
     await sign_in_with_cookie(phone_context, live_server, prog.leader)
     await phone.goto(f"{live_server.url}/")
@@ -48,6 +55,7 @@ async def test_a_co_leader_picked_offline_arrives_on_the_server_with_the_meeting
     await phone.select_option("#group_id", str(prog.group.id))
     pick = phone.locator("#co_leader-picks button", has_text="李护士")
     await expect(pick).to_be_visible()
+    await expect(phone.locator("#co_leader-picks button", has_text="周医生")).to_be_visible()
     box = await pick.bounding_box()
     assert box and box["height"] >= 44  # a tap target for older fingers
     await pick.click()

@@ -1,6 +1,7 @@
 // Group meeting: one group_meeting mutation with the attendees' ids, and who from the health
-// centre co-led it (SPEC 2). The co-leader is typed or picked from the names this phone has seen
-// on meetings (its own and those pulled), the group's last one filled in for its next meeting.
+// centre co-led it (SPEC 2). The co-leader is typed or picked from the names this phone knows
+// (used on meetings, its own and those pulled; the community's staff), the group's last one
+// filled in for its next meeting.
 import { start, afterSave, el } from "./app.js";
 import { all, getMeta, setMeta } from "./db.js";
 import { save, isoNow } from "./outbox.js";
@@ -23,11 +24,12 @@ function attendees() {
     : [el("p", { class: "empty", text: group ? t("No participants in this group on this phone.") : t("Choose a group first.") })]));
 }
 
-// The co-leaders named on meetings, most recently used first, each name once.
-function coLeaderNames(meetings) {
+// The co-leaders named on meetings, most recently used first, then the health centre's staff
+// the server named at sign-in (`/api/auth/me`), each name once.
+function coLeaderNames(meetings, staff) {
   const seen = new Map();
-  for (const m of [...meetings].sort((a, b) => (b.occurred_at || "").localeCompare(a.occurred_at || ""))) {
-    const name = (m.co_leader || "").trim();
+  const used = [...meetings].sort((a, b) => (b.occurred_at || "").localeCompare(a.occurred_at || ""));
+  for (const name of [...used.map((m) => m.co_leader), ...staff].map((n) => (n || "").trim())) {
     if (name && !seen.has(name.toLowerCase())) seen.set(name.toLowerCase(), name);
   }
   return [...seen.values()];
@@ -40,7 +42,7 @@ function pressed() {
 }
 
 async function offerCoLeaders() {
-  const names = coLeaderNames(await all("meetings"));
+  const names = coLeaderNames(await all("meetings"), (await getMeta("user"))?.staff || []);
   document.getElementById("co_leader-names").replaceChildren(...names.map((n) => el("option", { value: n })));
   const picks = document.getElementById("co_leader-picks");
   picks.replaceChildren(...names.slice(0, PICKS).map((n) => el("button", { type: "button", class: "button small", value: n, text: n })));
