@@ -110,11 +110,11 @@ function readingTable(rows, { baseline, latest }, label, unit, lower) {
   };
   const body = [...rows].reverse().map((m) => el("tr", { "data-id": m.id },
     el("th", { scope: "row", text: fmtDate(m.measured_on) }),
-    el("td", { text: `${value(m)} ${unit}` }),
+    el("td", { text: value(m) }),
     el("td", { text: m.source === "clinic" ? t("Clinic") : t("Self-reported") }),
     el("td", {}, ...tag(m))));
   return el("div", { class: "table-wrap" }, el("table", { "data-marker": rows[0].marker },
-    el("caption", { text: label }),
+    el("caption", { text: `${label} (${unit})` }),
     el("thead", {}, el("tr", {}, ...[t("Date"), t("Value"), t("Source"), ""].map((h) => el("th", { scope: "col", text: h })))),
     el("tbody", {}, ...body)));
 }
