@@ -4,10 +4,8 @@ the server once, with headcounts and the named attendees, never as a contact per
 
 from __future__ import annotations
 
-import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from sync import validate
 from sync.models import Contact, GroupActivity
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
@@ -17,12 +15,10 @@ from tests.e2e.test_app_support import (
     wait_answered,
     wait_ready,
     wait_synced,
+    waiting_for_server,
 )
 
-pytestmark = pytest.mark.skipif(
-    "group_activity" not in validate.catalogue()["fields"],
-    reason="WAITING for the records branch: this server does not accept group activities yet",
-)
+pytestmark = waiting_for_server("group_activity")
 
 
 async def test_a_wechat_session_logged_offline_arrives_once_with_its_headcounts(

@@ -5,10 +5,8 @@ server once, scored there."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from sync import validate
 from sync.models import Assessment
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
@@ -18,12 +16,10 @@ from tests.e2e.test_app_support import (
     wait_answered,
     wait_ready,
     wait_synced,
+    waiting_for_server,
 )
 
-pytestmark = pytest.mark.skipif(
-    "assessment" not in validate.catalogue()["fields"],
-    reason="WAITING for the records branch: this server does not accept assessments yet",
-)
+pytestmark = waiting_for_server("assessment")
 
 
 async def answer(page: Page, item: str, value: int) -> None:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from sync import validate
 from sync.models import Measurement
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
@@ -20,6 +18,7 @@ from tests.e2e.test_app_support import (
     wait_answered,
     wait_ready,
     wait_synced,
+    waiting_for_server,
 )
 
 
@@ -83,10 +82,7 @@ async def test_readings_recorded_offline_are_checked_and_shown_with_baseline_and
     await expect(phone.locator("table[data-marker=weight]")).to_contain_text("71.5")
 
 
-@pytest.mark.skipif(
-    "measurement" not in validate.catalogue()["fields"],
-    reason="WAITING for the records branch: this server does not accept measurements yet",
-)
+@waiting_for_server("measurement")
 async def test_readings_saved_offline_reach_the_server_once_with_their_fields(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
