@@ -81,6 +81,16 @@ async def test_readings_recorded_offline_are_checked_and_shown_with_baseline_and
     await expect(phone.locator("table[data-marker=bp_systolic]")).to_contain_text("150/95")
     await expect(phone.locator("table[data-marker=weight]")).to_contain_text("71.5")
 
+    # The 7.9 was a mistake: voided (a field, never a deletion), it leaves the history, and the
+    # 8.4 is the baseline and the latest. Not sent yet, the void rides on its queued creation.
+    await hba1c.nth(0).locator("summary").click()
+    await hba1c.nth(0).locator("[name=void_reason]").fill("看错了")
+    await hba1c.nth(0).locator("form.void button[type=submit]").click()
+    await expect(hba1c).to_have_count(1)
+    await expect(hba1c.nth(0)).to_contain_text("基线")
+    await expect(hba1c.nth(0)).to_contain_text("最新")
+    assert await idb_count(phone, "outbox") == 5
+
 
 @waiting_for_server("measurement")
 async def test_readings_saved_offline_reach_the_server_once_with_their_fields(

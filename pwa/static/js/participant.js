@@ -1,7 +1,8 @@
 // One participant: profile, contact timeline, and the phone/address edit (a participant
 // mutation carrying the version this phone last saw, so the server can merge or flag a conflict).
 // A contact or group meeting logged by mistake is voided from the timeline by its author, with a
-// reason (SPEC 2: a field, never a deletion); voiding a meeting voids it for every attendee.
+// reason (SPEC 2: a field, never a deletion); voiding a meeting voids it for every attendee. A
+// reading is voided the same way from the readings.
 import { start, el, afterSave } from "./app.js";
 import { all, byIndex, get } from "./db.js";
 import { history, loadAll, score, summarize } from "./model.js";
@@ -34,14 +35,26 @@ async function voidRecord(entity, r, reason) {
   }
 }
 
+const VOID_TEXT = () => ({
+  contact: [t("Why is this contact void?"), t("Void contact")],
+  group_meeting: [t("Why is this meeting void?"), t("Void the meeting for everyone")],
+  measurement: [t("Why is this reading void?"), t("Void reading")],
+});
+
+// A reading is voided by whoever entered it (staff: any in their community); one reported on a
+// contact goes with the contact, and one carried over from before has no author to void it.
+const readingVoidable = (m) => Boolean(me) && !m.contact_id && !m.voided &&
+  (me.role === "peer_leader" ? (!m.entered_by_id && !m.version) || m.entered_by_id === me.id
+    : me.role === "coordinator" || me.role === "admin");
+
 // Void sits behind a "More" menu on each card: a rare act, not a large button beside every visit.
-function voidControls(entity, c) {
-  const question = entity === "contact" ? t("Why is this contact void?") : t("Why is this meeting void?");
+// `together`: records voided with it (a blood pressure's lower row with its upper one).
+function voidControls(entity, c, together = []) {
+  const [question, confirmText] = VOID_TEXT()[entity];
   const reason = el("input", { name: "void_reason", maxlength: "200", autocomplete: "off",
     "aria-label": question, placeholder: question });
   const error = el("p", { class: "error", role: "alert" });
-  const confirm = el("button", { type: "submit", class: "button small",
-    text: entity === "contact" ? t("Void contact") : t("Void the meeting for everyone") });
+  const confirm = el("button", { type: "submit", class: "button small", text: confirmText });
   const cancel = el("button", { type: "button", class: "button small", text: t("Cancel") });
   const box = el("form", { class: "void" }, reason, error, confirm, cancel);
   const menu = el("details", { class: "more" },
@@ -52,7 +65,7 @@ function voidControls(entity, c) {
     e.preventDefault();
     const why = reason.value.trim();
     if (!why) { error.textContent = t("Say why it is void."); reason.focus(); return; }
-    await voidRecord(entity, c, why);
+    for (const r of [c, ...together]) await voidRecord(entity, r, why);
     document.getElementById("saved").textContent = t("Voided on this phone. Waiting to sync.");
     await render();
     afterSave();
@@ -103,16 +116,12 @@ function readingTable(rows, { baseline, latest }, label, unit, lower) {
     m === latest ? el("span", { class: "tag", text: t("Latest") }) : null,
     m._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null,
   ];
-  const value = (m) => {
-    if (!lower) return fmtNumber(m.value);
-    const pair = lower.rows.find((d) => d.measured_on === m.measured_on && d.source === m.source);
-    return `${fmtNumber(m.value)}/${pair ? fmtNumber(pair.value) : "–"}`;
-  };
+  const pairOf = (m) => lower?.rows.find((d) => d.measured_on === m.measured_on && d.source === m.source);
   const body = [...rows].reverse().map((m) => el("tr", { "data-id": m.id },
     el("th", { scope: "row", text: fmtDate(m.measured_on) }),
-    el("td", { text: value(m) }),
+    el("td", { text: lower ? `${fmtNumber(m.value)}/${fmtNumber(pairOf(m)?.value) || "–"}` : fmtNumber(m.value) }),
     el("td", { text: m.source === "clinic" ? t("Clinic") : t("Self-reported") }),
-    el("td", {}, ...tag(m))));
+    el("td", {}, ...tag(m), ...(readingVoidable(m) ? voidControls("measurement", m, [pairOf(m)].filter(Boolean)) : []))));
   return el("div", { class: "table-wrap" }, el("table", { "data-marker": rows[0].marker },
     el("caption", { text: `${label} (${unit})` }),
     el("thead", {}, el("tr", {}, ...[t("Date"), t("Value"), t("Source"), ""].map((h) => el("th", { scope: "col", text: h })))),
@@ -238,8 +247,8 @@ await render();
 // A sync may bring new data while the user is typing (a phone number, why a contact is void):
 // the page is redrawn once they are done, not under their fingers.
 let stale = false;
-const busy = () => Boolean(document.activeElement?.closest?.("#edit, #timeline form.void")) ||
-  Boolean(document.querySelector("#timeline details.more[open]"));
+const busy = () => Boolean(document.activeElement?.closest?.("#edit, form.void")) ||
+  Boolean(document.querySelector("details.more[open]"));
 function redrawIfStale() {
   if (stale && !busy()) { stale = false; render(); }
 }
