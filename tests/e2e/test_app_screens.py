@@ -4,12 +4,15 @@ accessible (axe-core finds no serious or critical violation)."""
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
 from server import i18n
+from sync.models import Measurement
 from tests.conftest import LiveServer
 from tests.e2e.conftest import PHONE
 from tests.e2e.test_app_support import (
@@ -67,6 +70,24 @@ async def chinese_program() -> Program:
         await p.save()
     prog.group.name = "第一小组"
     await prog.group.save()
+    # Readings for the participant's history (a blood pressure is two rows of one day).
+    first = prog.participants[0]
+    for marker, value, on in (
+        ("hba1c", 8.6, date(2026, 5, 1)),
+        ("hba1c", 7.9, date(2026, 8, 1)),
+        ("bp_systolic", 142, date(2026, 8, 1)),
+        ("bp_diastolic", 88, date(2026, 8, 1)),
+    ):
+        await Measurement.create(
+            id=uuid.uuid4(),
+            participant=first,
+            community_id=first.community_id,  # type: ignore[attr-defined]
+            entered_by=prog.leader,
+            marker=marker,
+            value=value,
+            measured_on=on,
+            source="clinic",
+        )
     return prog
 
 
