@@ -105,7 +105,9 @@ async def test_readings_saved_offline_reach_the_server_once_with_their_fields(
     await record(phone, "hba1c", {"hba1c": "8.4"}, today - timedelta(days=10), "clinic")
     await record(phone, "bp", {"bp_systolic": "150", "bp_diastolic": "95"}, today, "self_report")
     await expect(phone.locator("#bp_systolic")).to_have_value("")
-    assert await idb_count(phone, "outbox") == 3
+    # Dated long before the participant enrolled (1 May 2026; the server allows 90 days before).
+    await record(phone, "weight", {"weight": "70"}, date(2026, 1, 15), "clinic")
+    assert await idb_count(phone, "outbox") == 4
     assert await Measurement.all().count() == 0
 
     await go_online(phone_context, phone)
@@ -119,6 +121,12 @@ async def test_readings_saved_offline_reach_the_server_once_with_their_fields(
         ("hba1c", 8.4, today - timedelta(days=10), "clinic"),
     ]
     assert {r.entered_by_id for r in rows} == {prog.leader.id}  # type: ignore[attr-defined]
+    # The misdated one was refused, with the reason on its field, in "needs attention".
+    await phone.goto(f"{live_server.url}/attention")
+    await wait_ready(phone)
+    refused = phone.locator("#items .card[data-status=rejected]")
+    await expect(refused).to_have_count(1)
+    await expect(refused.locator("[data-field=measured_on]")).not_to_be_empty()
     # The history now comes from the server's rows, as pulled.
     await phone.goto(f"{live_server.url}/participants/view?id={pid}")
     await wait_ready(phone)
