@@ -132,3 +132,26 @@ async def test_readings_saved_offline_reach_the_server_once_with_their_fields(
     await wait_ready(phone)
     await expect(phone.locator("table[data-marker=bp_systolic]")).to_contain_text("150/95")
     await expect(phone.locator("#readings .tag", has_text="等待同步")).to_have_count(0)
+
+
+@waiting_for_server("measurement")
+async def test_a_weight_reported_on_a_contact_shows_in_the_readings_after_sync(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await open_synced(phone_context, phone, live_server, 1)
+    pid = str(prog.participants[0].id)
+    await phone.goto(f"{live_server.url}/contacts/new?participant={pid}")
+    await wait_ready(phone)
+    await phone.fill("#weight_kg", "72.5")
+    await phone.click("button[type=submit]")
+    await wait_answered(phone)
+    await phone.click("#sync-now")  # the derived reading comes with the next pull
+    await wait_synced(phone)
+    await phone.goto(f"{live_server.url}/participants/view?id={pid}")
+    await wait_ready(phone)
+    weight = phone.locator("table[data-marker=weight] tbody tr")
+    await expect(weight).to_have_count(1)
+    await expect(weight).to_contain_text("72.5")
+    await expect(weight).to_contain_text("自报")
+    # Voided with its contact, not on its own.
+    await expect(weight.locator("summary")).to_have_count(0)
