@@ -26,8 +26,8 @@ from tests.e2e.test_app_support import (
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 # Words that are the same in both languages: the product, units, the language switcher.
-# ("HbA" is how the word search below reads HbA1c.)
-SAME_IN_BOTH = {"Peerlog", "English", "HbA1c", "HbA", "mmol", "mmHg", "kg", "MB"}
+# ("HbA" is how the word search below reads HbA1c; DDS-2 is the distress screen's name.)
+SAME_IN_BOTH = {"Peerlog", "English", "HbA1c", "HbA", "DDS", "mmol", "mmHg", "kg", "MB"}
 
 VISIBLE_TEXT = """() => {
   const out = [];
