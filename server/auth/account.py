@@ -52,7 +52,7 @@ async def me(request: Req, user: CurrentUser) -> Me:
             role=Role.COORDINATOR,
             is_active=True,
         ).values_list("display_name", flat=True)
-        result.staff = sorted(staff)
+        result.staff = sorted(str(name) for name in staff)
     return result
 
 
