@@ -15,10 +15,7 @@ from tests.e2e.test_app_support import (
     wait_answered,
     wait_ready,
     wait_synced,
-    waiting_for_server,
 )
-
-pytestmark = waiting_for_server("group_activity")
 
 
 async def test_a_wechat_session_logged_offline_arrives_once_with_its_headcounts(

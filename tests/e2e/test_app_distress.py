@@ -16,10 +16,7 @@ from tests.e2e.test_app_support import (
     wait_answered,
     wait_ready,
     wait_synced,
-    waiting_for_server,
 )
-
-pytestmark = waiting_for_server("assessment")
 
 
 async def answer(page: Page, item: str, value: int) -> None:

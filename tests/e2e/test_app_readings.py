@@ -18,7 +18,6 @@ from tests.e2e.test_app_support import (
     wait_answered,
     wait_ready,
     wait_synced,
-    waiting_for_server,
 )
 
 
@@ -92,7 +91,6 @@ async def test_readings_recorded_offline_are_checked_and_shown_with_baseline_and
     assert await idb_count(phone, "outbox") == 5
 
 
-@waiting_for_server("measurement")
 async def test_readings_saved_offline_reach_the_server_once_with_their_fields(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:
@@ -134,7 +132,6 @@ async def test_readings_saved_offline_reach_the_server_once_with_their_fields(
     await expect(phone.locator("#readings .tag", has_text="等待同步")).to_have_count(0)
 
 
-@waiting_for_server("measurement")
 async def test_a_weight_reported_on_a_contact_shows_in_the_readings_after_sync(
     live_server: LiveServer, phone_context: BrowserContext, phone: Page
 ) -> None:

@@ -8,7 +8,6 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -150,16 +149,3 @@ async def record_meeting(page: Page, server: LiveServer, group_id: str) -> None:
         await box.check()
     await page.click("button[type=submit]")
     await page.wait_for_selector("#saved:not(:empty)")
-
-
-def waiting_for_server(entity: str) -> pytest.MarkDecorator:
-    """Skip, saying so, while this server's push does not take ``entity`` (its rules are not in
-    the phone's catalogue): the phone's side of the evaluation records came before the server's."""
-    try:
-        from sync.entities import catalogue  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from sync.validate import catalogue  # type: ignore[attr-defined,no-redef,unused-ignore]
-    return pytest.mark.skipif(
-        entity not in catalogue()["fields"],
-        reason=f"WAITING for the records branch: this server does not accept {entity} yet",
-    )

@@ -7,11 +7,8 @@ from playwright.async_api import Browser
 
 from sync.models import Measurement
 from tests.conftest import LiveServer
-from tests.e2e.test_app_support import waiting_for_server
 from tests.e2e.test_webkit import SYNCED, enrolled_in_chromium, sign_in
 from tests.e2e.webkit_support import bounded, require_webkit, webkit_phone
-
-pytestmark = waiting_for_server("measurement")
 
 
 async def test_webkit_a_blood_pressure_recorded_offline_arrives_as_two_rows_once(
