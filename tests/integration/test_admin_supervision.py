@@ -1,0 +1,165 @@
+"""Supervision and training from the staff pages: every save is an engine write (version,
+mutation log, audit), a refused field shows its message on the form, a void keeps the record,
+peer leaders not supervised in 30 days are flagged, and a coordinator sees and writes only their
+own community's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from zoneinfo import ZoneInfo
+
+from server.settings import Settings
+from sync.models import Community, Mutation, Role, Supervision, Training, User
+from tests import factories
+
+ZONE = ZoneInfo(Settings().timezone)
+
+
+@dataclass
+class World:
+    community: Community
+    coordinator: User
+    leaders: list[User]
+    other_leader: User
+    other_coordinator: User
+
+
+async def world(client: httpx.AsyncClient, settings: Settings) -> World:
+    community = await factories.community()
+    other = await factories.community()
+    w = World(
+        community=community,
+        coordinator=await factories.user(Role.COORDINATOR, community=community),
+        leaders=[
+            await factories.user(Role.PEER_LEADER, community=community, display_name=name)
+            for name in ("王秀英", "李建国")
+        ],
+        other_leader=await factories.user(Role.PEER_LEADER, community=other),
+        other_coordinator=await factories.user(Role.COORDINATOR, community=other),
+    )
+    await factories.sign_in(client, w.coordinator, settings)
+    return w
+
+
+def local(at: datetime) -> str:
+    """``at`` as the form's ``datetime-local`` input holds it (the program's time zone)."""
+    return at.astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")
+
+
+def supervision_form(leader: User, **kw: str) -> dict[str, object]:
+    return {
+        "peer_leader_id": str(leader.id),
+        "occurred_at": local(datetime.now(UTC) - timedelta(days=2)),
+        "mode": "phone_call",
+        "topics": ["referrals", "self_care"],
+        "topics_other": "Blood sugar logs",
+        "concerns": "Tired after many home visits",
+        "follow_up": "Meet again in two weeks",
+        **kw,
+    }
+
+
+async def test_a_supervision_is_recorded_through_the_engine(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    response = await client.post("/admin/supervision", data=supervision_form(w.leaders[0]))
+    assert response.status_code == 303
+    s = await Supervision.get(peer_leader_id=w.leaders[0].id)
+    assert (s.mode, s.topics, s.concerns, s.follow_up) == (
+        "phone_call",
+        ["referrals", "self_care", "blood_sugar_logs"],
+        "Tired after many home visits",
+        "Meet again in two weeks",
+    )
+    assert s.version == 1 and s.seq > 0
+    assert s.supervisor_id == w.coordinator.id and s.community_id == w.community.id  # type: ignore[attr-defined]
+    # The mutation log is the version history and the audit record of the write.
+    assert await Mutation.filter(record_id=s.id, user_id=w.coordinator.id).exists()
+    page = (await client.get("/admin/supervision", headers={"accept-language": "en"})).text
+    assert "Tired after many home visits" in page and "Phone call" in page
+
+
+async def test_a_refused_field_shows_its_message_on_the_form(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    future = local(datetime.now(UTC) + timedelta(days=3))
+    response = await client.post(
+        "/admin/supervision",
+        data=supervision_form(w.leaders[0], occurred_at=future),
+        headers={"accept-language": "en"},
+    )
+    assert response.status_code == 422
+    assert 'class="errors"' in response.text and "future" in response.text
+    assert not await Supervision.exists()
+    # Another community's peer leader is refused on the field too, in Chinese when asked.
+    response = await client.post(
+        "/admin/supervision",
+        data=supervision_form(w.other_leader),
+        headers={"accept-language": "zh-CN"},
+    )
+    assert response.status_code == 422 and not await Supervision.exists()
+
+
+async def test_an_edit_writes_a_new_version_and_a_void_keeps_the_record(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    await client.post("/admin/supervision", data=supervision_form(w.leaders[0]))
+    s = await Supervision.get()
+    form = supervision_form(w.leaders[0], occurred_at=local(s.occurred_at))
+    form.update(follow_up="Call next week", version="1")
+    response = await client.post(f"/admin/supervision/{s.id}", data=form)
+    assert response.status_code == 303
+    await s.refresh_from_db()
+    assert (s.follow_up, s.version, s.concerns) == ("Call next week", 2, "Tired after many home visits")
+    refused = await client.post(f"/admin/supervision/{s.id}/void", data={"version": "2"})
+    assert refused.status_code == 422
+    response = await client.post(
+        f"/admin/supervision/{s.id}/void", data={"version": "2", "void_reason": "wrong person"}
+    )
+    assert response.status_code == 303
+    await s.refresh_from_db()
+    assert (s.voided, s.void_reason, s.version) == (True, "wrong person", 3)
+    assert str(s.id) not in (await client.get("/admin/supervision")).text
+    assert str(s.id) in (await client.get("/admin/supervision?voided=1")).text
+
+
+async def test_peer_leaders_not_supervised_in_30_days_are_flagged(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    recent, stale = w.leaders
+    await client.post("/admin/supervision", data=supervision_form(recent))
+    old = local(datetime.now(UTC) - timedelta(days=31))
+    await client.post("/admin/supervision", data=supervision_form(stale, occurred_at=old))
+    assert await Supervision.all().count() == 2
+    page = (await client.get("/admin/supervision", headers={"accept-language": "en"})).text
+    rows = {
+        leader.id: page.split(f'data-leader="{leader.id}"', 1)[1].split("</tr>", 1)[0]
+        for leader in w.leaders
+    }
+    assert "Not supervised in the last 30 days" not in rows[recent.id]
+    assert "Not supervised in the last 30 days" in rows[stale.id]
+    assert str(w.other_leader.id) not in page
+
+
+async def test_another_community_can_neither_see_nor_write_a_supervision(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    await client.post("/admin/supervision", data=supervision_form(w.leaders[0]))
+    s = await Supervision.get()
+    await factories.sign_in(client, w.other_coordinator, settings)
+    assert "Tired after many" not in (await client.get("/admin/supervision")).text
+    assert (await client.get(f"/admin/supervision/{s.id}")).status_code == 404
+    form = supervision_form(w.leaders[0], follow_up="hijacked", version="1")
+    assert (await client.post(f"/admin/supervision/{s.id}", data=form)).status_code == 404
+    void = {"version": "1", "void_reason": "x"}
+    assert (await client.post(f"/admin/supervision/{s.id}/void", data=void)).status_code == 404
+    await s.refresh_from_db()
+    assert (s.follow_up, s.voided, s.version) == ("Meet again in two weeks", False, 1)
