@@ -163,3 +163,63 @@ async def test_another_community_can_neither_see_nor_write_a_supervision(
     assert (await client.post(f"/admin/supervision/{s.id}/void", data=void)).status_code == 404
     await s.refresh_from_db()
     assert (s.follow_up, s.voided, s.version) == ("Meet again in two weeks", False, 1)
+
+
+async def test_a_training_session_records_who_was_present(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    form = {
+        "title": "Listening skills",
+        "held_on": "2026-10-12",
+        "hours": "2.5",
+        "note": "At the CHC",
+        "attendee_ids": [str(w.leaders[0].id), str(w.leaders[1].id)],
+    }
+    new = (await client.get("/admin/training/new")).text
+    assert all(str(leader.id) in new for leader in w.leaders)
+    assert str(w.other_leader.id) not in new
+    assert (await client.post("/admin/training", data=form)).status_code == 303
+    t = await Training.get()
+    assert (t.title, str(t.held_on), t.hours, t.version) == ("Listening skills", "2026-10-12", 2.5, 1)
+    assert set(t.attendee_ids) == {str(u.id) for u in w.leaders}
+    assert t.community_id == w.community.id and t.trainer_id == w.coordinator.id  # type: ignore[attr-defined]
+    assert await Mutation.filter(record_id=t.id).exists()
+    page = (await client.get("/admin/training")).text
+    assert "Listening skills" in page and "王秀英" in page and "李建国" in page
+
+    # Untick one: a new version; a peer leader of another community is refused on the field.
+    edit = {**form, "attendee_ids": [str(w.leaders[0].id)], "version": "1"}
+    assert (await client.post(f"/admin/training/{t.id}", data=edit)).status_code == 303
+    await t.refresh_from_db()
+    assert (t.attendee_ids, t.version) == ([str(w.leaders[0].id)], 2)
+    bad = {**edit, "attendee_ids": [str(w.other_leader.id)], "version": "2"}
+    response = await client.post(f"/admin/training/{t.id}", data=bad)
+    assert response.status_code == 422 and 'class="errors"' in response.text
+    too_long = {**edit, "hours": "30", "version": "2"}
+    response = await client.post(f"/admin/training/{t.id}", data=too_long)
+    assert response.status_code == 422
+    await t.refresh_from_db()
+    assert (t.attendee_ids, t.hours, t.version) == ([str(w.leaders[0].id)], 2.5, 2)
+
+    void = {"version": "2", "void_reason": "entered twice"}
+    assert (await client.post(f"/admin/training/{t.id}/void", data=void)).status_code == 303
+    await t.refresh_from_db()
+    assert (t.voided, t.void_reason, t.version) == (True, "entered twice", 3)
+    assert "Listening skills" not in (await client.get("/admin/training")).text
+
+
+async def test_another_community_can_neither_see_nor_write_a_training_session(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    form = {"title": "Listening skills", "held_on": "2026-10-12", "attendee_ids": []}
+    await client.post("/admin/training", data=form)
+    t = await Training.get()
+    await factories.sign_in(client, w.other_coordinator, settings)
+    assert "Listening skills" not in (await client.get("/admin/training")).text
+    assert (await client.get(f"/admin/training/{t.id}")).status_code == 404
+    edit = {**form, "title": "hijacked", "version": "1"}
+    assert (await client.post(f"/admin/training/{t.id}", data=edit)).status_code == 404
+    await t.refresh_from_db()
+    assert (t.title, t.version) == ("Listening skills", 1)
