@@ -16,8 +16,15 @@ from litestar import get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from server.admin.common import communities_for, community_scope, in_community, page
-from server.admin.common import page_number, parse_date, parse_uuid
+from server.admin.common import (
+    communities_for,
+    community_scope,
+    in_community,
+    page,
+    page_number,
+    parse_date,
+    parse_uuid,
+)
 from server.admin.support import (
     Errors,
     changed,
@@ -69,9 +76,7 @@ def _filtered(user: User, q: Any, zone: Any) -> tuple[Any, uuid.UUID | None]:
     return query, community_id
 
 
-async def last_supervised(
-    leaders: list[User], now: datetime
-) -> list[dict[str, Any]]:
+async def last_supervised(leaders: list[User], now: datetime) -> list[dict[str, Any]]:
     """Each peer leader with the time of their last (not voided) supervision, and whether it is
     more than ``DUE_DAYS`` ago or never happened."""
     rows = await Supervision.filter(
@@ -168,7 +173,14 @@ async def _posted(request: Req) -> dict[str, Any]:
     form = await request.form()
     values = {
         name: str(form.get(name, "") or "")
-        for name in ("peer_leader_id", "occurred_at", "mode", "topics_other", "concerns", "follow_up")
+        for name in (
+            "peer_leader_id",
+            "occurred_at",
+            "mode",
+            "topics_other",
+            "concerns",
+            "follow_up",
+        )
     }
     return {**values, "topics": [str(t) for t in form.getall("topics", []) if str(t) in TOPICS]}
 

@@ -91,9 +91,7 @@ async def save(
     return result, {}
 
 
-async def void(
-    request: Req, entity: str, record: Any
-) -> tuple[MutationResult | None, Errors]:
+async def void(request: Req, entity: str, record: Any) -> tuple[MutationResult | None, Errors]:
     """Void ``record`` with the form's reason (required: a void without one is refused here,
     before the engine), at the version the form showed."""
     form = await request.form()

@@ -14,8 +14,14 @@ from litestar import get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from server.admin.common import communities_for, community_scope, in_community, page
-from server.admin.common import page_number, parse_date
+from server.admin.common import (
+    communities_for,
+    community_scope,
+    in_community,
+    page,
+    page_number,
+    parse_date,
+)
 from server.admin.conflicts import typed_value
 from server.admin.support import (
     Errors,

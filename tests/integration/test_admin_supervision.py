@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
-from zoneinfo import ZoneInfo
 
 from server.settings import Settings
 from sync.models import Community, Mutation, Role, Supervision, Training, User
@@ -116,7 +116,11 @@ async def test_an_edit_writes_a_new_version_and_a_void_keeps_the_record(
     response = await client.post(f"/admin/supervision/{s.id}", data=form)
     assert response.status_code == 303
     await s.refresh_from_db()
-    assert (s.follow_up, s.version, s.concerns) == ("Call next week", 2, "Tired after many home visits")
+    assert (s.follow_up, s.version, s.concerns) == (
+        "Call next week",
+        2,
+        "Tired after many home visits",
+    )
     refused = await client.post(f"/admin/supervision/{s.id}/void", data={"version": "2"})
     assert refused.status_code == 422
     response = await client.post(
@@ -181,7 +185,12 @@ async def test_a_training_session_records_who_was_present(
     assert str(w.other_leader.id) not in new
     assert (await client.post("/admin/training", data=form)).status_code == 303
     t = await Training.get()
-    assert (t.title, str(t.held_on), t.hours, t.version) == ("Listening skills", "2026-10-12", 2.5, 1)
+    assert (t.title, str(t.held_on), t.hours, t.version) == (
+        "Listening skills",
+        "2026-10-12",
+        2.5,
+        1,
+    )
     assert set(t.attendee_ids) == {str(u.id) for u in w.leaders}
     assert t.community_id == w.community.id and t.trainer_id == w.coordinator.id  # type: ignore[attr-defined]
     assert await Mutation.filter(record_id=t.id).exists()
