@@ -150,6 +150,8 @@ async def test_peer_leaders_not_supervised_in_30_days_are_flagged(
     assert "Not supervised in the last 30 days" not in rows[recent.id]
     assert "Not supervised in the last 30 days" in rows[stale.id]
     assert str(w.other_leader.id) not in page
+    chinese = (await client.get("/admin/supervision", headers={"accept-language": "zh-CN"})).text
+    assert "近 30 天未接受督导" in chinese and "督导记录" in chinese
 
 
 async def test_another_community_can_neither_see_nor_write_a_supervision(
