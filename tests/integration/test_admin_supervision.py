@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from server.settings import Settings
 from sync.models import Community, Mutation, Role, Supervision, Training, User
@@ -234,3 +235,29 @@ async def test_another_community_can_neither_see_nor_write_a_training_session(
     assert (await client.post(f"/admin/training/{t.id}", data=edit)).status_code == 404
     await t.refresh_from_db()
     assert (t.title, t.version) == ("Listening skills", 1)
+
+
+@pytest.mark.parametrize("role", [Role.PEER_LEADER, Role.VOLUNTEER])
+async def test_peer_leaders_and_volunteers_can_neither_open_nor_write_them(
+    client: httpx.AsyncClient, settings: Settings, role: Role
+) -> None:
+    w = await world(client, settings)
+    await factories.sign_in(client, await factories.user(role, community=w.community), settings)
+    for path in ("/admin/supervision", "/admin/training", "/admin/ratings"):
+        assert (await client.get(path)).status_code == 403
+    posts = {
+        "/admin/supervision": supervision_form(w.leaders[0]),
+        "/admin/training": {"title": "x", "held_on": "2026-10-12"},
+    }
+    for path, data in posts.items():
+        assert (await client.post(path, data=data)).status_code == 403
+    assert not await Supervision.exists() and not await Training.exists()
+
+
+async def test_the_staff_navigation_links_to_the_three_pages(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await world(client, settings)
+    html = (await client.get("/admin/dashboard")).text
+    for path in ("/admin/supervision", "/admin/training", "/admin/ratings"):
+        assert f'href="{path}"' in html
