@@ -10,13 +10,24 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
+from litestar import get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
 
 from server.admin import writes
-from server.admin.common import in_community, translate
-from server.deps import Req
+from server.admin.common import (
+    communities_for,
+    community_scope,
+    in_community,
+    page,
+    page_number,
+    translate,
+)
+from server.auth.session import current_user
+from server.deps import AppSettings, CurrentUser, Req
 from server.i18n import language_of, localize_errors
 from sync.models import Role, User
 from sync.wire import MutationResult
@@ -105,6 +116,177 @@ async def void(request: Req, entity: str, record: Any) -> tuple[MutationResult |
 def changed(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     """The fields a form changed: an edit sends only those, so it merges with a phone's."""
     return {k: v for k, v in after.items() if v != before.get(k)}
+
+
+class StaffLog:
+    """A staff-only log's record form: new, create, edit, save and void, each one engine write.
+
+    A subclass says what differs: ``values`` (a record as the form shows it), ``wire`` (the
+    form's values as wire fields), ``posted`` (the form's values) and ``form`` (the page).
+    ``routes()`` makes the handlers under ``path``. An edit sends only the fields the form
+    changed, at the version the form showed: a stale one merges or opens a conflict.
+    """
+
+    # The wire's entity name, which also names the pages: ``/admin/<entity>``, the form
+    # ``admin/<entity>_form.html``, the navigation's section.
+    entity: str
+    model: Any
+    page_size = 50
+
+    @property
+    def path(self) -> str:
+        return f"/admin/{self.entity}"
+
+    def listed(self, user: User, q: Any) -> tuple[Any, uuid.UUID | None]:
+        """The records the list shows before its own filters: the user's community (an
+        administrator's choice, or all), voided ones only when asked; and the community."""
+        community_id = community_scope(user, q.get("community"))
+        query = in_community(self.model.all(), user)
+        if community_id is not None:
+            query = query.filter(community_id=community_id)
+        if not q.get("voided"):
+            query = query.filter(voided=False)
+        return query, community_id
+
+    async def page_of(
+        self,
+        request: Req,
+        user: User,
+        query: Any,
+        community_id: uuid.UUID | None,
+        order: tuple[str, ...],
+        *columns: str,
+        **related: str,
+    ) -> dict[str, Any]:
+        """One page of the list (``?page=``) and what every list page shows around it."""
+        q = request.query_params
+        page_no = page_number(q.get("page"))
+        total = await query.count()
+        rows = (
+            await query.order_by(*order)
+            .offset((page_no - 1) * self.page_size)
+            .limit(self.page_size)
+            .values(*columns, **related)
+        )
+        return {
+            "rows": rows,
+            "total": total,
+            "page_no": page_no,
+            "has_next": page_no * self.page_size < total,
+            "communities": await communities_for(user),
+            "community_id": community_id,
+            "args": {k: v for k, v in q.items() if k != "page" and v},
+            "saved": q.get("saved"),
+        }
+
+    def values(self, record: Any, settings: AppSettings) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def new_values(self, request: Req, settings: AppSettings) -> dict[str, Any]:
+        """A new record's form as it opens."""
+        return self.values(None, settings)
+
+    def wire(self, values: dict[str, Any], settings: AppSettings) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def posted(self, request: Req) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # What else the form page shows (choices).
+    extra: ClassVar[dict[str, Any]] = {}
+
+    async def form(
+        self, request: Req, values: dict[str, Any], record: Any, errors: Errors | None = None
+    ) -> Template:
+        """The record's form, with the peer leaders of its community (a new one's: the user's,
+        or the administrator's choice) to choose from; 422 with the per-field messages."""
+        if record is not None:
+            community_id = record.community_id
+        else:
+            community_id = community_scope(
+                current_user(request), request.query_params.get("community")
+            )
+        context = {
+            "v": values,
+            "record": record,
+            "errors": errors or {},
+            "leaders": await leaders_in(community_id),
+            "saved": request.query_params.get("saved"),
+            **self.extra,
+        }
+        return await page(
+            request,
+            f"admin/{self.entity}_form.html",
+            context,
+            section=self.entity,
+            status_code=422 if errors else 200,
+        )
+
+    async def create(self, request: Req, settings: AppSettings) -> Template | Redirect:
+        values = await self.posted(request)
+        fields = {k: v for k, v in self.wire(values, settings).items() if v not in (None, [])}
+        result, errors = await save(request, self.entity, uuid.uuid4(), fields, 0)
+        if result is None:
+            return await self.form(request, values, None, errors)
+        return Redirect(f"{self.path}?saved={result.id}", status_code=303)
+
+    async def update(
+        self, request: Req, user: User, settings: AppSettings, record_id: uuid.UUID
+    ) -> Template | Redirect:
+        record = await record_in_scope(self.model, user, record_id)
+        values = await self.posted(request)
+        before = self.wire(self.values(record, settings), settings)
+        fields = changed(self.wire(values, settings), before)
+        if fields:
+            base = version_of(await request.form(), record.version)
+            result, errors = await save(request, self.entity, record.id, fields, base)
+            if result is None:
+                return await self.form(request, values, record, errors)
+            if result.status == "conflict":
+                # Changed by someone else since the form was opened: the queue holds both.
+                return Redirect(f"/admin/conflicts/{result.conflict_id}", status_code=303)
+        return Redirect(f"{self.path}/{record.id}?saved=1", status_code=303)
+
+    async def void(
+        self, request: Req, user: User, settings: AppSettings, record_id: uuid.UUID
+    ) -> Template | Redirect:
+        record = await record_in_scope(self.model, user, record_id)
+        result, errors = await void(request, self.entity, record)
+        if result is None:
+            return await self.form(request, self.values(record, settings), record, errors)
+        return Redirect(f"{self.path}?saved=voided", status_code=303)
+
+    def routes(self) -> list[Any]:
+        log, one = self, self.path + "/{record_id:uuid}"
+
+        @get(self.path + "/new", name=f"admin-{self.entity}-new")
+        async def new_record(request: Req, settings: AppSettings) -> Template:
+            return await log.form(request, log.new_values(request, settings), None)
+
+        @post(self.path, status_code=303, name=f"admin-{self.entity}-create")
+        async def create_record(request: Req, settings: AppSettings) -> Template | Redirect:
+            return await log.create(request, settings)
+
+        @get(one, name=f"admin-{self.entity}-edit")
+        async def edit_record(
+            request: Req, user: CurrentUser, settings: AppSettings, record_id: FromPath[uuid.UUID]
+        ) -> Template:
+            record = await record_in_scope(log.model, user, record_id)
+            return await log.form(request, log.values(record, settings), record)
+
+        @post(one, status_code=303, name=f"admin-{self.entity}-save")
+        async def save_record(
+            request: Req, user: CurrentUser, settings: AppSettings, record_id: FromPath[uuid.UUID]
+        ) -> Template | Redirect:
+            return await log.update(request, user, settings, record_id)
+
+        @post(one + "/void", status_code=303, name=f"admin-{self.entity}-void")
+        async def void_record(
+            request: Req, user: CurrentUser, settings: AppSettings, record_id: FromPath[uuid.UUID]
+        ) -> Template | Redirect:
+            return await log.void(request, user, settings, record_id)
+
+        return [new_record, create_record, edit_record, save_record, void_record]
 
 
 # --- quarters (an implementation rating's ``period``) ----------------------------------------
