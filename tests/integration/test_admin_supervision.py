@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from sync.models import Community, Mutation, Role, Supervision, Training, User
+from sync.models import Community, Conflict, Mutation, Role, Supervision, Training, User
 from tests import factories
 
 ZONE = ZoneInfo(Settings().timezone)
@@ -261,3 +261,30 @@ async def test_the_staff_navigation_links_to_the_three_pages(
     html = (await client.get("/admin/dashboard")).text
     for path in ("/admin/supervision", "/admin/training", "/admin/ratings"):
         assert f'href="{path}"' in html
+
+
+async def test_a_stale_edit_merges_or_opens_a_conflict_like_a_phone(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    await client.post("/admin/supervision", data=supervision_form(w.leaders[0]))
+    s = await Supervision.get()
+    opened = supervision_form(w.leaders[0], occurred_at=local(s.occurred_at), version="1")
+    # Meanwhile another coordinator of the community changes the follow-up.
+    colleague = await factories.user(Role.COORDINATOR, community=w.community)
+    await factories.sign_in(client, colleague, settings)
+    moved = {**opened, "follow_up": "Visit together on Friday"}
+    assert (await client.post(f"/admin/supervision/{s.id}", data=moved)).status_code == 303
+    # The first form, still at version 1: another field merges…
+    await factories.sign_in(client, w.coordinator, settings)
+    merged = {**opened, "concerns": "Sleeping badly"}
+    assert (await client.post(f"/admin/supervision/{s.id}", data=merged)).status_code == 303
+    await s.refresh_from_db()
+    assert (s.concerns, s.follow_up, s.version) == ("Sleeping badly", "Visit together on Friday", 3)
+    # …the same field opens a conflict, and the page goes to it.
+    clash = {**opened, "follow_up": "Phone on Monday"}
+    response = await client.post(f"/admin/supervision/{s.id}", data=clash)
+    assert response.status_code == 303 and "/admin/conflicts/" in response.headers["location"]
+    assert await Conflict.filter(record_id=s.id, entity="supervision").exists()
+    await s.refresh_from_db()
+    assert s.follow_up == "Visit together on Friday"
