@@ -74,9 +74,9 @@ async def test_the_previous_quarter_is_shown_for_reference(
     page = (await client.get("/admin/ratings", headers={"accept-language": "en"})).text
     leader_row = page.split(f'data-leader="{w.leaders[0].id}"', 1)[1].split("</tr>", 1)[0]
     assert (
-        leader_row.count("before: 2") == 6
-        and "before: 3" in leader_row
-        and "before: new" in leader_row
+        leader_row.count("last quarter: 2") == 6
+        and "last quarter: 3" in leader_row
+        and "last quarter: new" in leader_row
     )
     assert "selected>" not in leader_row.replace('value="" selected>', "")  # nothing rated yet
 
