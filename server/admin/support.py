@@ -1,6 +1,7 @@
 """What the pages that support peer leaders share (supervision, training, quarterly ratings):
-the community's peer leaders, the program's local time in forms, quarters, and one helper that
-saves a record through the engine and hands back the per-field messages.
+the community's peer leaders, the program's local time in forms, quarters, ``save`` (one engine
+write, the refusal as per-field messages in the page's language) and ``StaffLog``, the
+list / create / edit / void flow of a staff-only log.
 
 Each page changes records only through ``server.admin.writes`` (SPEC 6, one write path).
 """

@@ -12,10 +12,7 @@ from typing import Any
 from litestar import get
 from litestar.response import Template
 
-from server.admin.common import (
-    page,
-    parse_date,
-)
+from server.admin.common import page, parse_date
 from server.admin.conflicts import typed_value
 from server.admin.support import StaffLog, leaders_in
 from server.deps import AppSettings, CurrentUser, Req
