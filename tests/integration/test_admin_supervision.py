@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from server.settings import Settings
+from sync import engine
 from sync.models import Community, Conflict, Mutation, Role, Supervision, Training, User
 from tests import factories
 
@@ -288,3 +289,16 @@ async def test_a_stale_edit_merges_or_opens_a_conflict_like_a_phone(
     assert await Conflict.filter(record_id=s.id, entity="supervision").exists()
     await s.refresh_from_db()
     assert s.follow_up == "Visit together on Friday"
+
+
+async def test_a_revoked_web_device_is_refused_with_403_not_a_server_error(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    w = await world(client, settings)
+    await factories.device(
+        w.coordinator, id=engine.server_device_id(w.coordinator.id), revoked_at=datetime.now(UTC)
+    )
+    response = await client.post("/admin/supervision", data=supervision_form(w.leaders[0]))
+    assert response.status_code == 403 and not await Supervision.exists()
+    row = {f"{w.leaders[0].id}.being_there": "4", "period": "2026-Q3"}
+    assert (await client.post("/admin/ratings", data=row)).status_code == 403
