@@ -118,3 +118,20 @@ async def test_another_community_can_neither_see_nor_write_a_rating(
     await factories.sign_in(client, volunteer, settings)
     assert (await client.get("/admin/ratings")).status_code == 403
     assert await ImplementationRating.all().count() == 1
+
+
+async def test_the_support_pages_show_the_demo_programs_records(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    from server import demo
+
+    await demo.run(settings, seed=7, today=today_in(ZONE), scale=0.25, echo=lambda _line: None)
+    coordinator = await User.filter(role=Role.COORDINATOR).order_by("username").first()
+    assert coordinator is not None
+    await factories.sign_in(client, coordinator, settings)
+    # The grid shows last quarter's ratings beside this quarter's choices.
+    ratings = (await client.get("/admin/ratings", headers={"accept-language": "en"})).text
+    assert "last quarter: " in ratings
+    for path in ("/admin/supervision", "/admin/training"):
+        response = await client.get(path + "?voided=1")
+        assert response.status_code == 200 and "data-id=" in response.text, path
