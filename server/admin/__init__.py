@@ -22,6 +22,7 @@ from server.admin import (
     referrals,
     roster,
     shell,
+    support_pages,
     users,
 )
 from server.admin.common import STAFF
@@ -42,6 +43,7 @@ ROUTER = Router(
         *participants.ROUTES,
         *places.ROUTES,
         *referrals.ROUTES,
+        *support_pages.ROUTES,
         *exports_page.ROUTES,
         *audit.ROUTES,
         Router("/", include_in_schema=False, route_handlers=[*phones.ROUTES, *users.ROUTES]),

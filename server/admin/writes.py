@@ -12,11 +12,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request
+from litestar.exceptions import PermissionDeniedException
 
 from server.auth.session import current_user
 from sync import engine
 from sync.models import User
 from sync.wire import MutationResult
+
+
+def _revoked() -> PermissionDeniedException:
+    # The device that stands for the user's pages (``engine.server_device_id``) was revoked on
+    # the devices page: the engine takes no write for it, and the page answers 403, not 500.
+    return PermissionDeniedException(
+        "The web device of this account was revoked, so changes cannot be saved from here."
+    )
 
 
 class WriteRefused(Exception):
@@ -41,14 +50,17 @@ async def write(
     base_version: int | None = None,
 ) -> MutationResult:
     """Write one record as the signed-in user; raises ``WriteRefused`` when rejected."""
-    result = await engine.write(
-        current_user(request),
-        entity,
-        record_id,
-        fields,
-        base_version,
-        request_id=request_id(request),
-    )
+    try:
+        result = await engine.write(
+            current_user(request),
+            entity,
+            record_id,
+            fields,
+            base_version,
+            request_id=request_id(request),
+        )
+    except engine.DeviceForbidden:
+        raise _revoked() from None
     if result.status == "rejected":
         raise WriteRefused(dict(result.errors or {}))
     return result
@@ -62,4 +74,7 @@ async def write_many(
 ) -> list[MutationResult]:
     """Create many records as ``user`` (``engine.write_many``), one result per item in order."""
     rid = request_id(request) if request is not None else None
-    return await engine.write_many(user, entity, items, request_id=rid)
+    try:
+        return await engine.write_many(user, entity, items, request_id=rid)
+    except engine.DeviceForbidden:
+        raise _revoked() from None
