@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta, tzinfo
-from typing import Any
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, cast
 
 from tortoise.expressions import Q, Subquery
+from tortoise.queryset import ValuesListQuery
 
 from server.reports import (
     HBA1C_THRESHOLD,
@@ -159,32 +160,58 @@ def _in_scope(f: Filters) -> Q:
     return q
 
 
+async def raw_values(query: ValuesListQuery[Any]) -> Sequence[Sequence[Any]]:
+    """The rows of a ``values_list`` query as the driver gives them (indexable by position, in
+    the order asked for): ids as text (SQLite) or UUIDs (PostgreSQL), days and instants as ISO
+    text (SQLite) or dates and datetimes. Tortoise's per-value conversion (an ISO parse per
+    date, a UUID per id) was most of the time of the ~20k measurement rows, so the wide reads
+    skip it; Tortoise still builds the statement. (Private API: the same steps as
+    ``ValuesListQuery.__await__``.)"""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    _, rows = await query._db.execute_query(*query.query.get_parameterized_sql())
+    # sqlite3.Row and asyncpg's Record, though typed as dicts, are sequences too.
+    return cast(Sequence[Sequence[Any]], rows)
+
+
+def as_day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def as_instant(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
 def _outcome_changes(
-    rows: Iterable[tuple[Any, ...]], f: Filters, window: outcomes.Window
-) -> dict[Any, dict[str, tuple[float, float]]]:
-    """Participant id → marker → (baseline, follow-up) for the participants counted."""
-    readings: dict[Any, list[outcomes.Reading]] = defaultdict(list)
-    for pid, marker, value, on, source, seq, rid in rows:
-        readings[pid].append(outcomes.Reading(marker, value, on, source, False, seq, str(rid)))
-    out: dict[Any, dict[str, tuple[float, float]]] = {}
-    for pid, mine in readings.items():
-        for marker in CHANGE_MARKERS:
-            first = outcomes.baseline(mine, marker)
-            if first is None:
-                continue
-            later = outcomes.follow_up(mine, marker, window=window, until=f.until)
-            if later is not None and later.measured_on >= f.since:
-                out.setdefault(pid, {})[marker] = (first.value, later.value)
+    rows: Iterable[Sequence[Any]], f: Filters, window: outcomes.Window
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Participant id (text) → marker → (baseline, follow-up) for the participants counted;
+    rows are (participant, marker, value, day, source, seq, id)."""
+    grouped: dict[tuple[str, str], list[Sequence[Any]]] = defaultdict(list)
+    for row in rows:
+        grouped[str(row[0]), row[1]].append(row)
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for (pid, marker), mine in grouped.items():
+        if len(mine) < 2:
+            continue  # a baseline alone has no follow-up
+        readings = [
+            outcomes.Reading(marker, r[2], as_day(r[3]), r[4], False, r[5], str(r[6])) for r in mine
+        ]
+        if max(r.measured_on for r in readings) < f.since:
+            continue  # no follow-up can be dated in the period
+        first = outcomes.baseline(readings, marker)
+        later = outcomes.follow_up(readings, marker, window=window, until=f.until)
+        if first is not None and later is not None and later.measured_on >= f.since:
+            out.setdefault(pid, {})[marker] = (first.value, later.value)
     return out
 
 
-def _distress_changes(
-    rows: Iterable[tuple[Any, ...]], f: Filters
-) -> dict[Any, tuple[float, float]]:
-    """Participant id → (baseline score, follow-up score)."""
-    by: dict[Any, list[tuple[date, str, int, float]]] = defaultdict(list)
+def _distress_changes(rows: Iterable[Sequence[Any]], f: Filters) -> dict[str, tuple[float, float]]:
+    """Participant id (text) → (baseline score, follow-up score); rows are (participant, time
+    point, day, seq, score)."""
+    by: dict[str, list[tuple[date, str, int, float]]] = defaultdict(list)
     for pid, point, on, seq, score in rows:
-        by[pid].append((on, point, seq, score))
+        by[str(pid)].append((as_day(on), point, seq, score))
     out = {}
     for pid, mine in by.items():
         mine.sort()
@@ -212,12 +239,19 @@ async def evaluation(
     """The evaluation figures for these filters; ``active`` is the dashboard's count of active
     participants (the denominator of the group-activity dose)."""
     ev = Evaluation(window=window)
-    people = dict(await Participant.filter(_participant_q(f)).values_list("id", "peer_leader_id"))
+    people = {  # participant id (text) → their peer leader's id
+        str(pid): leader
+        for pid, leader in await Participant.filter(_participant_q(f)).values_list(
+            "id", "peer_leader_id"
+        )
+    }
 
     # Change from baseline.
-    rows = await Measurement.filter(
-        _in_scope(f), marker__in=[m.value for m in CHANGE_MARKERS], measured_on__lte=f.until
-    ).values_list("participant_id", "marker", "value", "measured_on", "source", "seq", "id")
+    rows = await raw_values(
+        Measurement.filter(
+            _in_scope(f), marker__in=[m.value for m in CHANGE_MARKERS], measured_on__lte=f.until
+        ).values_list("participant_id", "marker", "value", "measured_on", "source", "seq", "id")
+    )
     changes = _outcome_changes(rows, f, window)
     for marker in CHANGE_MARKERS:
         ev.changes[marker.value] = Change()
@@ -227,9 +261,11 @@ async def evaluation(
             ev.changes[name].pairs.append(pair)
             if name == Marker.HBA1C and pair[0] >= HBA1C_THRESHOLD:
                 ev.changes["hba1c_high"].pairs.append(pair)
-    assessed = await Assessment.filter(
-        _in_scope(f), instrument_id=DISTRESS_INSTRUMENT, assessed_on__lte=f.until
-    ).values_list("participant_id", "time_point", "assessed_on", "seq", "score")
+    assessed = await raw_values(
+        Assessment.filter(
+            _in_scope(f), instrument_id=DISTRESS_INSTRUMENT, assessed_on__lte=f.until
+        ).values_list("participant_id", "time_point", "assessed_on", "seq", "score")
+    )
     distress = _distress_changes(assessed, f)
     ev.changes["distress"] = Change(list(distress.values()))
 
@@ -248,8 +284,10 @@ async def evaluation(
     if f.peer_leader_id:
         aq &= Q(peer_leader_id=f.peer_leader_id)
     counts: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for channel, when in await GroupActivity.filter(aq).values_list("channel", "occurred_at"):
-        day = when.astimezone(zone).date()
+    for channel, when in await raw_values(
+        GroupActivity.filter(aq).values_list("channel", "occurred_at")
+    ):
+        day = as_instant(when).astimezone(zone).date()
         counts[day.replace(day=1)][channel] += 1
     ev.activities = dict.fromkeys((c.value for c in ActivityChannel), 0)
     for month in months_between(f.since, f.until):
