@@ -47,6 +47,7 @@ from server.reports import (
     start_of,
 )
 from sync import outcomes
+from sync.entities.implementation_rating import RATED
 from sync.models import (
     ActivityChannel,
     Assessment,
@@ -65,15 +66,7 @@ from sync.models import (
 
 DISTRESS_INSTRUMENT = "dds2"
 CHANGE_MARKERS = (Marker.HBA1C, Marker.BP_SYSTOLIC, Marker.BP_DIASTOLIC, Marker.WEIGHT)
-RATING_ITEMS = (
-    "being_there",
-    "daily_management",
-    "social_emotional",
-    "linkage_to_care",
-    "ongoing_support",
-    "committee_use",
-    "resource_linkage",
-)
+RATING_ITEMS = RATED  # every item of a rating, key functions and committee/resource use
 WINDOW_LIMIT = 24  # months: the widest follow-up window the page accepts
 
 
