@@ -110,6 +110,7 @@ from sync.models import (
     Supervision,
     SupervisionMode,
     TimePoint,
+    Training,
     User,
 )
 
@@ -813,6 +814,86 @@ IMPLEMENTATION_RATINGS = Table(
     ),
 )
 
+
+def _training_q(run: Run) -> Q:
+    """Trainings held in the window: the community's own and the program-wide ones."""
+    q = period_q(run.window, "held_on", False) & Q(voided=False)
+    if run.window.community_id:
+        q &= Q(community_id=run.window.community_id) | Q(community_id=None)
+    return q
+
+
+async def _training_rows(run: Run, sources: list[str]) -> AsyncIterator[dict[str, Any]]:
+    q = _training_q(run)
+    async for row in _paged(lambda: Training.filter(q), sources):
+        yield row
+
+
+async def _training_attendance_rows(run: Run, sources: list[str]) -> AsyncIterator[dict[str, Any]]:
+    """One row per training and peer leader who attended (with a community, its peer leaders
+    only: a program-wide training names peer leaders of every community)."""
+    q = _training_q(run)
+    async for training in _paged(lambda: Training.filter(q), ["held_on", "attendee_ids"]):
+        ids = [str(i) for i in training["attendee_ids"] or ()]
+        leaders = User.filter(id__in=ids)
+        if run.window.community_id:
+            leaders = leaders.filter(community_id=run.window.community_id)
+        known = {str(i) for i in await leaders.values_list("id", flat=True)} if ids else set()
+        for leader in ids:
+            if leader in known:
+                yield {
+                    "id": training["id"],
+                    "peer_leader_id": leader,
+                    "held_on": training["held_on"],
+                }
+
+
+TRAININGS = Table(
+    "trainings",
+    "A training session for peer leaders held in the window (voided ones left out)",
+    "时间范围内为同伴组长举办的一次培训（已作废的不含）",
+    _training_rows,
+    (
+        Column("training_id", "id", STRING, "Record id", "记录编号"),
+        _code(
+            "communities",
+            "community_code",
+            "community__code",
+            "Community that held it (empty: the whole program)",
+            "举办的社区（空：全项目）",
+            _seen("communities"),
+        ),
+        peer_leader_code(
+            "trainer_id", "trainer_code", "Trainer (research code)", "培训者（研究编号）"
+        ),
+        Column("held_on", "held_on", DATE, "Day of the training", "培训日期"),
+        Column("hours", "hours", NUMBER, "Length", "时长", unit="hours"),
+        Column(
+            "attendees",
+            "attendee_ids",
+            INTEGER,
+            "Peer leaders who attended",
+            "参加的同伴组长人数",
+            unit="people",
+            convert=lambda value, run: len(value or ()),
+        ),
+    ),
+)
+
+TRAINING_ATTENDANCE = Table(
+    "training_attendance",
+    "One row per training and peer leader who attended it",
+    "每次培训的每位参加的同伴组长一行",
+    _training_attendance_rows,
+    (
+        Column("training_id", "id", CODE, "Training", "培训", refers="trainings"),
+        peer_leader_code(
+            en="Peer leader who attended (research code)", zh="参加的同伴组长（研究编号）"
+        ),
+        Column("held_on", "held_on", DATE, "Day of the training", "培训日期"),
+    ),
+)
+
 # The tables of events in the window: everyone they name is in ``participants``.
 ACTIVITY_TABLES: tuple[Table, ...] = (
     CONTACTS,
@@ -824,6 +905,8 @@ ACTIVITY_TABLES: tuple[Table, ...] = (
     GROUP_ACTIVITIES,
     SUPERVISIONS,
     IMPLEMENTATION_RATINGS,
+    TRAININGS,
+    TRAINING_ATTENDANCE,
 )
 
 

@@ -11,7 +11,21 @@ import httpx
 
 from server.auth.session import SESSION_COOKIE, create_session
 from server.settings import Settings
-from sync.models import Committee, Community, Device, Group, Participant, Role, User
+from sync.models import (
+    Assessment,
+    Committee,
+    Community,
+    Device,
+    Group,
+    GroupActivity,
+    ImplementationRating,
+    Measurement,
+    Participant,
+    Role,
+    Supervision,
+    Training,
+    User,
+)
 
 _counter = itertools.count(1)
 
@@ -64,6 +78,91 @@ async def participant(
             "peer_leader": peer_leader,
             "enrolled_on": date(2026, 5, 1),
             "consent_on": date(2026, 5, 1),
+            **kw,
+        }
+    )
+
+
+async def measurement(
+    p: Participant, marker: str, value: float, on: date, **kw: Any
+) -> Measurement:
+    return await Measurement.create(
+        **{
+            "participant": p,
+            "community_id": p.community_id,  # type: ignore[attr-defined]
+            "marker": marker,
+            "value": value,
+            "measured_on": on,
+            "source": "clinic",
+            **kw,
+        }
+    )
+
+
+async def assessment(
+    p: Participant, by: User, time_point: str, on: date, answers: dict[str, int], **kw: Any
+) -> Assessment:
+    """A DDS-2 assessment (its score the mean of the answers, as the instrument scores it)."""
+    return await Assessment.create(
+        **{
+            "participant": p,
+            "instrument_id": "dds2",
+            "community_id": p.community_id,  # type: ignore[attr-defined]
+            "entered_by": by,
+            "time_point": time_point,
+            "assessed_on": on,
+            "answers": answers,
+            "score": sum(answers.values()) / len(answers),
+            **kw,
+        }
+    )
+
+
+async def group_activity(leader: User, channel: str, when: datetime, **kw: Any) -> GroupActivity:
+    return await GroupActivity.create(
+        **{
+            "peer_leader": leader,
+            "community_id": leader.community_id,  # type: ignore[attr-defined]
+            "channel": channel,
+            "occurred_at": when,
+            **kw,
+        }
+    )
+
+
+async def supervision(leader: User, supervisor: User, when: datetime, **kw: Any) -> Supervision:
+    return await Supervision.create(
+        **{
+            "peer_leader": leader,
+            "supervisor": supervisor,
+            "community_id": leader.community_id,  # type: ignore[attr-defined]
+            "occurred_at": when,
+            "mode": "in_person",
+            **kw,
+        }
+    )
+
+
+async def training(trainer: User, held_on: date, attendees: list[User], **kw: Any) -> Training:
+    return await Training.create(
+        **{
+            "trainer": trainer,
+            "community_id": trainer.community_id,  # type: ignore[attr-defined]
+            "title": f"Training {_n()}",
+            "held_on": held_on,
+            "attendee_ids": [str(u.id) for u in attendees],
+            **kw,
+        }
+    )
+
+
+async def rating(leader: User, rated_by: User, period: str, **kw: Any) -> ImplementationRating:
+    return await ImplementationRating.create(
+        **{
+            "peer_leader": leader,
+            "community_id": leader.community_id,  # type: ignore[attr-defined]
+            "rated_by": rated_by,
+            "period": period,
             **kw,
         }
     )

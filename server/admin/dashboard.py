@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from litestar import get
+from litestar.exceptions import ValidationException
 from litestar.response import Template
 
-from server import reports
+from server import evaluation, reports
 from server.admin.common import (
     committee_in_scope,
     committees_for,
@@ -75,14 +76,23 @@ async def dashboard_page(request: Req, user: CurrentUser, settings: AppSettings)
         by, labels = "committee_id", {c.id: c.name for c in committees}
     else:
         by, labels = "community_id", {c.id: c.name for c in communities}
+    window = evaluation.parse_window(q.get("window_from"), q.get("window_to"))
+    if isinstance(window, str):
+        raise ValidationException(
+            f"{window}: the follow-up window is whole months, 0 to {evaluation.WINDOW_LIMIT},"
+            " its start not after its end"
+        )
     d = await reports.dashboard(
         f, today=now, zone=zone, overdue_days=settings.overdue_days, by=by, labels=labels
     )
+    ev = await evaluation.evaluation(f, today=now, zone=zone, active=d.active, window=window)
     return await page(
         request,
         "admin/dashboard.html",
         {
             "d": d,
+            "ev": ev,
+            "scatter": evaluation.scatter,
             "f": f,
             "breakdown": d.breakdown,
             "breakdown_by": by,

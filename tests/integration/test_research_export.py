@@ -197,6 +197,15 @@ async def make_program() -> dict[str, Any]:
         committee_use=2,
         comment="张美华做得好",
     )
+    # The community's training, a program-wide one (with a peer leader of the other community),
+    # a voided one and one before the window.
+    admin = await factories.user(Role.ADMIN)
+    await factories.training(coordinator, date(2026, 10, 9), [leader], hours=2.0, title="王秀英")
+    await factories.training(
+        admin, date(2026, 10, 20), [leader, other_leader], community=None, hours=1.5
+    )
+    await factories.training(coordinator, date(2026, 10, 21), [leader], voided=True)
+    await factories.training(coordinator, date(2026, 8, 1), [leader])
     meeting = await GroupMeeting.create(
         group=group,
         community=home,
@@ -218,6 +227,7 @@ async def make_program() -> dict[str, Any]:
         "contact": contact,
         "meeting": meeting,
         "leader": leader,
+        "other_leader": other_leader,
         "group": group,
     }
 
@@ -278,6 +288,7 @@ async def test_the_research_zip_loads_in_pandas_with_every_column_and_code_expla
         "committees": "committee_code",
         "communities": "community_code",
         "meetings": "meeting_id",
+        "trainings": "training_id",
     }
     for row in codebook[codebook["refers_to"].notna()].itertuples():
         used = set(tables[row.table][row.column].dropna())
@@ -321,6 +332,17 @@ async def test_the_research_zip_loads_in_pandas_with_every_column_and_code_expla
     rating = tables["implementation_ratings"].iloc[0]
     assert (rating["period"], rating["being_there"], rating["committee_use"]) == ("2026-Q4", 4, 2)
     assert pd.isna(rating["ongoing_support"])
+    trainings = tables["trainings"].sort_values("held_on")
+    assert list(trainings["held_on"]) == ["2026-10-09", "2026-10-20"]
+    assert list(trainings["hours"]) == [2.0, 1.5] and list(trainings["attendees"]) == [1, 2]
+    assert trainings["community_code"].iloc[0] == "SH-CF" and pd.isna(
+        trainings["community_code"].iloc[1]
+    )
+    attended = tables["training_attendance"]
+    assert len(attended) == 3 and set(attended["peer_leader_code"]) == {
+        exports.leader_code(made["leader"].id),
+        exports.leader_code(made["other_leader"].id),
+    }
     people = tables["participants"].set_index("participant_code")
     assert people.loc[made["old_timer"].code, "hba1c_baseline"] == pytest.approx(9.1)
     assert people.loc[made["old_timer"].code, "group_code"] == exports.group_code(made["group"].id)
@@ -384,6 +406,11 @@ async def test_a_coordinator_gets_their_own_community_only_and_it_is_audited(
     assert set(tables["contacts"]["community_code"]) == {"SH-CF"}
     assert made["outsider"].code not in set(tables["participants"]["participant_code"])
     assert set(tables["participants"]["community_code"]) == {"SH-CF"}
+    # The program-wide training is in, with this community's peer leader only.
+    assert len(tables["trainings"]) == 2
+    assert set(tables["training_attendance"]["peer_leader_code"]) == {
+        exports.leader_code(made["leader"].id)
+    }
 
     event = await AuditEvent.get(action="export", entity="research")
     assert event.actor_id == coordinator.id  # type: ignore[attr-defined]
