@@ -28,13 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_sync import (
-    BATCH,
     SECRET,
     LeanClient,
     Server,
     client_for,
-    contact_fields,
-    encode,
+    contact_push,
     seed_leader,
 )
 from scratch import scratch_postgres
@@ -56,25 +54,7 @@ async def bench_backend(url: str, label: str, pairs: int) -> None:
         await server.wait()
         c = await client_for(server, leader, settings)
         device = uuid.uuid4()
-        bodies = [
-            encode(
-                {
-                    "device_id": str(device),
-                    "schema_version": 1,
-                    "mutations": [
-                        {
-                            "mutation_id": b * BATCH + i + 1,
-                            "entity": "contact",
-                            "id": str(uuid.uuid4()),
-                            "base_version": 0,
-                            "fields": contact_fields(people[i % len(people)], b * BATCH + i),
-                        }
-                        for i in range(BATCH)
-                    ],
-                }
-            )
-            for b in range(2 * pairs + 2)
-        ]
+        bodies = [contact_push(device, people, b) for b in range(2 * pairs + 2)]
         base = {
             "content-type": "application/json",
             "accept-encoding": "gzip",

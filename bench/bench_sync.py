@@ -259,6 +259,22 @@ def contact_fields(pid: str, n: int) -> dict[str, Any]:
     }
 
 
+def contact_push(device: uuid.UUID, people: list[str], b: int) -> bytes:
+    """Push body ``b`` of one device: BATCH new contacts, mutation ids going on from batch
+    ``b - 1``'s, spread over ``people``."""
+    mutations = [
+        {
+            "mutation_id": b * BATCH + i + 1,
+            "entity": "contact",
+            "id": str(uuid.uuid4()),
+            "base_version": 0,
+            "fields": contact_fields(people[i % len(people)], b * BATCH + i),
+        }
+        for i in range(BATCH)
+    ]
+    return encode({"device_id": str(device), "schema_version": 1, "mutations": mutations})
+
+
 async def seed_leader(count: int, name: str = "Bench") -> tuple[User, list[str]]:
     """A community, a committee and a peer leader with ``count`` participants of their own."""
     tag = name[0].upper()
@@ -352,17 +368,11 @@ async def bench_backend(
     out: dict[str, Any] = {"backend": label}
     server = Server(url, data_dir)
     try:
-        community = await Community.create(name="Bench", code=f"BC{uuid.uuid4().hex[:6]}")
-        committee = await Committee.create(
-            name="Bench RC", code=f"BR{uuid.uuid4().hex[:6]}", community=community
-        )
-        leader = await User.create(
-            username=f"bench{uuid.uuid4().hex[:6]}",
-            display_name="Bench",
-            role=Role.PEER_LEADER,
-            community=community,
-        )
-        people = await seed_people(leader, committee, caseload)
+        leader, people = await seed_leader(caseload, "Bench")
+        committee = await Committee.get(
+            community_id=leader.community_id  # type: ignore[attr-defined]
+        ).prefetch_related("community")
+        community = committee.community
         await server.wait()
 
         # 1. push ingest
@@ -370,19 +380,7 @@ async def bench_backend(
         device = uuid.uuid4()
         bodies = []
         for b in range(batches):
-            mutations = [
-                {
-                    "mutation_id": b * BATCH + i + 1,
-                    "entity": "contact",
-                    "id": str(uuid.uuid4()),
-                    "base_version": 0,
-                    "fields": contact_fields(people[i % len(people)], b * BATCH + i),
-                }
-                for i in range(BATCH)
-            ]
-            bodies.append(
-                encode({"device_id": str(device), "schema_version": 1, "mutations": mutations})
-            )
+            bodies.append(contact_push(device, people, b))
         # One warm-up batch of a second device, outside the timing.
         warm = as_new_device(bodies[:1])[0]
         assert (await c.post("/api/sync/push", content=warm)).status_code == 200
@@ -618,15 +616,7 @@ async def bench_synchronous(batches: int, rounds: int, caseload: int) -> None:
             await db.init(url)
             server = Server(url, folder, synchronous=mode)
             try:
-                community = await Community.create(name="Bench", code="BC")
-                committee = await Committee.create(name="RC", code="BR", community=community)
-                leader = await User.create(
-                    username="bench",
-                    display_name="Bench",
-                    role=Role.PEER_LEADER,
-                    community=community,
-                )
-                people = await seed_people(leader, committee, caseload)
+                leader, people = await seed_leader(caseload, "Bench")
                 await server.wait()
                 c = await client_for(server, leader, settings)
                 bodies = as_new_device(
