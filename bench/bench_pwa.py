@@ -80,6 +80,33 @@ async def seed_scope(server: LiveServer, n: int) -> Any:
     return leader
 
 
+async def push_new(
+    server: LiveServer, who: Any, records: list[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Push ``records`` ((entity, fields) pairs) as new records from a new device of ``who``;
+    returns the push's per-record results."""
+    device = str(uuid.uuid4())
+    mutations = [
+        {
+            "mutation_id": i + 1,
+            "entity": entity,
+            "id": str(uuid.uuid4()),
+            "base_version": 0,
+            "fields": fields,
+        }
+        for i, (entity, fields) in enumerate(records)
+    ]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        await factories.sign_in(client, who, server.settings)
+        client.headers["x-peerlog-device"] = device
+        res = await client.post(
+            "/api/sync/push", json={"device_id": device, "mutations": mutations}
+        )
+        res.raise_for_status()
+    results: list[dict[str, Any]] = res.json()["results"]
+    return results
+
+
 async def signed_in_page(browser: Any, server: LiveServer, who: Any) -> tuple[Any, Page]:
     context = await browser.new_context(**PHONE, locale="zh-CN")
     token = await create_session(who, server.settings)
@@ -197,8 +224,7 @@ async def screenshots(browser: Any, server: LiveServer, folder: Path) -> tuple[A
         for i, name in enumerate(NAMES)
     ]
     today = date.today()
-    device = str(uuid.uuid4())
-    mutations = []
+    contacts = []
     for i, p in enumerate(people[:6]):
         when = today - timedelta(days=[3, 20, 10, 5, 16, 1][i])
         fields: dict[str, Any] = {
@@ -212,22 +238,8 @@ async def screenshots(browser: Any, server: LiveServer, folder: Path) -> tuple[A
         }
         if i == 5:
             fields["glucose_mmol"] = 18.2
-        mutations.append(
-            {
-                "mutation_id": i + 1,
-                "entity": "contact",
-                "id": str(uuid.uuid4()),
-                "base_version": 0,
-                "fields": fields,
-            }
-        )
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        await factories.sign_in(client, leader, server.settings)
-        client.headers["x-peerlog-device"] = device
-        res = await client.post(
-            "/api/sync/push", json={"device_id": device, "mutations": mutations}
-        )
-        res.raise_for_status()
+        contacts.append(("contact", fields))
+    await push_new(server, leader, contacts)
     context, page = await signed_in_page(browser, server, leader)
     await page.goto(f"{server.url}/")
     await wait_synced(page)

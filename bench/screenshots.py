@@ -11,17 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_pwa import screenshots, signed_in_page, wait_synced
+from bench.bench_pwa import push_new, screenshots, signed_in_page, wait_synced
 from bench.scratch import start_scratch_sqlite, stop_scratch
 from server import demo
 from server.auth.invites import create_invite, invite_link
@@ -80,25 +78,8 @@ async def phone_extras(
         "follow_up_on": (now + timedelta(days=12)).date().isoformat(),
         "note": "女儿下个月回来，想一起去散步",
     }
-    device = str(uuid.uuid4())
-    mutations = [
-        {
-            "mutation_id": i + 1,
-            "entity": entity,
-            "id": str(uuid.uuid4()),
-            "base_version": 0,
-            "fields": f,
-        }
-        for i, (entity, f) in enumerate([("group_meeting", meeting), ("contact", call)])
-    ]
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        await factories.sign_in(client, leader, server.settings)
-        client.headers["x-peerlog-device"] = device
-        answer = await client.post(
-            "/api/sync/push", json={"device_id": device, "mutations": mutations}
-        )
-        answer.raise_for_status()
-        assert all(r["status"] == "applied" for r in answer.json()["results"]), answer.text
+    results = await push_new(server, leader, [("group_meeting", meeting), ("contact", call)])
+    assert all(r["status"] == "applied" for r in results), results
     context, page = await signed_in_page(browser, server, leader)
     await page.goto(f"{server.url}/")
     await wait_synced(page)
