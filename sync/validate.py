@@ -132,11 +132,16 @@ def _described(check: Validator, kind: str, **rule: Any) -> Validator:
     return check
 
 
+def _absent(value: Any, required: bool) -> bool:
+    """Whether ``value`` is left out (None); REQUIRED where the field may not be."""
+    if value is None and required:
+        raise Invalid(REQUIRED)
+    return value is None
+
+
 def text(max_len: int, *, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
-        if value is None:
-            if required:
-                raise Invalid(REQUIRED)
+        if _absent(value, required):
             return None
         if not isinstance(value, str):
             raise Invalid(NOT_TEXT)
@@ -162,9 +167,7 @@ def number(
         rule = OUT_OF_RANGE
 
     def check(value: Any, now: datetime) -> Any:
-        if value is None:
-            if required:
-                raise Invalid(REQUIRED)
+        if _absent(value, required):
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise Invalid(NOT_NUMBER)
@@ -192,9 +195,7 @@ def _fmt(n: float) -> str:
 
 def enum(options: tuple[str, ...], *, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
-        if value is None:
-            if required:
-                raise Invalid(REQUIRED)
+        if _absent(value, required):
             return None
         if value not in options:
             raise Invalid(NOT_OPTION, options=options)
@@ -211,9 +212,7 @@ def boolean(value: Any, now: datetime) -> Any:
 
 def ident(*, required: bool = False) -> Validator:
     def check(value: Any, now: datetime) -> Any:
-        if value is None:
-            if required:
-                raise Invalid(REQUIRED)
+        if _absent(value, required):
             return None
         if not isinstance(value, str):
             raise Invalid(NOT_ID)
