@@ -123,22 +123,15 @@ class SignInController(Controller):
         await limit(request, settings, "signin")
         credential, refused = await passkeys.authenticate(data.as_json(), settings)
         if refused is not None:
-            await audit.record(
-                "signin.failure",
-                actor=credential.user if credential else None,
-                connection=request,
-                entity="credential",
-                record_id=str(credential.id) if credential else None,
-                reason=refused.reason,
-            )
+            about: dict[str, Any] = {
+                "actor": credential.user if credential else None,
+                "connection": request,
+                "entity": "credential",
+                "record_id": str(credential.id) if credential else None,
+            }
+            await audit.record("signin.failure", **about, reason=refused.reason)
             if refused.reason == "counter_regression":
-                await audit.record(
-                    "passkey.counter_regression",
-                    actor=credential.user if credential else None,
-                    connection=request,
-                    entity="credential",
-                    record_id=str(credential.id) if credential else None,
-                )
+                await audit.record("passkey.counter_regression", **about)
             raise refused
         assert credential is not None
         return await sign_in(request, settings, credential.user, credential, "passkey")
