@@ -121,13 +121,7 @@ class PasskeyController(Controller):
                 "passkey.add_failed", actor=user, connection=request, reason=refused.reason
             )
             raise
-        await audit.record(
-            "passkey.added",
-            actor=user,
-            connection=request,
-            entity="credential",
-            record_id=str(credential.id),
-        )
+        await passkeys.record_added(user, credential, request)
         return _passkey(credential)
 
     @patch("/{passkey_id:uuid}")

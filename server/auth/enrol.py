@@ -104,13 +104,7 @@ class InviteController(Controller):
             )
             raise
         await _spend_invite(request, invite, Credential.filter(id=credential.id))
-        await audit.record(
-            "passkey.added",
-            actor=user,
-            connection=request,
-            entity="credential",
-            record_id=str(credential.id),
-        )
+        await passkeys.record_added(user, credential, request)
         return await sign_in(request, settings, user, credential, "invite")
 
     # Device keys (SPEC 5: phones that cannot make a passkey).

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
 from webauthn import (
     generate_authentication_options,
@@ -32,6 +33,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from server.auth import audit
 from server.auth.bodies import CreationOptions, RequestOptions
 from server.settings import Settings
 from sync.models import Challenge, Credential, Invite, User
@@ -209,6 +211,19 @@ async def register(
         backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
         name=name[:120] or "Passkey",
+    )
+
+
+async def record_added(
+    user: User, credential: Credential, connection: ASGIConnection[Any, Any, Any, Any]
+) -> None:
+    """The audit row for a passkey ``register`` stored (at enrolment or from the account page)."""
+    await audit.record(
+        "passkey.added",
+        actor=user,
+        connection=connection,
+        entity="credential",
+        record_id=str(credential.id),
     )
 
 
