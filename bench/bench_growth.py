@@ -17,9 +17,7 @@ with ``synchronous=FULL`` (``sync/db.py``), so every batch waits for its commit 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import shutil
 import statistics
 import sys
@@ -41,6 +39,7 @@ from bench_sync import (  # noqa: E402 (beside this script)
     SECRET,
     LeanClient,
     Server,
+    backend_parser,
     client_for,
     contact_fields,
     encode,
@@ -324,12 +323,7 @@ async def bench_backend(
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--postgres", default=os.environ.get("PEERLOG_TEST_POSTGRES_URL", ""))
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
+    parser = backend_parser(__doc__)
     parser.add_argument("--target", type=int, default=1_000_000, help="logged mutations at the end")
     parser.add_argument("--steps", type=int, default=4, help="points after the start")
     parser.add_argument("--batches", type=int, default=10, help="timed batches per point")

@@ -13,9 +13,7 @@ adds three columns to the ``UPDATE device`` the push already runs, and its parse
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import shutil
 import statistics
 import sys
@@ -31,6 +29,7 @@ from bench_sync import (
     SECRET,
     LeanClient,
     Server,
+    backend_parser,
     client_for,
     contact_push,
     seed_leader,
@@ -100,11 +99,7 @@ def _quartiles(values: list[float]) -> str:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--postgres", default=os.environ.get("PEERLOG_TEST_POSTGRES_URL", ""))
-    parser.add_argument("--no-postgres", action="store_true")
+    parser = backend_parser(__doc__, sqlite=False)
     parser.add_argument("--pairs", type=int, default=40, help="batches with and without (40)")
     args = parser.parse_args()
     import logging

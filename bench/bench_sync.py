@@ -669,13 +669,21 @@ async def bench_synchronous(batches: int, rounds: int, caseload: int) -> None:
     )
 
 
-async def main() -> None:
+def backend_parser(doc: str | None, *, sqlite: bool = True) -> argparse.ArgumentParser:
+    """A benchmark's arguments for its databases: --postgres (PEERLOG_TEST_POSTGRES_URL when not
+    given), --no-postgres and, with ``sqlite``, --no-sqlite."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--postgres", default=os.environ.get("PEERLOG_TEST_POSTGRES_URL", ""))
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
+    if sqlite:
+        parser.add_argument("--no-sqlite", action="store_true")
+    return parser
+
+
+async def main() -> None:
+    parser = backend_parser(__doc__)
     parser.add_argument(
         "--batches", type=int, default=40, help="push batches of 500 (default 40 = 20,000)"
     )
