@@ -83,6 +83,11 @@ async def _live_invite(user: User) -> Invite | None:
     )
 
 
+async def _with_keys(devices: list[Device]) -> dict[str, Any]:
+    """Page context: ``devices`` and the ids of those with a device key (auth/_signin_kind.html)."""
+    return {"devices": devices, "key_devices": await devices_with_keys([d.id for d in devices])}
+
+
 @get("/admin/users")
 async def users_page(request: Req, user: CurrentUser) -> Template:
     users = await _managed_query(user).order_by("display_name").prefetch_related("community")
@@ -191,8 +196,7 @@ async def user_detail_page(
             "passkeys": await Credential.filter(user=account).order_by("created_at"),
             # Someone who can sign in gets a new invite from an administrator only (SPEC 5).
             "may_invite": user.role == Role.ADMIN or not await already_enrolled(account),
-            "devices": devices,
-            "key_devices": await devices_with_keys([d.id for d in devices]),
+            **await _with_keys(devices),
         },
     )
 
@@ -272,8 +276,7 @@ async def devices_page(request: Req, user: CurrentUser, settings: AppSettings) -
         request,
         "admin/devices.html",
         {
-            "devices": devices,
-            "key_devices": await devices_with_keys([d.id for d in devices]),
+            **await _with_keys(devices),
             **await at_risk_context(user, settings),
         },
     )
