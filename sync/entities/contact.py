@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sync import models, scope
+from sync import models
 from sync import validate as v
 from sync.entities import measurement
 from sync.entities.base import Batch, Entity, Errors, Mark, Record, Rules, Values
-from sync.entities.lookups import PARTICIPANTS
+from sync.entities.lookups import need_participant, participant_of
 from sync.models import ContactMode, KeyFunction, Referral, Role
 from sync.scope import Actor
 from sync.wire import Message, template
@@ -83,19 +83,13 @@ class Contact(Entity):
     def refer(
         self, batch: Batch, rid: str, current: Record | None, merged: Record, clean: Record
     ) -> None:
-        if merged.get("participant_id"):
-            batch.need(PARTICIPANTS, [merged["participant_id"]])
+        need_participant(batch, merged)
         if current is not None:  # a new contact's values have no rows yet
             measurement.contact_refers(batch, rid)
 
     def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
-        actor = batch.actor
-        participant = batch.records.get(("participant", after.get("participant_id") or ""))
-        if participant is None or not scope.participant_visible(actor, participant):
+        if participant_of(batch, after, "peer_leader_id") is None:
             return {"participant_id": [Message(NO_PARTICIPANT)]}
-        after["community_id"] = participant["community_id"]
-        if not after.get("peer_leader_id"):
-            after["peer_leader_id"] = actor.user_id
         return {}
 
     def after_change(self, batch: Batch, before: Record | None, after: Record) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sync import scope
 from sync.entities.base import Batch, Entity, Errors, Mark, Record
-from sync.entities.lookups import PARTICIPANTS
+from sync.entities.lookups import need_participant, participant_of
 from sync.models import Role
 from sync.outcomes import BEFORE_ENROLMENT, too_early
 from sync.scope import Actor
@@ -63,18 +63,14 @@ class ParticipantRecord(Entity):
     def refer(
         self, batch: Batch, rid: str, current: Record | None, merged: Record, clean: Record
     ) -> None:
-        if merged.get("participant_id"):
-            batch.need(PARTICIPANTS, [merged["participant_id"]])
+        need_participant(batch, merged)
 
     def reference_errors(self, batch: Batch, after: Record, written: Record) -> Errors:
         """The participant is in the writer's scope; the row takes its community, the writer
         as its author, and is not dated long before the participant's enrolment."""
-        participant = batch.records.get(("participant", after.get("participant_id") or ""))
-        if participant is None or not scope.participant_visible(batch.actor, participant):
+        participant = participant_of(batch, after, self.author_field)
+        if participant is None:
             return {"participant_id": [Message(NO_PARTICIPANT)]}
-        after["community_id"] = participant["community_id"]
-        if not after.get(self.author_field):
-            after[self.author_field] = batch.actor.user_id
         enrolled = participant.get("enrolled_on")
         day = after.get(self.date_field)
         if day and enrolled and too_early(date.fromisoformat(day), date.fromisoformat(enrolled)):

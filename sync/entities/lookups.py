@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.entities.base import Batch, Lookup
+from sync import scope
+from sync.entities.base import Batch, Lookup, Record
 from sync.models import Role
 from sync.outcomes import PARTICIPANT_DERIVED
 
@@ -55,6 +56,27 @@ async def _peer_leaders(batch: Batch, ids: list[str]) -> dict[str, Any]:
 # Participants referred to (as ``records``, partial: ``PARTICIPANT_REF_COLUMNS``); found: nothing.
 PARTICIPANTS = Lookup("participants", _participants)
 # Committee id → its community id.
+
+
+def need_participant(batch: Batch, merged: Record) -> None:
+    """``refer`` for a record of one participant: the batch reads them."""
+    if merged.get("participant_id"):
+        batch.need(PARTICIPANTS, [merged["participant_id"]])
+
+
+def participant_of(batch: Batch, after: Record, author_field: str) -> Record | None:
+    """The record's participant (read by ``need_participant``) when the writer may see them,
+    else None. The record then takes their community, and the writer as its author (in
+    ``author_field``) when it names none."""
+    participant = batch.records.get(("participant", after.get("participant_id") or ""))
+    if participant is None or not scope.participant_visible(batch.actor, participant):
+        return None
+    after["community_id"] = participant["community_id"]
+    if not after.get(author_field):
+        after[author_field] = batch.actor.user_id
+    return participant
+
+
 COMMITTEES = Lookup("committees", _committees)
 # Group id → the group's row.
 GROUPS = Lookup("groups", _groups)
