@@ -24,6 +24,9 @@ OUTSIDE_COMMUNITY_PARTICIPANT = template("this participant is outside your commu
 ONLY_STAFF_ENROL = template("only coordinators and administrators can enrol participants")
 OUTSIDE_SCOPE_PARTICIPANT = template("this participant is outside your scope")
 CONSENT_TO_ENROL = template("is required to enrol (set enrolled_on)")
+LATEST_BEFORE_BASELINE = template(
+    "must not be before the baseline HbA1c's date (hba1c_baseline_on)"
+)
 NO_COMMITTEE = template("no such residential committee")
 NOT_YOUR_COMMITTEE = template("must be a committee of your community")
 NO_GROUP = template("no such group")
@@ -117,6 +120,11 @@ class Participant(Entity):
         errors = super().record_errors(record, creating)
         if record.get("enrolled_on") and not record.get("consent_on"):
             errors.setdefault("consent_on", []).append(Message(CONSENT_TO_ENROL))
+        # A follow-up HbA1c dated before the baseline is refused (SPEC 2): counted as "latest",
+        # such a value once moved a community's HbA1c change from -0.26 to -0.18.
+        latest_on, baseline_on = record.get("hba1c_on"), record.get("hba1c_baseline_on")
+        if latest_on and baseline_on and str(latest_on) < str(baseline_on):
+            errors.setdefault("hba1c_on", []).append(Message(LATEST_BEFORE_BASELINE))
         return errors
 
     def refer(

@@ -192,6 +192,31 @@ async def test_a_coordinator_writing_the_old_columns_makes_rows(
     assert (person.hba1c_baseline, person.hba1c, person.weight_kg) == (9.4, 8.5, 71.5)
 
 
+async def test_a_latest_hba1c_dated_before_the_baseline_is_refused_on_its_date(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    community = await f.community()
+    committee = await f.committee(community)
+    coordinator = await f.user(Role.COORDINATOR, community=community)
+    person = await f.participant(committee)
+    await f.sign_in(client, coordinator, settings)
+    fields = {
+        "hba1c_baseline": 9.4,
+        "hba1c_baseline_on": "2026-06-01",
+        "hba1c": 8.2,
+        "hba1c_on": "2026-03-01",  # three months before the baseline
+    }
+    result = (
+        await _push(
+            client, uuid.uuid4(), mutation(1, "participant", person.id, fields, base_version=1)
+        )
+    )[0]
+    assert result["status"] == "rejected"
+    assert list(result["errors"]) == ["hba1c_on"]
+    assert "baseline" in result["errors"]["hba1c_on"][0]
+    assert await _rows(person) == []
+
+
 async def test_the_server_scores_an_assessment_and_never_takes_a_phone_s_score(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
