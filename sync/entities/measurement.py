@@ -98,7 +98,7 @@ class Measurement(ParticipantRecord):
         return errors
 
     def after_change(self, batch: Batch, before: Record | None, after: Record) -> None:
-        changed(batch, after["participant_id"])
+        changed(batch, after["participant_id"], after["marker"], before and before["marker"])
 
 
 def _fmt(n: float) -> str:
@@ -115,9 +115,16 @@ class _Changed:
     written: list[tuple[str, str, float, str, int]] = field(default_factory=list)
 
 
-def changed(batch: Batch, participant_id: str) -> None:
+# The markers the participant's derived columns show (a glucose reading derives nothing).
+DERIVED_MARKERS = frozenset(m.value for _, _, m in outcomes.PARTICIPANT_READINGS)
+
+
+def changed(batch: Batch, participant_id: str, *markers: Any) -> None:
     """A measurement of this participant is written with the batch: their derived columns are
-    computed again before the writes."""
+    computed again before the writes, when it is of a marker they show. Deriving reads all
+    the participant's rows, so a contact's reported glucose (most of them) must not ask for it."""
+    if not DERIVED_MARKERS.intersection(markers):
+        return
     state = batch.shared(_Changed, _Changed)
     if not state.participants:
         batch.before_write(_derive)
@@ -129,7 +136,7 @@ def participant_changed(batch: Batch, before: Record | None, after: Record) -> N
     becomes a ``clinic`` row dated by its date column (or today) before the columns are derived
     again. It replaces the row the column showed when that row is of the same day (a
     correction), and the baseline row whatever its day (the column says which the baseline is)."""
-    for column, on, _marker in outcomes.PARTICIPANT_READINGS:
+    for column, on, marker in outcomes.PARTICIPANT_READINGS:
         value = after.get(column)
         if value is None:
             continue
@@ -139,7 +146,7 @@ def participant_changed(batch: Batch, before: Record | None, after: Record) -> N
         batch.shared(_Changed, _Changed).written.append(
             (after["id"], column, float(value), day, after["version"])
         )
-        changed(batch, after["id"])
+        changed(batch, after["id"], marker.value)
 
 
 async def _derive(batch: Batch) -> None:
@@ -298,7 +305,7 @@ def _put_derived(batch: Batch, rid: str, existing: Record | None, wanted: dict[s
     record["version"] = record["version"] + 1
     record["updated_at"] = batch.now_text
     batch.put("measurement", record)
-    changed(batch, record["participant_id"])
+    changed(batch, record["participant_id"], record["marker"])
 
 
 def _local_day(instant: str) -> str:
