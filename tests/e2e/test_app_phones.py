@@ -293,5 +293,12 @@ async def test_background_sync_sends_what_waited_with_the_app_closed(
     await wake("someone-else")  # another tag is not Peerlog's to answer
     await asyncio.sleep(1)
     assert await Contact.filter(peer_leader=prog.leader).count() == 0
+    # Still without a network, the worker's own try fails too (what every offline test here
+    # stands on: the context's offline cuts the worker's network as well as the page's).
+    await phone_context.set_offline(True)
+    await wake("peerlog-sync")
+    await asyncio.sleep(1)
+    assert await Contact.filter(peer_leader=prog.leader).count() == 0
+    await phone_context.set_offline(False)
     await wake("peerlog-sync")
     assert await contacts_on_server(prog.leader, 1) == 1

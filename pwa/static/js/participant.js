@@ -135,8 +135,7 @@ async function readings(pid) {
     if (!h.rows.length) return null;
     return readingTable(h.rows, h, label, unit, marker === "bp_systolic" ? history(rows, pid, "bp_diastolic") : null);
   }).filter(Boolean);
-  document.getElementById("readings").replaceChildren(...(tables.length ? tables
-    : [el("p", { class: "empty", text: t("No readings yet.") })]));
+  return tables.length ? tables : [el("p", { class: "empty", text: t("No readings yet.") })];
 }
 
 const TIME_POINTS = () => ({ baseline: t("Baseline"), follow_up: t("Follow-up"), other: t("Other") });
@@ -152,13 +151,13 @@ async function assessments(pid) {
   const instruments = new Map((await all("instruments")).map((i) => [i.id, i.definition || {}]));
   const rows = (await byIndex("assessments", "participant_id", pid)).filter((a) => !a.voided)
     .sort((a, b) => (b.assessed_on || "").localeCompare(a.assessed_on || ""));
-  document.getElementById("assessments").replaceChildren(...(rows.length ? rows.map((a) =>
+  return rows.length ? rows.map((a) =>
     el("li", { class: "card", "data-id": a.id },
       el("span", { class: "name", text: `${fmtDate(a.assessed_on)} · ${localized(instruments.get(a.instrument_id)?.title) || a.instrument_id}` }),
       el("span", { class: "tag", text: TIME_POINTS()[a.time_point] || a.time_point }),
       scoreLine(a, instruments.get(a.instrument_id)),
       a._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null))
-    : [el("li", { class: "empty", text: t("No questionnaires yet.") })]));
+    : [el("li", { class: "empty", text: t("No questionnaires yet.") })];
 }
 
 function field(label, value) {
@@ -166,8 +165,15 @@ function field(label, value) {
   return el("div", { class: "field" }, el("dt", { text: label }), el("dd", { text: String(value) }));
 }
 
-async function render() {
+// Everything is read from the phone's database first and drawn after in one go, so a redraw a
+// sync asked for can still give way if the user opened a menu or started typing meanwhile.
+async function render({ background = false } = {}) {
   const p = await get("participants", id);
+  const data = p ? await loadAll() : null;
+  const volunteer = me?.role === "volunteer";
+  const readingNodes = p && !volunteer ? await readings(p.id) : null;
+  const assessmentNodes = p && !volunteer ? await assessments(p.id) : null;
+  if (background && busy()) { stale = true; return; }
   const box = document.getElementById("profile");
   if (!p) {
     box.replaceChildren(el("p", { class: "empty", text: t("This participant is not on this phone.") }));
@@ -176,7 +182,6 @@ async function render() {
     return;
   }
   document.getElementById("name").textContent = p.full_name || p.code;
-  const data = await loadAll();
   const summary = summarize(data).get(p.id);
   document.getElementById("log").href = `/contacts/new?participant=${p.id}`;
   document.getElementById("reading-link").href = `/readings/new?participant=${p.id}`;
@@ -196,13 +201,13 @@ async function render() {
   form.address.value = p.address || "";
   form.needs_visit.checked = Boolean(p.needs_visit);
   form.needs_visit_reason.value = p.needs_visit_reason || "";
-  if (me?.role === "volunteer") {
+  if (volunteer) {
     // A volunteer receives no contacts (SPEC 1): the profile above says when the last one was.
     document.body.dataset.ready = "yes";
     return;
   }
-  await readings(p.id);
-  await assessments(p.id);
+  document.getElementById("readings").replaceChildren(...readingNodes);
+  document.getElementById("assessments").replaceChildren(...assessmentNodes);
   const meetings = data.meetings.filter((m) => (m.attendee_ids || []).includes(id));
   const shownMeetings = new Set(meetings.map((m) => m.id));
   // A meeting also counts as a contact for each attendee: the timeline shows the meeting once.
@@ -249,8 +254,11 @@ await render();
 let stale = false;
 const busy = () => Boolean(document.activeElement?.closest?.("#edit, form.void")) ||
   Boolean(document.querySelector("details.more[open]"));
+// Redraws run one at a time, in order: two overlapping ones could draw older data last.
+let drawing = Promise.resolve();
+const redraw = () => { drawing = drawing.then(() => render({ background: true })); };
 function redrawIfStale() {
-  if (stale && !busy()) { stale = false; render(); }
+  if (stale && !busy()) { stale = false; redraw(); }
 }
-document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else render(); });
+document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else redraw(); });
 document.addEventListener("focusout", () => setTimeout(redrawIfStale, 0));
