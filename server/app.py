@@ -21,7 +21,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
-from server import assets, deps, errors, i18n, logs, security
+from server import assets, deps, errors, forms, i18n, logs, security
 from server.auth.session import (
     SessionMiddleware,
     SignInRequired,
@@ -127,6 +127,7 @@ def _route_handlers(settings: Settings) -> list[Any]:
 def _install_template_globals(engine: JinjaTemplateEngine) -> None:
     i18n.install(engine.engine)
     assets.install(engine.engine)
+    forms.install(engine.engine)
 
 
 def create_app(

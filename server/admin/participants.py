@@ -184,7 +184,6 @@ async def _form(
             "notice": notice,
             # The fields' limits (maxlength, min, max) are the rules the engine checks with,
             # the same catalogue the phone's js/rules.js is made from.
-            "rules": entities.catalogue()["fields"]["participant"],
             **await _choices(user, community_id),
         },
         section="participants",

@@ -25,6 +25,9 @@ from sync import engine, validate
 from sync.models import AuditEvent, Committee, Community, Group, Role, User
 from sync.wire import MutationResult
 
+# A community's or committee's name and code (not synced records: checked here, not by the engine).
+NAME_MAX, CODE_MAX = 120, 32
+
 
 @get("/admin/places", name="admin-places")
 async def places_page(request: Req, user: CurrentUser) -> Template:
@@ -62,6 +65,8 @@ async def places_page(request: Req, user: CurrentUser) -> Template:
             "groups": groups,
             "leaders": leaders,
             "error": request.query_params.get("error"),
+            "name_max": NAME_MAX,
+            "code_max": CODE_MAX,
         },
         section="places",
     )
@@ -99,7 +104,7 @@ def _clean(value: Any, limit: int) -> str | None:
 @post("/admin/places/communities", opt=roles(Role.ADMIN), status_code=303)
 async def create_community(request: Req) -> Redirect:
     form = await request.form()
-    name, code = _clean(form.get("name"), 120), _clean(form.get("code"), 32)
+    name, code = _clean(form.get("name"), NAME_MAX), _clean(form.get("code"), CODE_MAX)
     if name is None or code is None:
         return _back("", "bad_text")
     if not name or not code:
@@ -115,7 +120,7 @@ async def create_community(request: Req) -> Redirect:
 @post("/admin/places/communities/{community_id:uuid}", opt=roles(Role.ADMIN), status_code=303)
 async def rename_community(request: Req, community_id: FromPath[uuid.UUID]) -> Redirect:
     form = await request.form()
-    name = _clean(form.get("name"), 120)
+    name = _clean(form.get("name"), NAME_MAX)
     if name is None:
         return _back(community_id, "bad_text")
     if name:
@@ -129,7 +134,7 @@ async def create_committee(request: Req, user: CurrentUser) -> Redirect:
     form = await request.form()
     community_id = parse_uuid(str(form.get("community_id", "")))
     _own(user, community_id)
-    name, code = _clean(form.get("name"), 120), _clean(form.get("code"), 32)
+    name, code = _clean(form.get("name"), NAME_MAX), _clean(form.get("code"), CODE_MAX)
     if name is None or code is None:
         return _back(community_id or "", "bad_text")
     if community_id is None or not name or not code:
@@ -150,7 +155,7 @@ async def rename_committee(
     if committee is None:
         raise NotFoundException("No such residential committee.")
     _own(user, committee.community_id)  # type: ignore[attr-defined]
-    name = _clean((await request.form()).get("name"), 120)
+    name = _clean((await request.form()).get("name"), NAME_MAX)
     if name is None:
         return _back(committee.community_id, "bad_text")  # type: ignore[attr-defined]
     if name:
@@ -193,7 +198,7 @@ async def _group_form(request: Req, group_id: uuid.UUID | None) -> Redirect:
     else:
         community_id = parse_uuid(str(form.get("community_id", "")))
     _own(user, community_id)
-    name = _clean(form.get("name"), 120)
+    name = _clean(form.get("name"), NAME_MAX)
     if name is None:
         return _back(community_id or "", "bad_text")
     if community_id is None or not name:

@@ -103,6 +103,7 @@ async def referrals_page(request: Req, user: CurrentUser, settings: AppSettings)
             "communities": await communities_for(user),
             "community_id": community_id,
             "done": request.query_params.get("done"),
+            "note_max": NOTE_MAX,
         },
         section="referrals",
     )

@@ -18,7 +18,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from server.auth.accounts import AccountRefused, create_user
+from server.auth.accounts import DISPLAY_NAME_MAX, USERNAME_MAX, AccountRefused, create_user
 from server.auth.device_keys import devices_with_keys
 from server.auth.devices import deactivate_user, revoke_device
 from server.auth.invites import (
@@ -109,6 +109,8 @@ async def users_page(request: Req, user: CurrentUser) -> Template:
         request,
         "admin/users.html",
         {
+            "display_name_max": DISPLAY_NAME_MAX,
+            "username_max": USERNAME_MAX,
             "users": users,
             "passkeys": counts,
             "communities": communities,

@@ -7,6 +7,8 @@ from __future__ import annotations
 from sync import validate
 from sync.models import Committee, Community, Role, User
 
+USERNAME_MAX, DISPLAY_NAME_MAX = 64, 120
+
 
 class AccountRefused(ValueError):
     """The account was not made; the message says why (never a secret)."""
@@ -31,10 +33,10 @@ async def create_user(
         display_name = validate.clean_text(display_name) if display_name else None
     except validate.Invalid as exc:
         raise AccountRefused(f"the user name or display name {exc.message}") from None
-    if not name or len(name) > 64:
-        raise AccountRefused("a user name is 1 to 64 characters")
-    if display_name and len(display_name) > 120:
-        raise AccountRefused("a display name is at most 120 characters")
+    if not name or len(name) > USERNAME_MAX:
+        raise AccountRefused(f"a user name is 1 to {USERNAME_MAX} characters")
+    if display_name and len(display_name) > DISPLAY_NAME_MAX:
+        raise AccountRefused(f"a display name is at most {DISPLAY_NAME_MAX} characters")
     if await User.exists(username=name):
         raise AccountRefused(f"a user named {name!r} already exists")
     community_obj = committee_obj = None
