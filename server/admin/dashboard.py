@@ -92,6 +92,7 @@ async def dashboard_page(request: Req, user: CurrentUser, settings: AppSettings)
         {
             "d": d,
             "ev": ev,
+            "window_limit": evaluation.WINDOW_LIMIT,
             "scatter": evaluation.scatter,
             "f": f,
             "breakdown": d.breakdown,

@@ -82,10 +82,10 @@ def _name(data: NewPasskey | PasskeyName) -> str:
             detail="A passkey's name cannot hold control characters (such as NUL) or bidirectional overrides.",
             extra={"error": "invalid"},
         ) from None
-    if not name or len(name) > 120:
+    if not name or len(name) > passkeys.NAME_MAX:
         raise HTTPException(
             status_code=422,
-            detail="Give the passkey a name of 1 to 120 characters.",
+            detail=f"Give the passkey a name of 1 to {passkeys.NAME_MAX} characters.",
             extra={"error": "invalid"},
         )
     return name
@@ -207,5 +207,6 @@ async def account_page(request: Req, user: CurrentUser) -> Template:
             "devices": devices,
             "key_devices": await device_keys.devices_with_keys([d.id for d in devices]),
             "current_device_id": request.auth.device_id,
+            "passkey_name_max": passkeys.NAME_MAX,
         },
     )

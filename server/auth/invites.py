@@ -23,6 +23,8 @@ def new_code() -> str:
 # (an over-long or non-ASCII "code" from a link or a fuzzer must be a 404, not a 5xx).
 WELL_FORMED = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{4}")
 _LONGEST_TYPED = 64
+# The sign-in page's code field: "ABCD-EFGH" and a few stray spaces.
+CODE_FIELD_MAX = 12
 
 
 def normalise_code(code: str) -> str:

@@ -40,6 +40,7 @@ from sync.models import Challenge, Credential, Invite, User
 
 CHALLENGE_MINUTES = 5
 TIMEOUT_MS = 120_000
+NAME_MAX = 120  # a passkey's name, as its owner gives it
 
 MESSAGES = {
     "malformed": "The passkey response could not be read. Try again.",
@@ -210,7 +211,7 @@ async def register(
         aaguid=verified.aaguid,
         backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
-        name=name[:120] or "Passkey",
+        name=name[:NAME_MAX] or "Passkey",
     )
 
 

@@ -13,7 +13,7 @@ from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK
 from msgspec import UNSET
 
-from server.auth import audit, device_keys, inapp, passkeys, ratelimit
+from server.auth import audit, device_keys, inapp, invites, passkeys, ratelimit
 from server.auth.bodies import (
     DeviceKeyOptions,
     DeviceKeySignIn,
@@ -209,5 +209,6 @@ async def signin_page(request: Req, settings: AppSettings) -> Template:
             "revoked": request.query_params.get("why") == "revoked",
             **in_app(request, settings),
             "first_day": first_day,
+            "code_field_max": invites.CODE_FIELD_MAX,
         },
     )

@@ -54,3 +54,28 @@ def test_validate_js_holds_no_copy_of_a_rule() -> None:
     )
     for number in ("1440", "35", "260", "160", "300", "3.9", "16.7", "180", "110", "366"):
         assert not re.search(rf"(?<![\w.]){re.escape(number)}(?![\w.])", code), number
+
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "pwa" / "templates"
+# A limit typed into a form (maxlength="200", max="260"): a copy of a rule that can drift from it.
+TYPED_LIMIT = re.compile(r'<(?:input|textarea)\b[^>]*\b(?:maxlength|max|min)="(?!0")[0-9.]+"')
+
+
+def test_no_form_field_carries_a_limit_typed_into_its_template() -> None:
+    typed = [
+        f"{path.relative_to(TEMPLATES)}: {m.group(0)[:80]}"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for m in TYPED_LIMIT.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert typed == [], "\n".join(typed)
+
+
+async def test_a_phone_form_carries_the_servers_limits(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/contacts/new")).text
+    rules = entities.catalogue()["fields"]["contact"]
+    glucose = re.search(r'<input id="glucose_mmol"[^>]*>', page)
+    assert glucose, "the contact form asks for a glucose reading"
+    low, high = rules["glucose_mmol"]["low"], rules["glucose_mmol"]["high"]
+    assert f'min="{low:g}"' in glucose.group(0) and f'max="{high:g}"' in glucose.group(0)
+    note = re.search(r'<textarea id="note"[^>]*>', page)
+    assert note and f'maxlength="{rules["note"]["max"]}"' in note.group(0)

@@ -116,8 +116,16 @@ export async function wipe({ fresh = false } = {}) {
     if (db) db.close();
     opening = null;
   }
-  await new Promise((resolve) => {
-    const r = indexedDB.deleteDatabase(NAME);
-    r.onsuccess = r.onerror = r.onblocked = () => resolve();
+  await deleteDatabase(NAME);
+}
+
+// Deleting waits for the other connections (the service worker's, another tab's) to let go, as
+// their `versionchange` handlers do at once: "blocked" alone would leave the records on the phone
+// after a sign-out had said they were gone. A connection that never lets go is waited on 3 s.
+export function deleteDatabase(name) {
+  return new Promise((resolve) => {
+    const r = indexedDB.deleteDatabase(name);
+    r.onsuccess = r.onerror = () => resolve();
+    r.onblocked = () => setTimeout(resolve, 3000);
   });
 }

@@ -5,6 +5,8 @@
 //
 // What is signed (the server builds the same bytes, server/auth/device_keys.py):
 //   "peerlog device key\n<register|login>\n<origin>\n<device id>\n<challenge>"
+import { deleteDatabase } from "./db.js";
+
 const NAME = "peerlog-device-key";
 const STORE = "keys";
 const SLOT = "current";
@@ -56,10 +58,7 @@ export const saveKey = (record) => inStore("readwrite", (s) => s.put(record, SLO
 /** Forget this phone's key (its device was revoked, or the server no longer knows it). */
 export async function forgetKey() {
   if (!deviceKeysSupported()) return;
-  await new Promise((resolve) => {
-    const r = indexedDB.deleteDatabase(NAME);
-    r.onsuccess = r.onerror = r.onblocked = () => resolve();
-  });
+  await deleteDatabase(NAME);
 }
 
 /** A new key pair; resolves to {privateKey, spki} (the public key as SubjectPublicKeyInfo). */
