@@ -11,14 +11,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from playwright.async_api import BrowserContext, Page, expect
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server import i18n
 from sync import engine
 from sync.models import Community, ImplementationRating, Role, Supervision, Training, User
 from tests import factories
 from tests.conftest import LiveServer
-from tests.e2e.test_app_screens import SAME_IN_BOTH, VISIBLE_TEXT
+from tests.e2e.conftest import PHONE
+from tests.e2e.test_app_screens import AXE, SAME_IN_BOTH, VISIBLE_TEXT
 from tests.e2e.test_app_support import (
     go_online,
     idb_count,
@@ -260,3 +262,41 @@ async def test_a_peer_leaders_phone_never_receives_the_log_nor_its_screens(
         await wait_ready(phone)
         await expect(phone.locator("#not-yours")).to_be_visible()
         await expect(phone.locator("form")).to_be_hidden()
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="run `make node-tools` for axe-core")
+async def test_the_coordinators_screens_speak_both_languages_and_axe_finds_no_serious_problem(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    c = await community_with_two_leaders()
+    # axe is injected as a script, which the strict CSP would (rightly) refuse.
+    context = await browser.new_context(**PHONE, locale="zh-CN", bypass_csp=True)  # type: ignore[arg-type]
+    try:
+        page = await context.new_page()
+        await open_app(context, page, live_server, c.coordinator)
+        chinese = set(i18n.catalogue("zh-CN").values())
+        problems = []
+        for lang in ("zh-CN", "en"):
+            if lang == "en":
+                await page.goto(f"{live_server.url}/lang/en?next=/settings")
+            for path in SCREENS:
+                await page.goto(live_server.url + path)
+                await wait_ready(page)
+                await expect(page.locator("form")).to_be_visible()
+                if lang == "zh-CN":
+                    assert await english_on(page) == [], path
+                else:
+                    texts = [i["text"] for i in await page.evaluate(VISIBLE_TEXT)]
+                    left = [t for t in texts if t in chinese and t not in ("李红", "王芳")]
+                    assert left == [], path
+                await page.add_script_tag(path=str(AXE))
+                result = await page.evaluate(
+                    "() => axe.run(document, {resultTypes: ['violations']})"
+                )
+                for v in result["violations"]:
+                    if v["impact"] in ("serious", "critical"):
+                        targets = [n["target"] for n in v["nodes"]][:3]
+                        problems.append(f"{lang} {path}: {v['id']} {targets}")
+        assert problems == []
+    finally:
+        await context.close()
