@@ -180,6 +180,10 @@ async def test_a_coordinator_logs_supervision_training_and_a_rating_offline_and_
     assert await phone.is_checked("[name=daily_management][value='']")
     for store in STORES:
         assert await idb_count(phone, store) == 1, store
+    # Offline stops the service worker's requests too (tests/e2e/conftest.py): none was sent.
+    assert await Supervision.all().count() == 0
+    assert await Training.all().count() == 0
+    assert await ImplementationRating.all().count() == 0
 
     await go_online(phone_context, phone)
     await wait_answered(phone)
