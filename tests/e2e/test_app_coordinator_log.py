@@ -16,7 +16,16 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server import i18n
 from sync import engine
-from sync.models import Community, ImplementationRating, Role, Supervision, Training, User
+from sync.models import (
+    Community,
+    ImplementationRating,
+    Measurement,
+    Participant,
+    Role,
+    Supervision,
+    Training,
+    User,
+)
 from tests import factories
 from tests.conftest import LiveServer
 from tests.e2e.conftest import PHONE
@@ -43,6 +52,7 @@ class Community_:
     wang: User
     coordinator: User
     elsewhere: User
+    person: Participant
 
 
 async def community_with_two_leaders() -> Community_:
@@ -51,7 +61,7 @@ async def community_with_two_leaders() -> Community_:
     li = await factories.user(Role.PEER_LEADER, community=community, display_name="李红")
     wang = await factories.user(Role.PEER_LEADER, community=community, display_name="王芳")
     group = await factories.group(community, li, committee=committee)
-    await factories.participant(committee, li, group=group, full_name="张伟")
+    person = await factories.participant(committee, li, group=group, full_name="张伟")
     return Community_(
         community=community,
         li=li,
@@ -60,6 +70,7 @@ async def community_with_two_leaders() -> Community_:
             Role.COORDINATOR, community=community, display_name="周主任"
         ),
         elsewhere=await factories.user(Role.PEER_LEADER, display_name="陈静"),
+        person=person,
     )
 
 
@@ -304,3 +315,75 @@ async def test_the_coordinators_screens_speak_both_languages_and_axe_finds_no_se
         assert problems == []
     finally:
         await context.close()
+
+
+async def test_a_phone_from_before_gets_the_log_its_pulls_passed_over_and_keeps_its_queue(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    """Version 3 of the phone's database had no store for these records, so a coordinator's
+    pulls passed over them; the upgrade keeps every record and the queue, and the next pull
+    starts again from the beginning and brings them."""
+    c = await community_with_two_leaders()
+    fields = {"peer_leader_id": str(c.li.id), "occurred_at": "2026-11-02T10:00:00+08:00"}
+    result = await engine.write(
+        c.coordinator, "supervision", uuid.uuid4(), {**fields, "mode": "in_person"}
+    )
+    assert result.status == "applied", result
+    phone_context.set_default_timeout(15_000)
+    await sign_in_with_cookie(phone_context, live_server, c.coordinator)
+    await phone.goto(f"{live_server.url}/healthz")  # the origin, without the app
+    # Where the old phone's pulls had got to: past the supervision.
+    cursor = await phone.evaluate(
+        "async () => (await (await fetch('/api/sync/pull?limit=1000')).json()).cursor"
+    )
+    reading_id = str(uuid.uuid4())
+    reading = {
+        "participant_id": str(c.person.id),
+        "marker": "weight",
+        "value": 70.5,
+        "measured_on": (date.today() - timedelta(days=1)).isoformat(),
+        "source": "self_report",
+    }
+    # The database exactly as version 3 of db.js made it, a reading waiting to sync.
+    await phone.evaluate(
+        """([id, fields, cursor]) => new Promise((resolve, reject) => {
+            const r = indexedDB.open("peerlog", 3);
+            r.onupgradeneeded = () => {
+              const db = r.result;
+              for (const name of ["participants", "contacts", "meetings", "groups"]) {
+                const store = db.createObjectStore(name, { keyPath: "id" });
+                if (name === "contacts") store.createIndex("participant_id", "participant_id");
+              }
+              db.createObjectStore("outbox", { keyPath: "mutation_id" });
+              db.createObjectStore("attention", { keyPath: "mutation_id" });
+              db.createObjectStore("meta", { keyPath: "key" });
+              db.createObjectStore("sent", { keyPath: "mutation_id" }).createIndex("at", "at");
+              for (const name of ["measurements", "assessments", "activities", "instruments"]) {
+                const store = db.createObjectStore(name, { keyPath: "id" });
+                if (name === "measurements" || name === "assessments") {
+                  store.createIndex("participant_id", "participant_id");
+                }
+              }
+            };
+            r.onsuccess = () => {
+              const t = r.result.transaction(["measurements", "outbox", "meta"], "readwrite");
+              t.objectStore("measurements").put({ id, version: 0, _pending: 1, ...fields });
+              t.objectStore("outbox").put({ mutation_id: 1, entity: "measurement", id,
+                base_version: 0, fields, client_time: new Date().toISOString() });
+              t.objectStore("meta").put({ key: "next_mutation_id", value: 2 });
+              t.objectStore("meta").put({ key: "cursor", value: cursor });
+              t.oncomplete = () => { r.result.close(); resolve(); };
+              t.onerror = reject;
+            };
+            r.onerror = reject; })""",
+        [reading_id, reading, cursor],
+    )
+    await phone.goto(f"{live_server.url}/")
+    await wait_controlled(phone)
+    await wait_answered(phone)
+    assert await Measurement.filter(id=reading_id).count() == 1
+    assert await idb_count(phone, "measurements") == 1
+    assert await idb_count(phone, "supervisions") == 1
+    await phone.goto(f"{live_server.url}/supervision/new")
+    await wait_ready(phone)
+    await expect(phone.locator("#recent .card", has_text="李红")).to_have_count(1)

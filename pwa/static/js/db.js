@@ -52,6 +52,10 @@ export function open() {
         }
         if (event.oldVersion < 4) {
           for (const name of RECORDS_4) db.createObjectStore(name, { keyPath: "id" });
+          // A coordinator's earlier pulls passed over these records (no store to put them in):
+          // the next pull starts from the beginning and brings them. Nothing is dropped, and
+          // what waits in the queue stays on top of what comes.
+          if (event.oldVersion > 0) req.transaction.objectStore("meta").delete("cursor");
         }
       };
       req.onsuccess = () => {
