@@ -10,6 +10,9 @@ and one shell serves every record):
   questionnaire (the distress questions); ``/activities/new`` a WeChat group session or
   neighbourhood activity
 - ``/roster`` the volunteer's committee roster; ``/settings``; ``/attention`` records needing attention
+- a coordinator's log of their peer leaders (SPEC 2), offline like the rest: ``/supervision/new``
+  a supervision, ``/training/new`` a training session, ``/ratings`` the quarter's implementation
+  ratings, one peer leader at a time
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from litestar import Response, get
 from litestar.response import Template
 
 from server import assets, i18n
+from server.admin import supervision
 from server.auth.session import public
 from server.deps import AppSettings, Req
+from sync.entities.implementation_rating import RATED
 
 SCREENS: dict[str, tuple[str, str]] = {
     # path: (template and JS module name, title msgid)
@@ -37,6 +42,15 @@ SCREENS: dict[str, tuple[str, str]] = {
     "/roster": ("roster", "Roster"),
     "/settings": ("settings", "Settings"),
     "/attention": ("attention", "Needs attention"),
+    "/supervision/new": ("supervision", "Supervision"),
+    "/training/new": ("training", "Training"),
+    "/ratings": ("rating", "Quarterly ratings"),
+}
+# What a screen's form offers beyond the shell: the same choices as the staff pages' forms
+# (a supervision's modes and suggested topics, the rated items), never a second list.
+SCREEN_CHOICES: dict[str, dict[str, Any]] = {
+    "supervision": {"modes": supervision.MODES, "topics": supervision.TOPICS},
+    "rating": {"items": RATED},
 }
 SHELL_OPT = {**public(), "cacheable": True}
 THEME = "#0b6e4f"
@@ -59,6 +73,7 @@ def _shell(path: str) -> Any:
             "title": title,
             "i18n_url": _i18n_url(language),
             "overdue_days": settings.overdue_days,
+            **SCREEN_CHOICES.get(name, {}),
         }
         page = i18n.render(
             request, f"app/{name}.html", context, headers={"cache-control": "no-cache"}

@@ -17,7 +17,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from sync import cursor as cursors
-from sync import db, restore, store
+from sync import db, directory, restore, store
 from sync import outbox as outbox_columns
 from sync.entities import REGISTRY
 from sync.outbox import OutboxReport
@@ -101,6 +101,8 @@ async def pull(
                 )
                 for raw in await conn.execute_query_dict(sql, [tie, high, *params]):
                     page.append((tie, entity, dialect.row(table, raw)))
+        # With the last page, in the same snapshot: the names the coordinator's forms pick from.
+        leaders = None if has_more else await directory.peer_leaders(conn, dialect, actor)
     next_seq = page[-1][0] if has_more else max(high, after)
     changes = []
     for _seq, entity, row in page:
@@ -123,6 +125,7 @@ async def pull(
         ),
         has_more=has_more,
         total_estimate=total,
+        peer_leaders=leaders,
     )
 
 

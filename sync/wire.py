@@ -222,11 +222,23 @@ class Change(msgspec.Struct):
     fields: dict[str, Any]
 
 
-class PullResponse(msgspec.Struct):
+class PeerLeaderName(msgspec.Struct):
+    """A peer leader as a coordinator's forms name them: id and name, nothing else."""
+
+    id: str
+    name: str
+    active: bool
+
+
+class PullResponse(msgspec.Struct, omit_defaults=True):
     changes: list[Change]
     cursor: str
     has_more: bool
     total_estimate: int
+    # A coordinator's last page only: every peer leader of their community (``sync.directory``),
+    # whole each time, for the supervision, training and rating forms to pick from offline. An
+    # addition to SPEC 3's answer: a client that does not know it reads the rest as before.
+    peer_leaders: list[PeerLeaderName] | None = None
 
 
 class ResyncResponse(msgspec.Struct):

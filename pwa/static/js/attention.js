@@ -9,6 +9,7 @@ import { apiHeaders } from "./device.js";
 const ENTITY = () => ({
   participant: t("Participant"), contact: t("Contact"), group_meeting: t("Group meeting"),
   measurement: t("Reading"), assessment: t("Questionnaire"), group_activity: t("Group activity"),
+  supervision: t("Supervision"), training: t("Training"), implementation_rating: t("Quarterly rating"),
 });
 // The server writes its messages in this phone's language (the `lang` cookie or the browser's
 // Accept-Language, as for the pages), with their templates for a later switch, and names the
@@ -26,7 +27,9 @@ const FIELD = () => ({
   marker: t("What was measured"), value: t("Value"), measured_on: t("Date measured"), source: t("Source"),
   instrument_id: t("Questionnaire"), time_point: t("Time point"), assessed_on: t("Date asked"), answers: t("Answers"),
   committee_id: t("Residential committee"), channel: t("What kind"), participants_count: t("Participants reached"),
-  residents_count: t("Other residents"),
+  residents_count: t("Other residents"), peer_leader_id: t("Peer leader"), concerns: t("Concerns raised"),
+  follow_up: t("Follow-up agreed"), title: t("Title"), held_on: t("Date"), hours: t("Hours"),
+  period: t("Quarter"), comment: t("Comment"),
 });
 
 async function dismiss(item) {

@@ -2,10 +2,12 @@
 // never touches data never pays for opening it. Every write waits for its transaction's `complete`
 // with strict durability, so "saved" means on disk, not in a buffer the OS may drop.
 const NAME = "peerlog";
-const VERSION = 3;
+const VERSION = 4;
 // The evaluation records (SPEC 2): readings, questionnaires and their instruments, group activities.
 const RECORDS_3 = ["measurements", "assessments", "activities", "instruments"];
-export const STORES = ["participants", "contacts", "meetings", "groups", ...RECORDS_3, "outbox", "attention", "meta", "sent"];
+// A coordinator's log of their peer leaders: supervision, training, quarterly ratings.
+const RECORDS_4 = ["supervisions", "trainings", "ratings"];
+export const STORES = ["participants", "contacts", "meetings", "groups", ...RECORDS_3, ...RECORDS_4, "outbox", "attention", "meta", "sent"];
 
 let opening = null;
 // After a wipe (here or in another tab or the service worker), code still running must not
@@ -47,6 +49,13 @@ export function open() {
             const store = db.createObjectStore(name, { keyPath: "id" });
             if (name === "measurements" || name === "assessments") store.createIndex("participant_id", "participant_id");
           }
+        }
+        if (event.oldVersion < 4) {
+          for (const name of RECORDS_4) db.createObjectStore(name, { keyPath: "id" });
+          // A coordinator's earlier pulls passed over these records (no store to put them in):
+          // the next pull starts from the beginning and brings them. Nothing is dropped, and
+          // what waits in the queue stays on top of what comes.
+          if (event.oldVersion > 0) req.transaction.objectStore("meta").delete("cursor");
         }
       };
       req.onsuccess = () => {

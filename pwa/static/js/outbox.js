@@ -11,6 +11,7 @@ import { remember, mark, takeLost } from "./sentlog.js";
 export const STORE_OF = {
   participant: "participants", contact: "contacts", group_meeting: "meetings", group: "groups",
   measurement: "measurements", assessment: "assessments", group_activity: "activities", instrument: "instruments",
+  supervision: "supervisions", training: "trainings", implementation_rating: "ratings",
 };
 // Every store the pull fills (one per entity).
 export const RECORD_STORES = [...new Set(Object.values(STORE_OF))];

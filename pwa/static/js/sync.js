@@ -130,7 +130,9 @@ async function resendLost(h) {
   if (await recover(Number((await res.json()).last_mutation_id), device)) await push(h);
 }
 
-async function applyPage(changes, cursor, seen) {
+// `leaders`: the peer leaders of a coordinator's community, sent whole with the last page
+// (sync/directory.py); they replace the list the forms pick from.
+async function applyPage(changes, cursor, seen, leaders) {
   const stores = [...RECORD_STORES, "outbox", "meta"];
   await tx(stores, "readwrite", async (s) => {
     const pending = new Map();
@@ -152,6 +154,7 @@ async function applyPage(changes, cursor, seen) {
       s[name].put(record);
     }
     s.meta.put({ key: "cursor", value: cursor });
+    if (leaders) s.meta.put({ key: "peer_leaders", value: leaders });
   });
 }
 
@@ -188,7 +191,7 @@ async function pull(headers) {
       continue;
     }
     const changes = body.changes || [];
-    await applyPage(changes, body.cursor ?? cursor, seen);
+    await applyPage(changes, body.cursor ?? cursor, seen, body.peer_leaders);
     received += changes.length;
     cursor = body.cursor ?? cursor;
     emit("progress", { received, total: Math.max(body.total_estimate || 0, received), done: !body.has_more });

@@ -1,0 +1,74 @@
+// What a coordinator's screens share (supervision, training, quarterly ratings: SPEC 2): the
+// peer leaders of their community to pick from (sent whole with each sync's last page,
+// sync/directory.py), the check that the phone's user is a coordinator, and the list of what was
+// recorded lately, the records still waiting to sync marked.
+import { el } from "./app.js";
+import { all, getMeta } from "./db.js";
+import { t } from "./i18n.js";
+
+const collator = new Intl.Collator(document.documentElement.lang || "zh-CN");
+
+// Every peer leader the phone knows ({id, name, active}), by name.
+export async function peerLeaders() {
+  const list = (await getMeta("peer_leaders")) || [];
+  return list.slice().sort((a, b) => collator.compare(a.name, b.name));
+}
+
+export const nameOf = (leaders, id) => leaders.find((l) => l.id === id)?.name || t("A peer leader no longer listed");
+
+// Only a coordinator records these on the phone (the server refuses anyone else): for another
+// role the form is hidden and the screen says why. Without peer leaders there is nothing to pick.
+export function usable(form, user, leaders) {
+  const coordinator = user?.role === "coordinator";
+  document.getElementById("not-yours").hidden = coordinator;
+  document.getElementById("no-leaders").hidden = !coordinator || leaders.some((l) => l.active);
+  form.hidden = !coordinator || !leaders.some((l) => l.active);
+  return !form.hidden;
+}
+
+// The active peer leaders as options of a <select>.
+export function fillLeaders(select, leaders) {
+  select.append(...leaders.filter((l) => l.active).map((l) => el("option", { value: l.id, text: l.name })));
+}
+
+// A choice's words as the form shows them (the template's label, in the page's language).
+export const labelOf = (form, name, value) =>
+  form.querySelector(`[name="${name}"][value="${value}"]`)?.closest("label")?.textContent.trim() || value;
+
+// The store's records, newest first by `key`, not voided, at most `n`.
+export async function latest(store, key, n = 20) {
+  return (await all(store)).filter((r) => !r.voided)
+    .sort((a, b) => String(b[key] || "").localeCompare(String(a[key] || ""))).slice(0, n);
+}
+
+// One card of the "recorded lately" list: a title, lines under it, "waiting to sync" while it is.
+export function card(title, ...lines) {
+  const [record] = lines.splice(-1);
+  return el("li", { class: "card", "data-id": record.id },
+    el("span", { class: "name", text: title }),
+    ...(record._pending ? [el("span", { class: "tag warn", text: t("Waiting to sync") })] : []),
+    ...lines.filter(Boolean).map((line) => el("p", { class: "line", text: line })));
+}
+
+export function showList(items, emptyText) {
+  document.getElementById("recent").replaceChildren(...(items.length ? items
+    : [el("li", { class: "empty", text: emptyText })]));
+}
+
+// Draw the screen for `user`: the form once there are peer leaders to pick (`fill(leaders)`, once),
+// the list of what was recorded (`redraw(leaders)`); again after each sync, which may bring the
+// first peer leaders or mark records as sent. Resolves with the peer leaders.
+export function open(form, user, { fill, redraw }) {
+  let filled = false;
+  const refresh = async () => {
+    const leaders = await peerLeaders();
+    if (usable(form, user, leaders) && !filled) {
+      filled = true;
+      fill(leaders);
+    }
+    if (user?.role === "coordinator") await redraw(leaders);
+    return leaders;
+  };
+  document.addEventListener("peerlog:data", refresh);
+  return refresh();
+}
