@@ -4,18 +4,24 @@ deletion; offline too, before it ever synced (one record on the server, void fro
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from sync.models import GroupActivity, Mutation
+from sync.models import Community, GroupActivity, Mutation, Role
+from tests import factories
 from tests.conftest import LiveServer
+from tests.e2e.conftest import PHONE
 from tests.e2e.test_app_support import (
     go_online,
     idb_count,
     open_synced,
+    program,
+    sign_in_with_cookie,
     wait_answered,
+    wait_controlled,
     wait_ready,
+    wait_synced,
 )
 
 
@@ -86,3 +92,49 @@ async def test_an_activity_voided_before_it_synced_reaches_the_server_once_and_v
     stored = await GroupActivity.get(participants_count=5)  # type: ignore[call-arg]
     assert (stored.voided, stored.void_reason, stored.version) == (True, "logged twice", 1)
     assert await Mutation.filter(record_id=stored.id).count() == 1
+
+
+async def test_another_leaders_activity_is_listed_but_voided_only_by_its_author_or_staff(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page, browser: Browser
+) -> None:
+    prog = await program(1)
+    community = await Community.get(id=prog.group.community_id)  # type: ignore[attr-defined]
+    other = await factories.user(Role.PEER_LEADER, community=community)
+    # A co-leader of the group logged it on their phone: this leader sees it, it is not theirs.
+    theirs = await factories.group_activity(
+        other,
+        "wechat_group",
+        datetime.now(UTC) - timedelta(days=2),
+        group=prog.group,
+        participants_count=4,
+    )
+    phone_context.set_default_timeout(15_000)
+    await sign_in_with_cookie(phone_context, live_server, prog.leader)
+    await phone.goto(f"{live_server.url}/")
+    await wait_controlled(phone)
+    await wait_synced(phone)
+    await phone.goto(f"{live_server.url}/activities/new")
+    await wait_ready(phone)
+    await expect(phone.locator("#past .card")).to_have_count(1)
+    await expect(phone.locator("#past .card")).to_contain_text("4")
+    await expect(phone.locator("#past [data-action=void]")).to_have_count(0)
+
+    # The community's coordinator may void it, on their own phone.
+    coordinator = await factories.user(Role.COORDINATOR, community=community)
+    context = await browser.new_context(**PHONE, locale="zh-CN")  # type: ignore[arg-type]
+    try:
+        context.set_default_timeout(15_000)
+        page = await context.new_page()
+        await sign_in_with_cookie(context, live_server, coordinator)
+        await page.goto(f"{live_server.url}/")
+        await wait_controlled(page)
+        await wait_synced(page)
+        await page.goto(f"{live_server.url}/activities/new")
+        await wait_ready(page)
+        await void_first(page, "重复记录")
+        await page.evaluate("() => window.dispatchEvent(new Event('online'))")
+        await wait_answered(page)
+    finally:
+        await context.close()
+    await theirs.refresh_from_db()
+    assert (theirs.voided, theirs.void_reason, theirs.version) == (True, "重复记录", 2)

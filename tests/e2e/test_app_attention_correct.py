@@ -77,7 +77,9 @@ async def test_a_blood_pressure_refused_for_its_day_is_corrected_once_for_both_r
     await phone.goto(f"{live_server.url}/readings/new?participant={person.id}")
     await wait_ready(phone)
     # Long before the participant enrolled (1 May 2026; the server allows 90 days before).
-    await record(phone, "bp", {"bp_systolic": "150", "bp_diastolic": "95"}, date(2026, 1, 15), "clinic")
+    await record(
+        phone, "bp", {"bp_systolic": "150", "bp_diastolic": "95"}, date(2026, 1, 15), "clinic"
+    )
     await expect(phone.locator("#saved")).not_to_be_empty()
     await go_online(phone_context, phone)
     await wait_answered(phone)
@@ -89,7 +91,9 @@ async def test_a_blood_pressure_refused_for_its_day_is_corrected_once_for_both_r
     day = phone.locator("form.fix input[name=measured_on]")
     await expect(day).to_have_count(2)
     assert await day.nth(0).input_value() == "2026-01-15"
-    await expect(phone.locator("form.fix [data-field=measured_on] .reason").nth(0)).not_to_be_empty()
+    await expect(
+        phone.locator("form.fix [data-field=measured_on] .reason").nth(0)
+    ).not_to_be_empty()
     corrected = date.today() - timedelta(days=2)
     await day.nth(0).fill(corrected.isoformat())
     await phone.locator("form.fix button[type=submit]").nth(0).click()
