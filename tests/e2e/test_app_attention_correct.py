@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from playwright.async_api import BrowserContext, Page, expect
 
-from sync.models import Contact, Measurement
+from sync.models import Contact, GroupActivity, Measurement
 from tests.conftest import LiveServer
 from tests.e2e.test_app_readings import record
 from tests.e2e.test_app_support import (
@@ -117,6 +117,7 @@ async def test_a_contact_refused_for_its_glucose_is_corrected_in_place(
     person = (await open_synced(phone_context, phone, live_server)).participants[0]
     await queue_refused_reading(phone, str(person.id))
     await sync(phone)
+    await phone_context.set_offline(True)  # to see the correction wait
     await phone.goto(f"{live_server.url}/attention")
     await wait_ready(phone)
     glucose = phone.locator("form.fix input[name=glucose_mmol]")
@@ -125,7 +126,41 @@ async def test_a_contact_refused_for_its_glucose_is_corrected_in_place(
     await phone.click("form.fix button[type=submit]")
     await expect(phone.locator("#items .card[data-corrected=yes]")).to_have_count(1)
 
-    await sync(phone)
+    await go_online(phone_context, phone)
+    await wait_answered(phone)
     stored = await Contact.get(participant_id=person.id)  # type: ignore[call-arg]
     assert (stored.glucose_mmol, stored.version) == (5.6, 1)
+    assert await idb_count(phone, "attention") == 0
+
+
+async def test_a_group_activity_refused_for_a_headcount_is_corrected_in_place(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    prog = await open_synced(phone_context, phone, live_server)
+    # As an older version of the app could: more residents than the server's limit (5000).
+    await phone.evaluate(
+        """async (gid) => {
+            const url = performance.getEntriesByType("resource")
+              .map((e) => e.name).find((n) => n.includes("/static/js/outbox.js?v="));
+            const { save } = await import(url);
+            await save("group_activity", crypto.randomUUID(), {group_id: gid,
+              channel: "neighbourhood_activity", occurred_at: new Date().toISOString(),
+              participants_count: 3, residents_count: 6000}, 0);
+        }""",
+        str(prog.group.id),
+    )
+    await sync(phone)
+    await phone_context.set_offline(True)  # to see the correction wait
+    await phone.goto(f"{live_server.url}/attention")
+    await wait_ready(phone)
+    residents = phone.locator("form.fix input[name=residents_count]")
+    assert await residents.input_value() == "6000"
+    await residents.fill("60")
+    await phone.click("form.fix button[type=submit]")
+    await expect(phone.locator("#items .card[data-corrected=yes]")).to_have_count(1)
+
+    await go_online(phone_context, phone)
+    await wait_answered(phone)
+    stored = await GroupActivity.get(group_id=prog.group.id)  # type: ignore[call-arg]
+    assert (stored.participants_count, stored.residents_count, stored.version) == (3, 60, 1)
     assert await idb_count(phone, "attention") == 0

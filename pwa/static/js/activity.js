@@ -142,15 +142,18 @@ function card(a) {
       question: t("Why is this activity void?"), confirmText: t("Void activity"), closed: redrawIfStale,
       done: async () => {
         document.getElementById("voided").textContent = t("Voided on this phone. Waiting to sync.");
-        await renderPast();
+        await renderPast({ force: true });
         afterSave();
       },
     }) : null);
 }
 
-async function renderPast() {
+// `force`: drawn even while a "More" menu is open (the one a void was just saved from).
+async function renderPast({ force = false } = {}) {
   const rows = (await all("activities")).filter((a) => !a.voided)
     .sort((a, b) => (b.occurred_at || "").localeCompare(a.occurred_at || ""));
+  // A menu opened while the records were read: not closed under the user's fingers.
+  if (!force && busy()) { stale = true; return; }
   document.getElementById("past").replaceChildren(...(rows.length ? rows.slice(0, shown).map(card)
     : [el("li", { class: "empty", text: t("No group activities yet.") })]));
   document.getElementById("past-more").hidden = rows.length <= shown;

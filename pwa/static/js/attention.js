@@ -33,7 +33,7 @@ const FIELD = () => ({
 
 async function dismiss(item) {
   await resolveAttention(item);
-  render();
+  render({ force: true });
 }
 
 // Where the conflicts stand on the server (when it can be asked): id → open/resolved/dismissed.
@@ -77,10 +77,13 @@ function readingLine(item) {
   return el("p", { class: "line" }, `${labelOf(item, "value", FIELD())}: ${shown(f.value)} · ${shown(f.measured_on)}`);
 }
 
-async function render() {
+// `force`: drawn even while a correction is being typed (after one is saved).
+async function render({ force = false } = {}) {
   const people = new Map((await all("participants")).map((p) => [p.id, p]));
   const items = (await all("attention")).sort((a, b) => b.mutation_id - a.mutation_id);
   const standing = await conflictStatuses(items);
+  // Typing started while the records were read: the screen is redrawn once the user is done.
+  if (!force && busy()) { stale = true; return; }
   const labels = FIELD();
   const list = document.getElementById("items");
   list.replaceChildren(...(items.length ? items.map((item) => {
@@ -119,16 +122,17 @@ async function render() {
 
 async function corrected() {
   document.getElementById("saved").textContent = t("Saved on this phone. Waiting to sync.");
-  await render();
+  await render({ force: true });
   afterSave();
 }
 
-await start();
-await render();
 // A sync may bring a page while a correction is typed: the screen is redrawn once the user is
 // done (what was typed is kept either way, correct.js).
 let stale = false;
 const busy = () => Boolean(document.activeElement?.closest?.("form.fix"));
+
+await start();
+await render();
 document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else render(); });
 document.addEventListener("focusout", () => setTimeout(() => {
   if (stale && !busy()) { stale = false; render(); }

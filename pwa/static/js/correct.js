@@ -129,7 +129,7 @@ export function correctionForm(item, fields, labels, items, done) {
       r.error.textContent = problem || "";
       if (problem) {
         r.node.setAttribute("aria-invalid", "true");
-        first ??= r.node;
+        if (!first) first = r.node;
       } else r.node.removeAttribute("aria-invalid");
       corrected[r.field] = v;
     }
