@@ -94,6 +94,20 @@ async def test_a_blood_pressure_refused_for_its_day_is_corrected_once_for_both_r
     await expect(
         phone.locator("form.fix [data-field=measured_on] .reason").nth(0)
     ).not_to_be_empty()
+    # Still too early: refused again, the new refusals take the corrected items' place.
+    await day.nth(0).fill("2026-01-20")
+    await phone.locator("form.fix button[type=submit]").nth(0).click()
+    await expect(phone.locator("#items .card[data-corrected=yes]")).to_have_count(2)
+    await go_online(phone_context, phone)
+    await wait_answered(phone)
+    await phone_context.set_offline(True)
+    await phone.goto(f"{live_server.url}/attention")
+    await wait_ready(phone)
+    await expect(day).to_have_count(2)
+    assert await day.nth(1).input_value() == "2026-01-20"
+    assert await idb_count(phone, "attention") == 2
+    assert await Measurement.all().count() == 0
+
     corrected = date.today() - timedelta(days=2)
     await day.nth(0).fill(corrected.isoformat())
     await phone.locator("form.fix button[type=submit]").nth(0).click()
