@@ -114,7 +114,8 @@ export function correctionForm(item, fields, labels, items, done) {
     ...rows.flatMap((r) => {
       r.node.setAttribute("aria-describedby", r.id + "-why " + r.id + "-error");
       return [el("div", { class: "stack", "data-field": r.field },
-        el("label", { for: r.id, text: labelOf(item, r.field, labels) }),
+        // The wire name stays beside the words, for whoever helps on the phone.
+        el("label", { for: r.id }, labelOf(item, r.field, labels) + " ", el("code", { text: r.field })),
         el("p", { class: "reason", id: r.id + "-why", text: reasons(item, r.field).join("; ") }),
         r.node, r.error)];
     }),
