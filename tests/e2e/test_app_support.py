@@ -116,6 +116,22 @@ async def queue_refused_reading(page: Page, participant_id: str) -> None:
     )
 
 
+async def queue_refused_weight(page: Page, participant_id: str, kg: float = 500) -> None:
+    """Queue, as an older version of the app could, a weight reading the server refuses (500 kg,
+    above the marker's 300), through the app's own outbox."""
+    await page.evaluate(
+        """async ([pid, kg]) => {
+            const url = performance.getEntriesByType("resource")
+              .map((e) => e.name).find((n) => n.includes("/static/js/outbox.js?v="));
+            const { save } = await import(url);
+            const today = new Date().toISOString().slice(0, 10);
+            await save("measurement", crypto.randomUUID(), {participant_id: pid, marker: "weight",
+              value: kg, measured_on: today, source: "self_report"}, 0);
+        }""",
+        [participant_id, kg],
+    )
+
+
 async def wait_answered(page: Page) -> None:
     """Until the server has answered for everything queued, and the status bar says so. (The bar
     alone may still show the count from before a save, and read "synced" too early.)"""

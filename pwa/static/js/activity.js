@@ -2,10 +2,14 @@
 // community assistance, for one of the leader's groups or residential committees. When is now,
 // the kind and the group are the last ones used; headcounts rather than a contact per person,
 // the participants who took part named only if the leader wants to.
+//
+// Below the form, the past activities on this phone, newest first, each voided from its card by
+// its author with a reason (staff: any in their community, as the server allows).
 import { start, afterSave, el } from "./app.js";
 import { all, getMeta, setMeta } from "./db.js";
 import { save, isoNow } from "./outbox.js";
-import { t } from "./i18n.js";
+import { t, fmtDateTime } from "./i18n.js";
+import { voidControls } from "./voiding.js";
 import { checkFields } from "./validate.js";
 import { showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
@@ -87,28 +91,98 @@ form.addEventListener("submit", async (e) => {
   document.getElementById("named").open = false;
   await defaults();
   attendees();
+  await renderPast();
   afterSave();
 });
 
-await start();
-people = (await all("participants")).filter((p) => !p.status || p.status === "active")
-  .sort((a, b) => (a.full_name || "").localeCompare(b.full_name || ""));
-const groups = (await all("groups")).sort((a, b) => (a.name || "").localeCompare(b.name || ""));
+// --- past activities ------------------------------------------------------------------------------
+
+const CHANNEL = () => ({
+  wechat_group: t("WeChat group session"), neighbourhood_activity: t("Neighbourhood activity"),
+  community_assistance: t("Community assistance"),
+});
+const PAGE = 30;
+let shown = PAGE;
+let me = null;
+let groups = [];
+const committees = new Map();
+
 // The phone has no committee names: a committee is named by the group that meets in it, else by
 // how many of the leader's participants live there.
-const committees = new Map();
+const size = (id) => people.filter((p) => p.committee_id === id).length;
+const committeeName = (id, group) => (group ? t("Residential committee of %(group)s", { group })
+  : t("Residential committee (%(n)s of your participants)", { n: size(id) }));
+
+function targetName(a) {
+  if (a.group_id) return groups.find((g) => g.id === a.group_id)?.name || t("Group");
+  return committees.has(a.committee_id) ? committeeName(a.committee_id, committees.get(a.committee_id))
+    : t("Residential committee");
+}
+
+// The author voids what they recorded; staff any in their community (the server checks again).
+const voidable = (a) => Boolean(me) && !a.voided &&
+  (me.role === "peer_leader" ? !a.peer_leader_id || a.peer_leader_id === me.id
+    : me.role === "coordinator" || me.role === "admin");
+
+function reach(a) {
+  const parts = [];
+  if (a.participants_count != null) parts.push(t("Participants reached") + " " + a.participants_count);
+  if (a.residents_count != null) parts.push(t("Other residents") + " " + a.residents_count);
+  return parts.join(" · ");
+}
+
+function card(a) {
+  const line = (text) => (text ? el("p", { class: "line", text }) : null);
+  return el("li", { class: "card", "data-id": a.id },
+    el("span", { class: "name", text: `${fmtDateTime(a.occurred_at)} · ${CHANNEL()[a.channel] || a.channel}` }),
+    a._pending ? el("span", { class: "tag", text: t("Waiting to sync") }) : null,
+    a._attention ? el("a", { class: "tag warn", href: "/attention", text: t("Needs attention") }) : null,
+    line(targetName(a)), line(reach(a)), line(a.topic),
+    voidable(a) ? voidControls("group_activity", [a], {
+      question: t("Why is this activity void?"), confirmText: t("Void activity"), closed: redrawIfStale,
+      done: async () => {
+        document.getElementById("voided").textContent = t("Voided on this phone. Waiting to sync.");
+        await renderPast({ force: true });
+        afterSave();
+      },
+    }) : null);
+}
+
+// `force`: drawn even while a "More" menu is open (the one a void was just saved from).
+async function renderPast({ force = false } = {}) {
+  const rows = (await all("activities")).filter((a) => !a.voided)
+    .sort((a, b) => (b.occurred_at || "").localeCompare(a.occurred_at || ""));
+  // A menu opened while the records were read: not closed under the user's fingers.
+  if (!force && busy()) { stale = true; return; }
+  document.getElementById("past").replaceChildren(...(rows.length ? rows.slice(0, shown).map(card)
+    : [el("li", { class: "empty", text: t("No group activities yet.") })]));
+  document.getElementById("past-more").hidden = rows.length <= shown;
+}
+
+// A sync may bring new data while a reason is typed: the list is redrawn once the user is done.
+let stale = false;
+const busy = () => Boolean(document.querySelector("#past details.more[open]"));
+function redrawIfStale() {
+  if (stale && !busy()) { stale = false; renderPast(); }
+}
+
+me = await start();
+people = (await all("participants")).filter((p) => !p.status || p.status === "active")
+  .sort((a, b) => (a.full_name || "").localeCompare(b.full_name || ""));
+groups = (await all("groups")).sort((a, b) => (a.name || "").localeCompare(b.name || ""));
 for (const g of groups) if (g.committee_id && !committees.has(g.committee_id)) committees.set(g.committee_id, g.name);
 for (const p of people) if (p.committee_id && !committees.has(p.committee_id)) committees.set(p.committee_id, null);
-const size = (id) => people.filter((p) => p.committee_id === id).length;
 form.target.append(
   el("optgroup", { label: t("Groups") }, ...groups.map((g) => el("option", { value: `group:${g.id}`, text: g.name || g.id }))),
   el("optgroup", { label: t("Residential committees") }, ...[...committees].map(([id, group]) => el("option", {
-    value: `committee:${id}`,
-    text: group ? t("Residential committee of %(group)s", { group }) : t("Residential committee (%(n)s of your participants)", { n: size(id) }),
+    value: `committee:${id}`, text: committeeName(id, group),
   }))));
 const last = await getMeta("last_activity_target");
 if (last && form.querySelector(`#target option[value="${last}"]`)) form.target.value = last;
 else if (groups.length === 1) form.target.value = `group:${groups[0].id}`;
 await defaults();
 attendees();
+await renderPast();
+document.getElementById("past-more").addEventListener("click", () => { shown += PAGE; renderPast(); });
+document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else renderPast(); });
 document.body.dataset.ready = "yes";

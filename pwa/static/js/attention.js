@@ -1,10 +1,12 @@
 // Needs attention: pushes the server rejected (with its messages per field) or merged with a
-// conflict an administrator will resolve. The user reads, fixes by entering again, and dismisses.
-import { start, el } from "./app.js";
+// conflict an administrator will resolve. The user reads, corrects a refused value in place
+// (correct.js) or enters the record again, and dismisses.
+import { start, el, afterSave } from "./app.js";
 import { all } from "./db.js";
 import { resolveAttention } from "./outbox.js";
-import { t, fmtDateTime, reasons } from "./i18n.js";
+import { t, fmtDate, fmtDateTime, fmtNumber, reasons } from "./i18n.js";
 import { apiHeaders } from "./device.js";
+import { correctable, correctionForm, labelOf } from "./correct.js";
 
 const ENTITY = () => ({
   participant: t("Participant"), contact: t("Contact"), group_meeting: t("Group meeting"),
@@ -34,7 +36,7 @@ const FIELD = () => ({
 
 async function dismiss(item) {
   await resolveAttention(item);
-  render();
+  render({ force: true });
 }
 
 // Where the conflicts stand on the server (when it can be asked): id → open/resolved/dismissed.
@@ -62,36 +64,79 @@ const CONFLICT_TAG = () => ({
   dismissed: t("Conflict closed by an administrator: the server's values stand"),
 });
 
-async function render() {
+// A value as the card shows it: a date as a date, a time as a time.
+function shown(value) {
+  if (value === null || value === undefined || value === "") return "–";
+  if (typeof value === "number") return fmtNumber(value);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return fmtDate(value);
+  if (/^\d{4}-\d{2}-\d{2}T/.test(value)) return fmtDateTime(value);
+  return String(value);
+}
+
+// Which reading it was, so that the peer leader knows which one is meant.
+function readingLine(item) {
+  const f = item.fields || {};
+  if (item.entity !== "measurement" || !f.marker) return null;
+  return el("p", { class: "line" }, `${labelOf(item, "value", FIELD())}: ${shown(f.value)} · ${shown(f.measured_on)}`);
+}
+
+// `force`: drawn even while a correction is being typed (after one is saved).
+async function render({ force = false } = {}) {
   const people = new Map((await all("participants")).map((p) => [p.id, p]));
   const items = (await all("attention")).sort((a, b) => b.mutation_id - a.mutation_id);
   const standing = await conflictStatuses(items);
+  // Typing started while the records were read: the screen is redrawn once the user is done.
+  if (!force && busy()) { stale = true; return; }
   const labels = FIELD();
   const list = document.getElementById("items");
   list.replaceChildren(...(items.length ? items.map((item) => {
     const who = people.get(item.entity === "participant" ? item.id : item.fields?.participant_id);
+    const fields = correctable(item);
     // In this phone's language now, even when it was switched after the refusal.
-    const errors = Object.keys(item.errors || {}).map((field) =>
+    const errors = fields || item.corrected ? [] : Object.keys(item.errors || {}).map((field) =>
       el("li", { "data-field": field }, labels[field] ? labels[field] + " " : "", el("code", { text: field }),
         ": " + reasons(item, field).join("; ")));
-    const button = el("button", { type: "button", class: "button small", text: t("Dismiss") });
-    button.addEventListener("click", () => dismiss(item));
+    // Corrected: it waits for the server's answer, then leaves this list.
+    const correction = item.corrected ? el("ul", { class: "errors corrected" },
+      ...Object.entries(item.corrected.fields).map(([field, v]) =>
+        el("li", { "data-field": field }, `${labelOf(item, field, labels)}: ${shown(v)}`))) : null;
+    const button = item.corrected ? null : el("button", { type: "button", class: "button small", text: t("Dismiss") });
+    button?.addEventListener("click", () => dismiss(item));
     // A refused new contact opens in the form as it was entered, to correct and send again.
-    const fix = item.status === "rejected" && item.entity === "contact" && item.fields
-      ? el("a", { class: "button small", href: `/contacts/new?fix=${item.mutation_id}`, text: t("Correct and send again") })
+    const fix = item.status === "rejected" && item.entity === "contact" && item.fields && !item.corrected
+      ? el("a", { class: "button small", href: `/contacts/new?fix=${item.mutation_id}`,
+        text: fields ? t("Open the whole contact") : t("Correct and send again") })
       : null;
-    return el("li", { class: "card " + item.status, "data-status": item.status },
+    return el("li", { class: "card " + item.status, "data-status": item.status, "data-corrected": item.corrected ? "yes" : null },
       el("span", { class: "name", text: `${ENTITY()[item.entity] || item.entity}${who ? " · " + (who.full_name || who.code) : ""}` }),
       el("span", { class: "tag warn", "data-conflict": standing[item.conflict_id] || null,
-        text: item.status === "rejected" ? t("Not accepted by the server")
-          : CONFLICT_TAG()[standing[item.conflict_id] || "open"] }),
+        text: item.corrected ? t("Corrected: waiting to sync")
+          : item.status === "rejected" ? t("Not accepted by the server")
+            : CONFLICT_TAG()[standing[item.conflict_id] || "open"] }),
       el("span", { class: "meta", text: fmtDateTime(item.at) }),
+      readingLine(item),
       errors.length ? el("ul", { class: "errors" }, ...errors) : null,
+      correction,
+      fields ? correctionForm(item, fields, labels, items, corrected) : null,
       fix, button);
   }) : [el("li", { class: "empty", text: t("Nothing needs attention.") })]));
   document.body.dataset.ready = "yes";
 }
 
+async function corrected() {
+  document.getElementById("saved").textContent = t("Saved on this phone. Waiting to sync.");
+  await render({ force: true });
+  afterSave();
+}
+
+// A sync may bring a page while a correction is typed: the screen is redrawn once the user is
+// done (what was typed is kept either way, correct.js).
+let stale = false;
+const busy = () => Boolean(document.activeElement?.closest?.("form.fix"));
+
 await start();
 await render();
-document.addEventListener("peerlog:data", render);
+document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else render(); });
+document.addEventListener("focusout", () => setTimeout(() => {
+  if (stale && !busy()) { stale = false; render(); }
+}, 0));

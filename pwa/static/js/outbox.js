@@ -32,25 +32,53 @@ export async function save(entity, id, fields, baseVersion) {
 // of them and their mutations in one transaction, so the phone never holds half of them.
 export async function saveAll(changes) {
   const stores = [...new Set(changes.map((c) => STORE_OF[c.entity]))];
+  return tx([...stores, "outbox", "meta"], "readwrite", (s) => queueIn(s, changes));
+}
+
+// The mutations and their records, inside the caller's transaction (its stores: the records',
+// "outbox" and "meta"). Returns the stored records.
+async function queueIn(s, changes) {
   // After a sign-out the database is new but the device is not: ids carry on from before.
   const seed = Number(globalThis.localStorage?.getItem("peerlog.next_mutation_id")) || 1;
-  return tx([...stores, "outbox", "meta"], "readwrite", async (s) => {
-    // The per-device counter only goes up, and is kept beside the queue it numbers.
-    let counter = Math.max((await req(s.meta.get("next_mutation_id")))?.value || 1, seed);
-    const saved = [];
-    for (const { entity, id, fields, baseVersion } of changes) {
-      s.outbox.put({
-        mutation_id: counter++, entity, id, base_version: baseVersion, fields,
-        client_time: isoNow(),
-      });
-      const store = s[STORE_OF[entity]];
-      const current = (await req(store.get(id))) || { id, version: 0 };
-      const record = { ...current, ...fields, _pending: (current._pending || 0) + 1 };
-      store.put(record);
-      saved.push(record);
+  // The per-device counter only goes up, and is kept beside the queue it numbers.
+  let counter = Math.max((await req(s.meta.get("next_mutation_id")))?.value || 1, seed);
+  const saved = [];
+  for (const { entity, id, fields, baseVersion } of changes) {
+    s.outbox.put({
+      mutation_id: counter++, entity, id, base_version: baseVersion, fields,
+      client_time: isoNow(),
+    });
+    const store = s[STORE_OF[entity]];
+    const current = (await req(store.get(id))) || { id, version: 0 };
+    const record = { ...current, ...fields, _pending: (current._pending || 0) + 1 };
+    store.put(record);
+    saved.push(record);
+  }
+  s.meta.put({ key: "next_mutation_id", value: counter });
+  return saved;
+}
+
+// Refused records corrected in "needs attention": each `{item, fields}` (the corrected fields)
+// is sent again, under the record's id, as what the refused mutation set with the corrections
+// on top: a creation again when the server never took the record, else a change from the
+// version the phone has. In the same transaction the item is marked `corrected`: it stays in
+// "needs attention" (saying it waits) until the server answers the correction (acknowledge).
+export async function resend(corrections) {
+  const stores = [...new Set(corrections.map(({ item }) => STORE_OF[item.entity]))];
+  return tx([...stores, "outbox", "attention", "meta"], "readwrite", async (s) => {
+    const changes = [];
+    for (const { item, fields } of corrections) {
+      const stored = await req(s.attention.get(item.mutation_id));
+      if (!stored || stored.corrected) continue; // corrected already (another tab, a double tap)
+      const record = await req(s[STORE_OF[item.entity]].get(item.id));
+      const baseVersion = record?.version || 0;
+      let sent = { ...stored.fields, ...fields };
+      // A creation carries only what is set: a value cleared in the correction is left out.
+      if (!baseVersion) sent = Object.fromEntries(Object.entries(sent).filter(([, v]) => v !== null));
+      changes.push({ entity: item.entity, id: item.id, fields: sent, baseVersion });
+      s.attention.put({ ...stored, corrected: { fields, at: new Date().toISOString() } });
     }
-    s.meta.put({ key: "next_mutation_id", value: counter });
-    return saved;
+    return queueIn(s, changes);
   });
 }
 
@@ -76,6 +104,8 @@ export function amendQueued(entity, id, fields) {
 export async function resolveAttention(item, { resent = false } = {}) {
   const store = STORE_OF[item.entity];
   await tx(["attention", store], "readwrite", async (s) => {
+    // Corrected meanwhile: the correction waits in the queue, and so must its record.
+    if ((await req(s.attention.get(item.mutation_id)))?.corrected) resent = true;
     s.attention.delete(item.mutation_id);
     const record = await req(s[store].get(item.id));
     if (record && !resent && item.status === "rejected" && !record.version) s[store].delete(item.id);
@@ -90,6 +120,9 @@ export async function acknowledge(batch, results, device) {
   const stores = ["outbox", "attention", ...RECORD_STORES, "sent", "meta"];
   await tx(stores, "readwrite", async (s) => {
     const acked = [];
+    // Refused records corrected in "needs attention" (resend): their items stay until the server
+    // answers a later mutation of the same record (the correction, sent after the refusal).
+    let attention = await req(s.attention.getAll());
     for (const r of results) {
       const m = byId.get(r.mutation_id);
       if (!m) continue;
@@ -99,18 +132,28 @@ export async function acknowledge(batch, results, device) {
       acked.push({ m, status });
       const store = s[STORE_OF[m.entity]];
       const record = await req(store.get(m.id));
+      const answered = attention.filter((a) => a.corrected && a.entity === m.entity && a.id === m.id
+        && a.mutation_id < m.mutation_id);
+      for (const a of answered) s.attention.delete(a.mutation_id);
+      attention = attention.filter((a) => !answered.includes(a));
       if (status === "rejected" || status === "conflict") {
-        s.attention.put({
+        const item = {
           mutation_id: m.mutation_id, entity: m.entity, id: m.id, status,
           errors: r.errors || {}, templates: r.templates || null,
           conflict_id: r.conflict_id || null, fields: m.fields,
           at: new Date().toISOString(),
-        });
+        };
+        s.attention.put(item);
+        attention.push(item);
       }
       if (record) {
         record._pending = Math.max(0, (record._pending || 0) - 1);
         if (r.version) record.version = r.version;
         if (status === "rejected") record._attention = true;
+        // Corrected and taken: nothing about it needs attention any more.
+        else if (answered.length && !attention.some((a) => a.entity === m.entity && a.id === m.id)) {
+          delete record._attention;
+        }
         store.put(record);
       }
     }

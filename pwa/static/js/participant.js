@@ -6,7 +6,8 @@
 import { start, el, afterSave } from "./app.js";
 import { all, byIndex, get } from "./db.js";
 import { history, loadAll, score, summarize } from "./model.js";
-import { save, amendQueued, STORE_OF } from "./outbox.js";
+import { save } from "./outbox.js";
+import { voidControls as voidMenu } from "./voiding.js";
 import { t, fmtDate, fmtDateTime, fmtNumber, lang } from "./i18n.js";
 
 const id = new URLSearchParams(location.search).get("id");
@@ -22,19 +23,6 @@ const voidable = (r) => Boolean(me) && !r.meeting_id && !r.voided &&
   (me.role === "peer_leader" ? !r.peer_leader_id || r.peer_leader_id === me.id
     : me.role === "coordinator" || me.role === "admin");
 
-async function voidRecord(entity, r, reason) {
-  const fields = { voided: true, void_reason: reason };
-  if (r.version) return save(entity, r.id, fields, r.version);
-  // Not on the server yet: the void goes into the queued creation, so the server gets one record,
-  // void from the start.
-  const amended = await amendQueued(entity, r.id, fields);
-  if (!amended) {
-    // Acknowledged in the meantime: it has a version now.
-    const now = await get(STORE_OF[entity], r.id);
-    await save(entity, r.id, fields, now?.version || 0);
-  }
-}
-
 const VOID_TEXT = () => ({
   contact: [t("Why is this contact void?"), t("Void contact")],
   group_meeting: [t("Why is this meeting void?"), t("Void the meeting for everyone")],
@@ -47,30 +35,16 @@ const readingVoidable = (m) => Boolean(me) && !m.contact_id && !m.voided &&
   (me.role === "peer_leader" ? (!m.entered_by_id && !m.version) || m.entered_by_id === me.id
     : me.role === "coordinator" || me.role === "admin");
 
-// Void sits behind a "More" menu on each card: a rare act, not a large button beside every visit.
-// `together`: records voided with it (a blood pressure's lower row with its upper one).
 function voidControls(entity, c, together = []) {
   const [question, confirmText] = VOID_TEXT()[entity];
-  const reason = el("input", { name: "void_reason", maxlength: "200", autocomplete: "off",
-    "aria-label": question, placeholder: question });
-  const error = el("p", { class: "error", role: "alert" });
-  const confirm = el("button", { type: "submit", class: "button small", text: confirmText });
-  const cancel = el("button", { type: "button", class: "button small", text: t("Cancel") });
-  const box = el("form", { class: "void" }, reason, error, confirm, cancel);
-  const menu = el("details", { class: "more" },
-    el("summary", { "data-action": "void", text: t("More") }), box);
-  menu.addEventListener("toggle", () => { if (menu.open) reason.focus(); else redrawIfStale(); });
-  cancel.addEventListener("click", () => { menu.open = false; });
-  box.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const why = reason.value.trim();
-    if (!why) { error.textContent = t("Say why it is void."); reason.focus(); return; }
-    for (const r of [c, ...together]) await voidRecord(entity, r, why);
-    document.getElementById("saved").textContent = t("Voided on this phone. Waiting to sync.");
-    await render();
-    afterSave();
-  });
-  return [menu];
+  return [voidMenu(entity, [c, ...together], {
+    question, confirmText, closed: redrawIfStale,
+    done: async () => {
+      document.getElementById("saved").textContent = t("Voided on this phone. Waiting to sync.");
+      await render();
+      afterSave();
+    },
+  })];
 }
 
 const names = (keys, labels) => (keys || []).map((k) => labels[k] || k).join(", ");
