@@ -77,7 +77,9 @@ async def one(database_url: str, n: int) -> tuple[float, int, int, int]:
 
 async def run(make_url: Any, sizes: list[int], label: str) -> None:
     print(f"\n## {label}: engine.write_many, {engine.WRITE_BATCH} records per transaction")
-    print(f"{'N':>6} {'seconds':>8} {'ms / participant':>17} {'applied':>8} {'rows':>7} {'derived':>8}")
+    print(
+        f"{'N':>6} {'seconds':>8} {'ms / participant':>17} {'applied':>8} {'rows':>7} {'derived':>8}"
+    )
     for n in sizes:
         async with make_url(n) as url:
             seconds, applied, rows, derived = await one(url, n)

@@ -192,6 +192,52 @@ async def test_a_coordinator_writing_the_old_columns_makes_rows(
     assert (person.hba1c_baseline, person.hba1c, person.weight_kg) == (9.4, 8.5, 71.5)
 
 
+async def test_one_staff_batch_of_many_participants_keeps_each_one_s_rows_apart(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    # The derivation reads the batch's rows once for all participants: a correction later in
+    # the batch must still find the row an earlier mutation of the same batch wrote, and only
+    # among its own participant's rows.
+    community = await f.community()
+    committee = await f.committee(community)
+    coordinator = await f.user(Role.COORDINATOR, community=community)
+    people = [await f.participant(committee) for _ in range(3)]
+    await f.sign_in(client, coordinator, settings)
+    mutations = []
+    n = 0
+    for i, person in enumerate(people):
+        first = {
+            "hba1c_baseline": 9.0 + i,
+            "hba1c_baseline_on": "2026-05-02",
+            "hba1c": 8.7,
+            "hba1c_on": "2026-11-01",
+        }
+        n += 1
+        mutations.append(mutation(n, "participant", person.id, first, base_version=1))
+    for i, person in enumerate(people):  # same day: replaces the row written just above
+        n += 1
+        mutations.append(
+            mutation(n, "participant", person.id, {"hba1c": 8.0 + i / 10}, base_version=2)
+        )
+    results = await _push(client, uuid.uuid4(), *mutations)
+    assert [r["status"] for r in results] == ["applied"] * 6, results
+    for i, person in enumerate(people):
+        rows = sorted(
+            (r.value, r.measured_on.isoformat(), r.voided)
+            for r in await _rows(person)
+            if r.marker == "hba1c"
+        )
+        assert rows == sorted(
+            [
+                (9.0 + i, "2026-05-02", False),
+                (8.7, "2026-11-01", True),
+                (8.0 + i / 10, "2026-11-01", False),
+            ]
+        )
+        await person.refresh_from_db()
+        assert (person.hba1c_baseline, person.hba1c) == (9.0 + i, 8.0 + i / 10)
+
+
 async def test_a_latest_hba1c_dated_before_the_baseline_is_refused_on_its_date(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
