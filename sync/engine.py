@@ -10,6 +10,7 @@ command line, the pull, and conflict resolution.
     result = await engine.resolve_conflict(conflict_id, admin, {"phone": ("device", None)})
     await engine.dismiss_conflict(conflict_id, admin)
     await engine.force_resync(user_id, …)                           # after a user's scope changed
+    engine.configure(timezone="Asia/Shanghai")   # the program's settings, once, at start-up
 
 Nothing here logs or audits a value: ids, statuses and field names only.
 """
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Mapping, Sized
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -54,6 +56,7 @@ __all__ = [
     "MutationGap",
     "NotAllowed",
     "actor_for",
+    "configure",
     "dismiss_conflict",
     "force_resync",
     "pull",
@@ -113,6 +116,14 @@ WRITE_BATCH = 500
 SERVER_DEVICE_NS = uuid.UUID("0f6f7d1e-3b8a-4c55-9a61-2d1f5e7c9b40")
 
 Choice = tuple[Literal["server", "device", "value"], Any]
+
+
+def configure(*, timezone: str = _push.DEFAULT_TIMEZONE) -> None:
+    """What the engine takes from the program's settings (sync/ reads no environment and
+    imports nothing of the server: ``create_app`` and the command line pass them here, as they
+    pass the database's URL to ``db.init``). ``timezone``: the IANA zone the program's days are
+    counted in (``PEERLOG_TIMEZONE``); a contact's reported values are dated by its day there."""
+    _push.zone = ZoneInfo(timezone)
 
 
 class ConflictClosed(ValueError):

@@ -19,12 +19,10 @@ pressure, weight: ``outcomes.participant_columns``) are computed again before th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from sync import models, outcomes
 from sync.entities.base import Batch, Errors, Key, Lookup, Record, Rules, Values
@@ -45,14 +43,6 @@ from sync.validate import (
 from sync.wire import Message, template
 
 FROM_A_CONTACT = template("this value comes from a contact: edit the contact instead")
-
-# The program's time zone: a contact's reported value is dated by the contact's day there.
-# Read like the settings read it (``PEERLOG_TIMEZONE``; sync/ does not import the server).
-DEFAULT_ZONE = "Asia/Shanghai"
-
-
-def program_zone() -> ZoneInfo:
-    return ZoneInfo(os.environ.get("PEERLOG_TIMEZONE") or DEFAULT_ZONE)
 
 
 class Measurement(ParticipantRecord):
@@ -142,7 +132,7 @@ def participant_changed(batch: Batch, before: Record | None, after: Record) -> N
             continue
         if before is not None and (before.get(column), before.get(on)) == (value, after.get(on)):
             continue
-        day = after.get(on) or _local_day(batch.now_text)
+        day = after.get(on) or _local_day(batch, batch.now_text)
         batch.shared(_Changed, _Changed).written.append(
             (after["id"], column, float(value), day, after["version"])
         )
@@ -298,7 +288,7 @@ def contact_refers(batch: Batch, contact_id: str) -> None:
 
 def contact_changed(batch: Batch, contact: Record) -> None:
     """Keep one ``self_report`` row per reported value of ``contact`` in step with it."""
-    day = _local_day(contact["occurred_at"])
+    day = _local_day(batch, contact["occurred_at"])
     for column, marker in outcomes.CONTACT_READINGS:
         rid = str(outcomes.contact_reading_id(contact["id"], marker))
         existing = batch.records.get(("measurement", rid))
@@ -340,8 +330,8 @@ def _put_derived(batch: Batch, rid: str, existing: Record | None, wanted: dict[s
     changed(batch, record["participant_id"], record["marker"])
 
 
-def _local_day(instant: str) -> str:
-    return outcomes.local_day(datetime.fromisoformat(instant), program_zone()).isoformat()
+def _local_day(batch: Batch, instant: str) -> str:
+    return outcomes.local_day(datetime.fromisoformat(instant), batch.zone).isoformat()
 
 
 ENTITY = Measurement()

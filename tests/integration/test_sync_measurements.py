@@ -5,14 +5,17 @@ the server; instruments reach the phones that ask questionnaires."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 
+from server.app import create_app
 from server.settings import Settings
-from sync import outcomes
+from sync import engine, outcomes
 from sync.models import Measurement, Participant, Role
 from tests import factories as f
 from tests.integration.test_sync_helpers import contact_fields, mutation, pull_all, push
@@ -110,6 +113,30 @@ async def test_a_contact_s_reported_values_become_self_reported_rows_that_follow
         mutation(4, "measurement", rows["glucose"].id, {"value": 5.0}, base_version=2),
     )
     assert refused[0]["status"] == "rejected" and "id" in refused[0]["errors"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [("Asia/Shanghai", date(2026, 11, 20)), ("America/Los_Angeles", date(2026, 11, 19))],
+)
+async def test_a_reported_value_is_dated_in_the_time_zone_the_settings_name(
+    settings: Settings, zone: str, day: date
+) -> None:
+    # 09:30 on the 20th in Shanghai is still the 19th in Los Angeles. The app is made from
+    # settings naming the zone: ``create_app`` alone must carry it to the engine.
+    program = dataclasses.replace(settings, timezone=zone)
+    engine.configure()  # what the engine would use if nothing told it the program's zone
+    app = create_app(program, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost:8000") as client:
+        _leader, person = await _leader_and_person(client, program)
+        fields = contact_fields(person.id, occurred_at="2026-11-20T09:30:00+08:00", weight_kg=70.5)
+        result = await _push(client, uuid.uuid4(), mutation(1, "contact", uuid.uuid4(), fields))
+    assert result[0]["status"] == "applied", result
+    (row,) = await _rows(person)
+    assert (row.marker, row.measured_on) == ("weight", day)
+    await person.refresh_from_db()
+    assert person.weight_on == day
 
 
 async def test_a_reading_before_the_baseline_never_becomes_the_latest(
