@@ -13,7 +13,9 @@ An instrument's ``definition`` (the ``instrument`` table's JSON, pulled by phone
 Every item must be answered with a whole number within the scale; the score is the mean or the
 sum of the answers. The built-in definitions below are written into the database by migration
 0010; changing one later takes a migration that updates the row and raises its ``version``
-(phones and past assessments hold the old wording meanwhile).
+(phones and past assessments hold the old wording meanwhile). A program adds its own
+(``engine.add_instrument``: ``peerlog instrument add``, ``/admin/instruments``) once
+``instrument_errors`` finds nothing wrong with it; its file holds the definition and its ``id``.
 """
 
 from __future__ import annotations
