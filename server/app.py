@@ -32,6 +32,7 @@ from server.auth.session import (
 )
 from server.settings import Settings
 from sync import db
+from sync import engine as sync_engine
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 TEMPLATES_DIR = PWA_DIR / "templates"
@@ -139,6 +140,7 @@ def create_app(
 ) -> Litestar:
     """Build the app. ``manage_database=False`` when the caller (a test) owns the ORM context."""
     logs.configure(settings.log_level)
+    sync_engine.configure(timezone=settings.timezone)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -73,6 +73,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
 
+    instrument = sub.add_parser(
+        "instrument", help="add a questionnaire of the program's own (phones pull it)"
+    )
+    instrument_sub = instrument.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = instrument_sub.add_parser(
+        "add",
+        help="add the questionnaire a JSON file defines: id, title, items, scale, scoring "
+        "(wording in zh-CN and en; the shape is in sync/instruments.py)",
+    )
+    add.add_argument("file", help="the JSON file")
+
     backup = sub.add_parser(
         "backup", help="copy the SQLite database to a file, safely while the server runs"
     )
@@ -150,6 +161,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         asyncio.run(with_db(settings, _invite))
         return 0
+    if args.command == "instrument":
+        return _add_instrument(settings, Path(args.file))
     if args.command == "backup":
         return _backup(settings, Path(args.path))
     if args.command in ("restore", "after-restore"):
@@ -172,6 +185,29 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(with_db(settings, lambda: export(args, settings.zone)))
         return 0
     raise UserError(f"unknown command {args.command!r}")
+
+
+def _add_instrument(settings: Settings, path: Path) -> int:
+    """``peerlog instrument add FILE``: one line per field that cannot be used, or the id."""
+    import json
+
+    from sync import engine
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} is not JSON (UTF-8): {exc}") from None
+    slug, errors = asyncio.run(with_db(settings, lambda: engine.add_instrument(None, data)))
+    if errors:
+        print(f"peerlog: {path} cannot be added:", file=sys.stderr)
+        for name, messages in errors.items():
+            for message in messages:
+                print(f"  {name}: {message}", file=sys.stderr)
+        return 2
+    print(f"added questionnaire {slug}: peer leaders' phones receive it at their next sync")
+    return 0
 
 
 def _backup(settings: Settings, target: Path) -> int:

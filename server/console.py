@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from server.settings import Settings
-from sync import db
+from sync import db, engine
 
 
 class UserError(Exception):
@@ -18,6 +18,7 @@ class UserError(Exception):
 
 async def with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
     await migrate_database(settings)
+    engine.configure(timezone=settings.timezone)
     try:
         await db.init(settings.database_url)
     except Exception as exc:

@@ -80,7 +80,7 @@ class Settings:
     timezone: str = field(
         default="Asia/Shanghai",
         metadata={
-            "doc": "IANA time zone the program's days are counted in (dashboard, roster, overdue, exports)."
+            "doc": "IANA time zone the program's days are counted in (dashboard, roster, overdue, exports, the day of a reading reported on a contact)."
         },
     )
     invite_days: int = field(default=7, metadata={"doc": "Days an invite link stays valid."})

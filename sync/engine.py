@@ -10,6 +10,8 @@ command line, the pull, and conflict resolution.
     result = await engine.resolve_conflict(conflict_id, admin, {"phone": ("device", None)})
     await engine.dismiss_conflict(conflict_id, admin)
     await engine.force_resync(user_id, …)                           # after a user's scope changed
+    engine.configure(timezone="Asia/Shanghai")   # the program's settings, once, at start-up
+    slug, errors = await engine.add_instrument(admin, {"id": "phq2", "title": …})  # a questionnaire
 
 Nothing here logs or audits a value: ids, statuses and field names only.
 """
@@ -22,11 +24,12 @@ import uuid
 from collections.abc import Mapping, Sized
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
-from sync import db, store
+from sync import db, instruments, sequence, store, validate
 from sync import pull as _pull
 from sync import push as _push
 from sync.cursor import BadCursor
@@ -54,6 +57,8 @@ __all__ = [
     "MutationGap",
     "NotAllowed",
     "actor_for",
+    "add_instrument",
+    "configure",
     "dismiss_conflict",
     "force_resync",
     "pull",
@@ -115,6 +120,14 @@ SERVER_DEVICE_NS = uuid.UUID("0f6f7d1e-3b8a-4c55-9a61-2d1f5e7c9b40")
 Choice = tuple[Literal["server", "device", "value"], Any]
 
 
+def configure(*, timezone: str = _push.DEFAULT_TIMEZONE) -> None:
+    """What the engine takes from the program's settings (sync/ reads no environment and
+    imports nothing of the server: ``create_app`` and the command line pass them here, as they
+    pass the database's URL to ``db.init``). ``timezone``: the IANA zone the program's days are
+    counted in (``PEERLOG_TIMEZONE``); a contact's reported values are dated by its day there."""
+    _push.zone = ZoneInfo(timezone)
+
+
 class ConflictClosed(ValueError):
     """The conflict is already resolved or dismissed, or does not exist."""
 
@@ -144,6 +157,64 @@ async def actor_for(user: User) -> Actor:
         group_ids=group_ids,
         scope_token=int(user.scope_token),
     )
+
+
+async def add_instrument(
+    user: User | None, data: Any, *, request_id: str | None = None
+) -> tuple[str, dict[str, list[Message]]]:
+    """Add a program's own questionnaire: ``data`` is its JSON file (``id`` and the definition,
+    ``sync.instruments``). Returns its id and the messages by field (none: it was added).
+
+    Administrators only (``user`` None: the command line, run by whoever runs the server).
+    Like every write, in one transaction: the row at version 1 with a change-sequence number
+    (every phone that asks questionnaires pulls it) and an audit event (``instrument.add``: the
+    id and the number of items, never the wording). An instrument's key is its id, a word, not
+    the UUID the mutation log keeps, so it is not a mutation; an id already taken is refused,
+    since past assessments are scored by the definition they were answered against.
+
+    Raises ``NotAllowed`` for anyone but an administrator."""
+    if user is not None and Role(user.role) is not Role.ADMIN:
+        raise NotAllowed("Only administrators add a questionnaire.")
+    slug, definition, errors = instruments.instrument_errors(data)
+    if errors:
+        return slug, errors
+    taken = {"id": [Message(instruments.INSTRUMENT_TAKEN)]}
+    now = datetime.now(UTC)
+    dialect = store.Dialect(db.dialect())
+    table = REGISTRY["instrument"].table
+    from tortoise.transactions import in_transaction
+
+    try:
+        async with in_transaction() as conn:
+            if await store.fetch_by_ids(conn, dialect, table, [slug], ["id"]):
+                return slug, taken
+            row = {
+                "id": slug,
+                "definition": definition,
+                "active": True,
+                "version": 1,
+                "seq": await sequence.allocate(conn, 1),
+                "updated_at": validate.canonical_instant(now),
+            }
+            await store.insert_many(conn, dialect, table, [row], now)
+            m = dialect.marks(7)
+            await conn.execute_query(
+                "INSERT INTO audit_event (at, actor_id, action, entity, record_id, request_id, "
+                f"detail) VALUES ({', '.join(m)})",
+                [
+                    now,
+                    str(user.id) if user is not None else None,
+                    "instrument.add",
+                    "instrument",
+                    slug,
+                    request_id,
+                    store.encode_json({"items": len(definition["items"])}),
+                ],
+            )
+    except IntegrityError:
+        return slug, taken  # another writer added the same id meanwhile
+    log.info("instrument %s added by user=%s", slug, user.id if user else "command line")
+    return slug, {}
 
 
 MAX_CONFLICT_IDS = 100

@@ -13,16 +13,35 @@ An instrument's ``definition`` (the ``instrument`` table's JSON, pulled by phone
 Every item must be answered with a whole number within the scale; the score is the mean or the
 sum of the answers. The built-in definitions below are written into the database by migration
 0010; changing one later takes a migration that updates the row and raises its ``version``
-(phones and past assessments hold the old wording meanwhile).
+(phones and past assessments hold the old wording meanwhile). A program adds its own
+(``engine.add_instrument``: ``peerlog instrument add``, ``/admin/instruments``) once
+``instrument_errors`` finds nothing wrong with it; its file holds the definition and its ``id``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
+
+from sync.validate import (
+    NOT_LIST,
+    NOT_NUMBER,
+    NOT_OPTION,
+    NOT_WHOLE,
+    NOT_WORD,
+    REQUIRED,
+    TOO_LONG,
+    TOO_MANY,
+    UNKNOWN_FIELD,
+    Invalid,
+    clean_text,
+    printable,
+)
+from sync.wire import Message, Template, template
 
 Definition = Mapping[str, Any]
 
@@ -90,48 +109,181 @@ def score(definition: Definition, answers: Mapping[str, int]) -> Scored:
     return Scored(float(exact), at_cutoff)
 
 
-def definition_problems(definition: Any) -> list[str]:
-    """What is wrong with a definition a program wants to add (empty when it can be used)."""
-    if not isinstance(definition, Mapping):
-        return ["the definition must be an object"]
-    out: list[str] = []
-    for key in ("title", "items", "scale", "scoring"):
-        if key not in definition:
-            out.append(f"{key} is missing")
-    if out:
-        return out
-    if not _bilingual(definition["title"]):
-        out.append("title needs zh-CN and en")
-    items = definition["items"]
-    if not isinstance(items, list) or not items:
-        out.append("items must be a non-empty list")
+# --- a program's own instrument (``engine.add_instrument``) -------------------------------------
+
+# What an instrument a program adds may hold: the phone draws one button per answer of the
+# scale, one fieldset per item, on a 360-pixel screen.
+MAX_ITEMS = 50
+MAX_ANSWERS = 11
+MAX_TEXT = 500
+ID_LENGTH = 32  # the ``instrument`` table's key
+LANGUAGES = ("zh-CN", "en")
+SCORING = ("mean", "sum")
+
+NOT_OBJECT = template("must be an object")
+BOTH_LANGUAGES = template("needs its wording in zh-CN and en")
+NOT_ABOVE_MIN = template("must be more than scale.min")
+SCALE_TOO_LONG = template("the scale may have at most %(max)s answers")
+ITEM_ID_AGAIN = template("is the id of another item")
+NOT_ON_THE_SCALE = template("must be one of the scale's answers")
+INSTRUMENT_TAKEN = template("is already used by another questionnaire")
+
+# A definition's keys, and those of its parts (anything else is refused: a typo would be lost).
+_KEYS = {
+    "": ("id", "title", "prompt", "items", "scale", "scoring", "cutoff"),
+    "scale": ("min", "max", "labels"),
+    "cutoff": ("value", "label"),
+    "item": ("id", "text"),
+}
+
+
+def instrument_errors(data: Any) -> tuple[str, dict[str, Any], dict[str, list[Message]]]:
+    """Check an instrument a program wants to add, as its JSON file holds it: ``id`` (a
+    lower-case word) and the definition's keys (the shape above). Returns the id, the
+    definition (without ``id``) and the messages by field, a field being a path such as
+    ``items.2.text`` (items are counted from 1) or ``scale.labels.4``; none when it can be used."""
+    errors: dict[str, list[Message]] = {}
+
+    def bad(name: str, message: Template, **params: Any) -> None:
+        errors.setdefault(name, []).append(Message(message, **params))
+
+    if not isinstance(data, Mapping):
+        bad("definition", NOT_OBJECT)
+        return "", {}, errors
+    _unknown(data, "", "", bad)
+    slug = data.get("id")
+    if slug in (None, ""):
+        bad("id", REQUIRED)
+    elif not isinstance(slug, str) or not _SLUG.fullmatch(slug):
+        bad("id", NOT_WORD)
+    elif len(slug) > ID_LENGTH:
+        bad("id", TOO_LONG, max=ID_LENGTH)
+    _bilingual_text(data, "title", "title", bad, required=True)
+    _bilingual_text(data, "prompt", "prompt", bad, required=False)
+    items = data.get("items")
+    if items in (None, []):
+        bad("items", REQUIRED)
+    elif not isinstance(items, list):
+        bad("items", NOT_LIST)
+    elif len(items) > MAX_ITEMS:
+        bad("items", TOO_MANY, max=MAX_ITEMS)
     else:
-        ids = [item.get("id") if isinstance(item, Mapping) else None for item in items]
-        if any(not isinstance(i, str) or not i for i in ids) or len(set(ids)) != len(ids):
-            out.append("every item needs its own id")
-        if not all(isinstance(item, Mapping) and _bilingual(item.get("text")) for item in items):
-            out.append("every item's text needs zh-CN and en")
-    scale = definition["scale"]
-    low = scale.get("min") if isinstance(scale, Mapping) else None
-    high = scale.get("max") if isinstance(scale, Mapping) else None
-    if not (isinstance(low, int) and isinstance(high, int) and low < high):
-        out.append("scale needs whole numbers min < max")
-    if definition["scoring"] not in ("mean", "sum"):
-        out.append("scoring must be mean or sum")
-    cutoff = definition.get("cutoff")
-    if cutoff is not None and not (
-        isinstance(cutoff, Mapping)
-        and isinstance(cutoff.get("value"), int | float)
-        and _bilingual(cutoff.get("label"))
+        seen: set[str] = set()
+        for n, item in enumerate(items, start=1):
+            where = f"items.{n}"
+            if not isinstance(item, Mapping):
+                bad(where, NOT_OBJECT)
+                continue
+            _unknown(item, "item", where + ".", bad)
+            item_id = item.get("id")
+            if item_id in (None, ""):
+                bad(f"{where}.id", REQUIRED)
+            elif not isinstance(item_id, str) or not _SLUG.fullmatch(item_id):
+                bad(f"{where}.id", NOT_WORD)
+            elif item_id in seen:
+                bad(f"{where}.id", ITEM_ID_AGAIN)
+            else:
+                seen.add(item_id)
+            _bilingual_text(item, "text", f"{where}.text", bad, required=True)
+    _scale(data.get("scale"), bad)
+    scoring = data.get("scoring")
+    if scoring in (None, ""):
+        bad("scoring", REQUIRED)
+    elif scoring not in SCORING:
+        bad("scoring", NOT_OPTION, options=SCORING)
+    cutoff = data.get("cutoff")
+    if cutoff is not None:
+        if not isinstance(cutoff, Mapping):
+            bad("cutoff", NOT_OBJECT)
+        else:
+            _unknown(cutoff, "cutoff", "cutoff.", bad)
+            value = cutoff.get("value")
+            if value is None:
+                bad("cutoff.value", REQUIRED)
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                bad("cutoff.value", NOT_NUMBER)
+            _bilingual_text(cutoff, "label", "cutoff.label", bad, required=True)
+    definition = {k: v for k, v in data.items() if k != "id"}
+    return (slug if isinstance(slug, str) else ""), definition, errors
+
+
+def definition_problems(definition: Any) -> list[str]:
+    """The fields of ``definition`` (an instrument without its ``id``) that cannot be used."""
+    data = {**definition, "id": "x"} if isinstance(definition, Mapping) else definition
+    return sorted(instrument_errors(data)[2])
+
+
+_SLUG = re.compile(r"[a-z0-9_]+")
+Bad = Callable[..., None]
+
+
+def _unknown(part: Mapping[str, Any], kind: str, prefix: str, bad: Bad) -> None:
+    for key in part:
+        if key not in _KEYS[kind]:
+            bad(prefix + printable(str(key)), UNKNOWN_FIELD, entity="instrument")
+
+
+def _bilingual_text(
+    part: Mapping[str, Any], key: str, name: str, bad: Bad, *, required: bool
+) -> None:
+    text = part.get(key)
+    if text is None and not required:
+        return
+    if not isinstance(text, Mapping) or not all(
+        isinstance(text.get(lang), str) and text[lang].strip() for lang in LANGUAGES
     ):
-        out.append("cutoff needs a value and a label in zh-CN and en")
-    return out
+        bad(name, BOTH_LANGUAGES)
+        return
+    for lang in LANGUAGES:
+        try:
+            clean_text(text[lang])
+        except Invalid as exc:
+            bad(f"{name}.{lang}", exc.message.template, **exc.message.params)
+            continue
+        if len(text[lang]) > MAX_TEXT:
+            bad(f"{name}.{lang}", TOO_LONG, max=MAX_TEXT)
 
 
-def _bilingual(text: Any) -> bool:
-    return isinstance(text, Mapping) and all(
-        isinstance(text.get(lang), str) and text[lang] for lang in ("zh-CN", "en")
-    )
+def _scale(scale: Any, bad: Bad) -> range | None:
+    if scale is None:
+        bad("scale", REQUIRED)
+        return None
+    if not isinstance(scale, Mapping):
+        bad("scale", NOT_OBJECT)
+        return None
+    _unknown(scale, "scale", "scale.", bad)
+    ends = []
+    for end in ("min", "max"):
+        value = scale.get(end)
+        if value is None:
+            bad(f"scale.{end}", REQUIRED)
+        elif isinstance(value, bool) or not isinstance(value, int):
+            bad(f"scale.{end}", NOT_WHOLE)
+        else:
+            ends.append(value)
+    if len(ends) < 2:
+        return None
+    low, high = ends
+    if high <= low:
+        bad("scale.max", NOT_ABOVE_MIN)
+        return None
+    if high - low + 1 > MAX_ANSWERS:
+        bad("scale.max", SCALE_TOO_LONG, max=MAX_ANSWERS)
+        return None
+    answers = range(low, high + 1)
+    labels = scale.get("labels")
+    if labels is None:
+        return answers
+    if not isinstance(labels, Mapping):
+        bad("scale.labels", NOT_OBJECT)
+        return answers
+    for key in labels:
+        name = f"scale.labels.{printable(str(key))}"
+        if key not in {str(v) for v in answers}:
+            bad(name, NOT_ON_THE_SCALE)
+        else:
+            _bilingual_text(labels, key, name, bad, required=True)
+    return answers
 
 
 def _t(zh: str, en: str) -> dict[str, str]:

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import msgspec
 from tortoise import connections
@@ -98,6 +99,12 @@ class Outcome:
             errors=self.errors,
         )
 
+
+# The program's time zone, where its days start and end: ``engine.configure`` sets it from the
+# server's settings (``PEERLOG_TIMEZONE``) when the app or a command starts. Hooks read it as
+# ``batch.zone`` (a contact's reported value is dated by the contact's day there).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+zone = ZoneInfo(DEFAULT_TIMEZONE)
 
 # Hook run inside the push transaction after the writes (conflict resolution marks its conflict).
 AfterWrite = Callable[[BaseDBAsyncClient, list[Outcome]], Awaitable[None]]
@@ -339,6 +346,7 @@ class _Batch:
         self.device_id = str(device_id)
         self.now = now
         self.now_text = validate.canonical_instant(now)
+        self.zone = zone
         self.request_id = request_id
         self.current_base = current_base
         self.records: dict[Key, dict[str, Any]] = {}

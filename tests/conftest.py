@@ -28,6 +28,7 @@ from server.app import create_app
 from server.auth.session import SESSION_COOKIE
 from server.settings import Settings
 from sync import db as sync_db
+from sync import engine as sync_engine
 
 POSTGRES_URL = os.environ.get("PEERLOG_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
@@ -148,6 +149,7 @@ async def db(database_url: str) -> AsyncIterator[str]:
         yield database_url
     finally:
         await sync_db.close()
+        sync_engine.configure()  # a test's time zone must not reach the next test
 
 
 @pytest.fixture
@@ -157,12 +159,15 @@ def settings(db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Setting
     (``@pytest.mark.parametrize("settings", ["UTC", "Asia/Shanghai"], indirect=True)``)."""
     marker = request.node.get_closest_marker("timezone")
     zone = getattr(request, "param", None) or (marker.args[0] if marker else None)
-    return Settings(
+    settings = Settings(
         data_dir=tmp_path / "data",
         database_url=db,
         secret_key="test-secret",
         **({"timezone": zone} if zone else {}),
     )
+    # As the app and the command line do: the engine counts days in the program's zone.
+    sync_engine.configure(timezone=settings.timezone)
+    return settings
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ from sync import validate
 from sync.entities import (
     assessment,
     contact,
+    evaluation,
     group,
     group_activity,
     group_meeting,
@@ -128,11 +129,15 @@ def check_record(entity: str, record: Any, creating: bool) -> Errors:
 def catalogue() -> dict[str, Any]:
     """The phone-writable entities' field rules as JSON-native data, for the phone to check a
     form before the record leaves it (served as ``/static/js/rules.js``, precached): the same
-    numbers the server checks with, never a copy. ``urgent``: SPEC 3's referral thresholds."""
+    numbers the server checks with, never a copy. ``urgent``: SPEC 3's referral thresholds;
+    ``before_enrolment``: how long before the participant's enrolment a reading or a
+    questionnaire may be dated, which field of which entity, and the refusal's message."""
+    phone = {name: REGISTRY[name] for name in PHONE_ENTITIES}
     return {
         "fields": {
-            name: {field: validate.describe(rule) for field, rule in REGISTRY[name].rules.items()}
-            for name in PHONE_ENTITIES
+            name: {field: validate.describe(rule) for field, rule in e.rules.items()}
+            for name, e in phone.items()
         },
         "urgent": validate.urgent(),
+        "before_enrolment": evaluation.before_enrolment_rule(phone),
     }

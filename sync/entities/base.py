@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from sync import validate
 from sync.models import Role
@@ -56,6 +57,7 @@ class Batch(Protocol):
     conn: BaseDBAsyncClient
     dialect: Dialect
     now_text: str
+    zone: ZoneInfo  # the program's time zone (``engine.configure``)
     # Records as they will be, by (entity, id); those read from the database are in ``existing``.
     records: dict[Key, Record]
     existing: set[Key]

@@ -79,6 +79,19 @@ class ParticipantRecord(Entity):
         return {}
 
 
+def before_enrolment_rule(entities: Mapping[str, Entity]) -> dict[str, Any]:
+    """``ParticipantRecord.reference_errors``' date rule for the phone's catalogue: the date
+    field of each record about a participant, how many days before the enrolment it may be,
+    and the refusal's message (its template: the phone renders it in its language)."""
+    return {
+        "days": BEFORE_ENROLMENT.days,
+        "fields": {
+            name: e.date_field for name, e in entities.items() if isinstance(e, ParticipantRecord)
+        },
+        "message": str(BEFORE_ENROLLED),
+    }
+
+
 class StaffRecord(Entity):
     """Written and read by coordinators (their community) and administrators."""
 

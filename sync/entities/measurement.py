@@ -19,15 +19,13 @@ pressure, weight: ``outcomes.participant_columns``) are computed again before th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from sync import models, outcomes
-from sync.entities.base import Batch, Errors, Lookup, Record, Rules, Values
+from sync.entities.base import Batch, Errors, Key, Lookup, Record, Rules, Values
 from sync.entities.evaluation import ParticipantRecord
 from sync.models import Marker, MeasurementSource
 from sync.scope import Actor
@@ -45,14 +43,6 @@ from sync.validate import (
 from sync.wire import Message, template
 
 FROM_A_CONTACT = template("this value comes from a contact: edit the contact instead")
-
-# The program's time zone: a contact's reported value is dated by the contact's day there.
-# Read like the settings read it (``PEERLOG_TIMEZONE``; sync/ does not import the server).
-DEFAULT_ZONE = "Asia/Shanghai"
-
-
-def program_zone() -> ZoneInfo:
-    return ZoneInfo(os.environ.get("PEERLOG_TIMEZONE") or DEFAULT_ZONE)
 
 
 class Measurement(ParticipantRecord):
@@ -142,7 +132,7 @@ def participant_changed(batch: Batch, before: Record | None, after: Record) -> N
             continue
         if before is not None and (before.get(column), before.get(on)) == (value, after.get(on)):
             continue
-        day = after.get(on) or _local_day(batch.now_text)
+        day = after.get(on) or _local_day(batch, batch.now_text)
         batch.shared(_Changed, _Changed).written.append(
             (after["id"], column, float(value), day, after["version"])
         )
@@ -157,14 +147,16 @@ async def _derive(batch: Batch) -> None:
     for row in await batch.fetch("measurement", people, key="participant_id"):
         if ("measurement", row["id"]) not in batch.records:
             batch.keep("measurement", row)
+    # Built with one walk of the batch's records: an import of N participants writes ~5N
+    # columns, and a walk per column made the batch quadratic (bench/bench_import.py).
+    readings = _Readings(batch, set(people))
     for pid, column, value, day, version in state.written:
-        _write_column(batch, pid, column, value, day, version)
-    readings = _readings(batch, set(people))
+        _write_column(batch, readings, pid, column, value, day, version)
     for pid in people:
         participant = batch.records[("participant", pid)]
         derived = {
             k: v.isoformat() if isinstance(v, date) else v
-            for k, v in outcomes.participant_columns(readings.get(pid, [])).items()
+            for k, v in outcomes.participant_columns(readings.of(pid)).items()
         }
         if all(participant.get(k) == v for k, v in derived.items()):
             continue
@@ -180,34 +172,65 @@ async def _derive(batch: Batch) -> None:
         )
 
 
-def _readings(batch: Batch, people: set[str]) -> dict[str, list[outcomes.Reading]]:
-    """The participants' rows as they now stand. A row written by this batch has no sequence
-    number yet, but it is written after every stored one: it comes after them, in order."""
-    out: dict[str, list[outcomes.Reading]] = {}
-    top = 1 << 62
-    for n, (key, r) in enumerate(batch.records.items()):
-        if key[0] != "measurement" or r.get("participant_id") not in people:
-            continue
-        order = top + n if key in batch.dirty or key not in batch.existing else int(r["seq"])
-        out.setdefault(r["participant_id"], []).append(
-            outcomes.Reading(
-                marker=r["marker"],
-                value=float(r["value"]),
-                measured_on=date.fromisoformat(r["measured_on"]),
-                source=r["source"],
-                voided=bool(r["voided"]),
-                order=order,
-                id=r["id"],
-            )
+class _Readings:
+    """The participants' rows as they now stand, by participant, kept in step with the rows
+    ``_write_column`` writes. A row written by this batch has no sequence number yet, but it
+    is written after every stored one: it comes after them, in the batch's order."""
+
+    TOP = 1 << 62
+
+    def __init__(self, batch: Batch, people: set[str]) -> None:
+        self.batch = batch
+        self.position: dict[Key, int] = {}  # in ``batch.records``, which only grows
+        self.keys: dict[str, dict[Key, None]] = {}
+        self.made: dict[str, list[outcomes.Reading]] = {}
+        for n, (key, r) in enumerate(batch.records.items()):
+            if key[0] == "measurement" and r.get("participant_id") in people:
+                self.position[key] = n
+                self.keys.setdefault(r["participant_id"], {})[key] = None
+
+    def of(self, pid: str) -> list[outcomes.Reading]:
+        if pid not in self.made:
+            self.made[pid] = [self._reading(key) for key in self.keys.get(pid, {})]
+        return self.made[pid]
+
+    def put(self, rid: str, existing: Record | None, wanted: dict[str, Any]) -> None:
+        """``_put_derived``, then the row counts among its participant's."""
+        key = ("measurement", rid)
+        _put_derived(self.batch, rid, existing, wanted)
+        if key not in self.position:
+            if key not in self.batch.records:
+                return  # nothing written
+            self.position[key] = len(self.batch.records) - 1  # a new key is the last
+        pid = self.batch.records[key]["participant_id"]
+        self.keys.setdefault(pid, {})[key] = None
+        self.made.pop(pid, None)
+
+    def _reading(self, key: Key) -> outcomes.Reading:
+        batch, r = self.batch, self.batch.records[key]
+        fresh = key in batch.dirty or key not in batch.existing
+        return outcomes.Reading(
+            marker=r["marker"],
+            value=float(r["value"]),
+            measured_on=date.fromisoformat(r["measured_on"]),
+            source=r["source"],
+            voided=bool(r["voided"]),
+            order=self.TOP + self.position[key] if fresh else int(r["seq"]),
+            id=r["id"],
         )
-    return out
 
 
 def _write_column(
-    batch: Batch, pid: str, column: str, value: float, day: str, version: int
+    batch: Batch,
+    readings: _Readings,
+    pid: str,
+    column: str,
+    value: float,
+    day: str,
+    version: int,
 ) -> None:
     marker = next(m for c, _, m in outcomes.PARTICIPANT_READINGS if c == column)
-    rows = _readings(batch, {pid}).get(pid, [])
+    rows = readings.of(pid)
     shown = (
         outcomes.baseline(rows, marker)
         if column == "hba1c_baseline"
@@ -216,11 +239,10 @@ def _write_column(
     if shown is not None and (column == "hba1c_baseline" or shown.measured_on.isoformat() == day):
         old = batch.records[("measurement", shown.id)]
         if not old.get("contact_id"):
-            _put_derived(batch, shown.id, old, {"voided": True, "void_reason": REPLACED})
+            readings.put(shown.id, old, {"voided": True, "void_reason": REPLACED})
     participant = batch.records[("participant", pid)]
     rid = str(outcomes.participant_reading_id(pid, column, version))
-    _put_derived(
-        batch,
+    readings.put(
         rid,
         batch.records.get(("measurement", rid)),
         {
@@ -266,7 +288,7 @@ def contact_refers(batch: Batch, contact_id: str) -> None:
 
 def contact_changed(batch: Batch, contact: Record) -> None:
     """Keep one ``self_report`` row per reported value of ``contact`` in step with it."""
-    day = _local_day(contact["occurred_at"])
+    day = _local_day(batch, contact["occurred_at"])
     for column, marker in outcomes.CONTACT_READINGS:
         rid = str(outcomes.contact_reading_id(contact["id"], marker))
         existing = batch.records.get(("measurement", rid))
@@ -308,8 +330,8 @@ def _put_derived(batch: Batch, rid: str, existing: Record | None, wanted: dict[s
     changed(batch, record["participant_id"], record["marker"])
 
 
-def _local_day(instant: str) -> str:
-    return outcomes.local_day(datetime.fromisoformat(instant), program_zone()).isoformat()
+def _local_day(batch: Batch, instant: str) -> str:
+    return outcomes.local_day(datetime.fromisoformat(instant), batch.zone).isoformat()
 
 
 ENTITY = Measurement()

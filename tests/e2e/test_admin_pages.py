@@ -86,6 +86,7 @@ async def test_staff_pages_are_accessible_at_both_widths(
         "/admin/training",
         "/admin/training/new",
         "/admin/ratings",
+        "/admin/instruments",
         "/admin/users",
         f"/admin/users/{leader.id}",
         f"/admin/users/{invited.id}",

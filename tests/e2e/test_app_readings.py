@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from playwright.async_api import BrowserContext, Page, expect
 
-from sync.models import Measurement
+from sync.models import Measurement, Participant
 from tests.conftest import LiveServer
 from tests.e2e.test_app_support import (
     go_online,
@@ -103,9 +103,16 @@ async def test_readings_saved_offline_reach_the_server_once_with_their_fields(
     await record(phone, "hba1c", {"hba1c": "8.4"}, today - timedelta(days=10), "clinic")
     await record(phone, "bp", {"bp_systolic": "150", "bp_diastolic": "95"}, today, "self_report")
     await expect(phone.locator("#bp_systolic")).to_have_value("")
-    # Dated long before the participant enrolled (1 May 2026; the server allows 90 days before).
+    # Dated long before the participant enrolled (1 May 2026; 90 days before are allowed): the
+    # phone refuses it with the server's rule (tests/e2e/test_app_enrolment_date.py).
     await record(phone, "weight", {"weight": "70"}, date(2026, 1, 15), "clinic")
+    await expect(phone.locator("#err-measured_on")).not_to_be_empty()
+    assert await idb_count(phone, "outbox") == 3
+    # The earliest day the phone allows, but meanwhile the office corrects the enrolment to
+    # 1 June: the server refuses what the phone could not know.
+    await record(phone, "weight", {"weight": "70"}, date(2026, 1, 31), "clinic")
     assert await idb_count(phone, "outbox") == 4
+    await Participant.filter(id=pid).update(enrolled_on=date(2026, 6, 1))
     assert await Measurement.all().count() == 0
 
     await go_online(phone_context, phone)

@@ -36,6 +36,7 @@ PAGES: dict[str, tuple[int, ...]] = {
     "/admin/training": (303, 403, 403, 200, 200),
     "/admin/training/new": (303, 403, 403, 200, 200),
     "/admin/ratings": (303, 403, 403, 200, 200),
+    "/admin/instruments": (303, 403, 403, 200, 200),
     "/admin/participants/{mine}": (303, 403, 403, 200, 200),
     "/admin/participants/{theirs}": (303, 403, 403, 404, 200),
     "/admin/roster?committee={other_committee}": (303, 200, 403, 404, 200),

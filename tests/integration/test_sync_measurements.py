@@ -5,14 +5,17 @@ the server; instruments reach the phones that ask questionnaires."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 
+from server.app import create_app
 from server.settings import Settings
-from sync import outcomes
+from sync import engine, outcomes
 from sync.models import Measurement, Participant, Role
 from tests import factories as f
 from tests.integration.test_sync_helpers import contact_fields, mutation, pull_all, push
@@ -112,6 +115,30 @@ async def test_a_contact_s_reported_values_become_self_reported_rows_that_follow
     assert refused[0]["status"] == "rejected" and "id" in refused[0]["errors"]
 
 
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [("Asia/Shanghai", date(2026, 11, 20)), ("America/Los_Angeles", date(2026, 11, 19))],
+)
+async def test_a_reported_value_is_dated_in_the_time_zone_the_settings_name(
+    settings: Settings, zone: str, day: date
+) -> None:
+    # 09:30 on the 20th in Shanghai is still the 19th in Los Angeles. The app is made from
+    # settings naming the zone: ``create_app`` alone must carry it to the engine.
+    program = dataclasses.replace(settings, timezone=zone)
+    engine.configure()  # what the engine would use if nothing told it the program's zone
+    app = create_app(program, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost:8000") as client:
+        _leader, person = await _leader_and_person(client, program)
+        fields = contact_fields(person.id, occurred_at="2026-11-20T09:30:00+08:00", weight_kg=70.5)
+        result = await _push(client, uuid.uuid4(), mutation(1, "contact", uuid.uuid4(), fields))
+    assert result[0]["status"] == "applied", result
+    (row,) = await _rows(person)
+    assert (row.marker, row.measured_on) == ("weight", day)
+    await person.refresh_from_db()
+    assert person.weight_on == day
+
+
 async def test_a_reading_before_the_baseline_never_becomes_the_latest(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -190,6 +217,52 @@ async def test_a_coordinator_writing_the_old_columns_makes_rows(
     assert sorted((r.value, r.voided) for r in latest) == [(8.5, False), (8.7, True)]
     await person.refresh_from_db()
     assert (person.hba1c_baseline, person.hba1c, person.weight_kg) == (9.4, 8.5, 71.5)
+
+
+async def test_one_staff_batch_of_many_participants_keeps_each_one_s_rows_apart(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    # The derivation reads the batch's rows once for all participants: a correction later in
+    # the batch must still find the row an earlier mutation of the same batch wrote, and only
+    # among its own participant's rows.
+    community = await f.community()
+    committee = await f.committee(community)
+    coordinator = await f.user(Role.COORDINATOR, community=community)
+    people = [await f.participant(committee) for _ in range(3)]
+    await f.sign_in(client, coordinator, settings)
+    mutations = []
+    n = 0
+    for i, person in enumerate(people):
+        first = {
+            "hba1c_baseline": 9.0 + i,
+            "hba1c_baseline_on": "2026-05-02",
+            "hba1c": 8.7,
+            "hba1c_on": "2026-11-01",
+        }
+        n += 1
+        mutations.append(mutation(n, "participant", person.id, first, base_version=1))
+    for i, person in enumerate(people):  # same day: replaces the row written just above
+        n += 1
+        mutations.append(
+            mutation(n, "participant", person.id, {"hba1c": 8.0 + i / 10}, base_version=2)
+        )
+    results = await _push(client, uuid.uuid4(), *mutations)
+    assert [r["status"] for r in results] == ["applied"] * 6, results
+    for i, person in enumerate(people):
+        rows = sorted(
+            (r.value, r.measured_on.isoformat(), r.voided)
+            for r in await _rows(person)
+            if r.marker == "hba1c"
+        )
+        assert rows == sorted(
+            [
+                (9.0 + i, "2026-05-02", False),
+                (8.7, "2026-11-01", True),
+                (8.0 + i / 10, "2026-11-01", False),
+            ]
+        )
+        await person.refresh_from_db()
+        assert (person.hba1c_baseline, person.hba1c) == (9.0 + i, 8.0 + i / 10)
 
 
 async def test_a_latest_hba1c_dated_before_the_baseline_is_refused_on_its_date(

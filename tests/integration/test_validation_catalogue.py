@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
+from datetime import date
 from pathlib import Path
 
 import httpx
 
-from sync import entities
+from server.settings import Settings
+from sync import entities, outcomes
+from sync.models import Role
+from tests import factories as f
+from tests.integration.test_sync_helpers import mutation, push
 
 IMPORT = re.compile(r'import RULES from "\./(rules\.js\?v=[0-9a-f]+)"')
 
@@ -79,3 +85,38 @@ async def test_a_phone_form_carries_the_servers_limits(client: httpx.AsyncClient
     assert f'min="{low:g}"' in glucose.group(0) and f'max="{high:g}"' in glucose.group(0)
     note = re.search(r'<textarea id="note"[^>]*>', page)
     assert note and f'maxlength="{rules["note"]["max"]}"' in note.group(0)
+
+
+async def test_the_phone_refuses_a_date_long_before_enrolment_by_the_server_s_rule_and_message(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    _, rules = await phone_rules(client)
+    rule = rules["before_enrolment"]
+    assert rule == {
+        "days": outcomes.BEFORE_ENROLMENT.days,
+        "fields": {"measurement": "measured_on", "assessment": "assessed_on"},
+        "message": "must not be more than 90 days before the participant's enrolment (%(date)s)",
+    }
+    # What the server answers for the same reading: the same field, template and date, so the
+    # phone's message (validate.js renders ``message`` with ``date``) is the server's own.
+    community = await f.community()
+    committee = await f.committee(community)
+    leader = await f.user(Role.PEER_LEADER, community=community)
+    person = await f.participant(committee, peer_leader=leader, enrolled_on=date(2026, 5, 1))
+    await f.sign_in(client, leader, settings)
+    reading = {
+        "participant_id": str(person.id),
+        "marker": "weight",
+        "value": 70.5,
+        "measured_on": "2026-01-30",
+        "source": "clinic",
+    }
+    response = await push(client, uuid.uuid4(), [mutation(1, "measurement", uuid.uuid4(), reading)])
+    (result,) = response.json()["results"]
+    assert result["status"] == "rejected"
+    assert list(result["errors"]) == [rule["fields"]["measurement"]]  # type: ignore[index]
+    assert result["templates"]["measured_on"] == [[rule["message"], {"date": "2026-01-31"}]]  # type: ignore[index]
+    # A day later is allowed, on the phone (validate.js compares with the same earliest) too.
+    later = {**reading, "measured_on": "2026-01-31"}
+    response = await push(client, uuid.uuid4(), [mutation(1, "measurement", uuid.uuid4(), later)])
+    assert response.json()["results"][0]["status"] == "applied"

@@ -17,6 +17,7 @@ from sync.instruments import (
     AnswerProblem,
     answer_problems,
     definition_problems,
+    instrument_errors,
     item_ids,
     score,
 )
@@ -105,25 +106,66 @@ def test_a_sum_rule_and_a_fractional_cutoff_are_compared_exactly() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "problem"),
+    ("change", "field", "message"),
     [
-        (lambda d: d.pop("title"), "title is missing"),
-        (lambda d: d["title"].pop("en"), "title needs zh-CN and en"),
-        (lambda d: d.__setitem__("items", []), "items must be a non-empty list"),
-        (lambda d: d["items"][1].__setitem__("id", "dds2_1"), "every item needs its own id"),
+        (lambda d: d.pop("title"), "title", "needs its wording in zh-CN and en"),
+        (lambda d: d["title"].pop("en"), "title", "needs its wording in zh-CN and en"),
+        (lambda d: d.__setitem__("items", []), "items", "is required"),
+        (
+            lambda d: d["items"][1].__setitem__("id", "dds2_1"),
+            "items.2.id",
+            "is the id of another item",
+        ),
         (
             lambda d: d["items"][0]["text"].__setitem__("zh-CN", ""),
-            "every item's text needs zh-CN and en",
+            "items.1.text",
+            "needs its wording in zh-CN and en",
         ),
-        (lambda d: d["scale"].__setitem__("max", 1), "scale needs whole numbers min < max"),
-        (lambda d: d.__setitem__("scoring", "median"), "scoring must be mean or sum"),
-        (lambda d: d["cutoff"].pop("label"), "cutoff needs a value and a label in zh-CN and en"),
+        (
+            lambda d: d["items"][0]["text"].__setitem__("en", "a\x00b"),
+            "items.1.text.en",
+            "must not contain control characters (such as NUL) or bidirectional overrides",
+        ),
+        (
+            lambda d: d["items"][0].__setitem__("txt", {}),
+            "items.1.txt",
+            "unknown field for instrument",
+        ),
+        (lambda d: d["scale"].__setitem__("max", 1), "scale.max", "must be more than scale.min"),
+        (
+            lambda d: d["scale"].__setitem__("max", 20),
+            "scale.max",
+            "the scale may have at most 11 answers",
+        ),
+        (lambda d: d["scale"].__setitem__("min", 1.5), "scale.min", "must be a whole number"),
+        (
+            lambda d: d["scale"]["labels"].__setitem__("7", {"zh-CN": "七", "en": "seven"}),
+            "scale.labels.7",
+            "must be one of the scale's answers",
+        ),
+        (lambda d: d.__setitem__("scoring", "median"), "scoring", "must be one of mean, sum"),
+        (lambda d: d["cutoff"].pop("label"), "cutoff.label", "needs its wording in zh-CN and en"),
+        (lambda d: d["cutoff"].__setitem__("value", "3"), "cutoff.value", "must be a number"),
+        (lambda d: d.__setitem__("id", "DDS 2"), "id", "must be a lower-case word (a-z, 0-9, _)"),
+        (lambda d: d.__setitem__("id", "x" * 33), "id", "must be at most 32 characters"),
+        (lambda d: d.__setitem__("socring", "mean"), "socring", "unknown field for instrument"),
     ],
 )
-def test_a_program_instrument_is_checked_before_use(change: Any, problem: str) -> None:
-    definition = copy.deepcopy(DDS2)
-    change(definition)
-    assert problem in definition_problems(definition)
+def test_a_program_instrument_is_refused_field_by_field(
+    change: Any, field: str, message: str
+) -> None:
+    data = {"id": "dds2_copy", **copy.deepcopy(DDS2)}
+    change(data)
+    _, _, errors = instrument_errors(data)
+    assert list(errors) == [field]
+    assert [str(m) for m in errors[field]] == [message]
+
+
+def test_a_good_definition_has_no_errors_and_loses_its_id() -> None:
+    slug, definition, errors = instrument_errors({"id": "phq2", **copy.deepcopy(DDS2)})
+    assert (slug, errors) == ("phq2", {})
+    assert definition == DDS2
+    assert instrument_errors([1, 2])[2] == {"definition": ["must be an object"]}
 
 
 scales = st.tuples(st.integers(-3, 5), st.integers(1, 9)).map(lambda t: (t[0], t[0] + t[1]))

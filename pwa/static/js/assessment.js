@@ -8,7 +8,7 @@ import { all } from "./db.js";
 import { save } from "./outbox.js";
 import { t, lang, fmtNumber } from "./i18n.js";
 import { nextTimePoint, score } from "./model.js";
-import { checkFields } from "./validate.js";
+import { checkEnrolment, checkFields } from "./validate.js";
 import { fillParticipants, showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
 
@@ -17,6 +17,7 @@ const params = new URLSearchParams(location.search);
 const localized = (texts) => (texts ? texts[lang] || texts.en || Object.values(texts)[0] : "");
 let instruments = new Map();
 let assessments = [];
+let people = new Map(); // the participants of the pick-list, by id
 let timeChosen = false; // the time point was set by hand: a change of participant keeps it
 
 const definition = () => instruments.get(form.instrument_id.value)?.definition || null;
@@ -74,6 +75,7 @@ function check(fields) {
   const errors = checkFields("assessment", fields);
   if (!fields.participant_id) errors.participant_id = t("Choose a participant.");
   if (!fields.assessed_on) errors.assessed_on = t("Enter the date.");
+  if (!errors.assessed_on) Object.assign(errors, checkEnrolment("assessment", fields, people.get(fields.participant_id)));
   for (const item of definition()?.items || []) {
     if (!(item.id in fields.answers)) errors["item-" + item.id] = t("Choose an answer.");
   }
@@ -125,7 +127,7 @@ form.addEventListener("submit", async (e) => {
 });
 
 await start();
-await fillParticipants(form.participant_id);
+people = new Map((await fillParticipants(form.participant_id)).map((p) => [p.id, p]));
 instruments = new Map((await all("instruments"))
   .filter((i) => i.active !== false && i.definition?.items?.length).map((i) => [i.id, i]));
 assessments = await all("assessments");

@@ -11,6 +11,7 @@ import { fillParticipants, showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
 
 const form = document.getElementById("reading");
+let people = new Map(); // the participants of the pick-list, by id
 const MARKERS = { hba1c: ["hba1c"], bp: ["bp_systolic", "bp_diastolic"], weight: ["weight"] };
 const chosen = () => form.querySelector("[name=marker]:checked").value;
 
@@ -35,7 +36,7 @@ form.addEventListener("change", (e) => { if (e.target.name === "marker") showMar
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   const r = read();
-  const errors = checkReading(r);
+  const errors = checkReading(r, new Date(), people.get(r.participant_id));
   showErrors(errors);
   if (Object.keys(errors).length) return;
   const common = { participant_id: r.participant_id, measured_on: r.measured_on, source: r.source };
@@ -53,7 +54,7 @@ form.addEventListener("submit", async (e) => {
 });
 
 await start();
-await fillParticipants(form.participant_id);
+people = new Map((await fillParticipants(form.participant_id)).map((p) => [p.id, p]));
 const params = new URLSearchParams(location.search);
 if (params.get("participant")) form.participant_id.value = params.get("participant");
 const marker = form.querySelector(`[name=marker][value="${params.get("marker")}"]`);

@@ -70,6 +70,20 @@ export function suggestsUrgent(f) {
     || (f.bp_systolic ?? 0) >= u.bp_systolic_at_least || (f.bp_diastolic ?? 0) >= u.bp_diastolic_at_least;
 }
 
+// A reading or a questionnaire dated too long before the participant's enrolment: the server's
+// rule (how many days, on which field of which entity) and its message, from the catalogue.
+// `participant` is the phone's copy of the record (its `enrolled_on`). Returns {field: message}.
+export function checkEnrolment(entity, f, participant) {
+  const rule = RULES.before_enrolment;
+  const field = rule?.fields?.[entity];
+  const enrolled = participant?.enrolled_on;
+  if (!field || !f[field] || !enrolled) return {};
+  const [y, m, d] = enrolled.split("-").map(Number);
+  // Calendar days in UTC: a local-time subtraction would lose or gain an hour at a DST change.
+  const earliest = new Date(Date.UTC(y, m - 1, d - rule.days)).toISOString().slice(0, 10);
+  return f[field] < earliest ? { [field]: t(rule.message, { date: earliest }) } : {};
+}
+
 // A marker's range. The server's rule for a measurement's value by marker when its catalogue
 // has one; else its rule for the same marker where it is checked today (the participant's
 // columns, a contact's reported glucose): RECORDS.md keeps "ranges as today's rules".
@@ -86,8 +100,9 @@ export function markerRule(marker) {
 }
 
 // A reading as the form holds it: {participant_id, measured_on, source, values: {marker: number}}.
-// Errors are keyed by marker for the values, by field for the rest.
-export function checkReading(r, now = new Date()) {
+// Errors are keyed by marker for the values, by field for the rest. `participant`: the phone's
+// record of the participant, for the date's rule against the enrolment.
+export function checkReading(r, now = new Date(), participant = null) {
   const errors = checkFields("measurement", { measured_on: r.measured_on, source: r.source, note: r.note }, now);
   if (!r.participant_id) errors.participant_id = t("Choose a participant.");
   if (!r.measured_on) errors.measured_on = t("Enter the date.");
@@ -95,6 +110,7 @@ export function checkReading(r, now = new Date()) {
     const problem = checkDate(r.measured_on, rulesOf("participant").hba1c_on, now);
     if (problem) errors.measured_on = problem;
   }
+  if (!errors.measured_on) Object.assign(errors, checkEnrolment("measurement", r, participant));
   for (const [marker, v] of Object.entries(r.values)) {
     if (v === null) errors[marker] = t("Enter the value.");
     else {
