@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from playwright.async_api import BrowserContext, Page, expect
 
-from sync.models import Contact, GroupActivity, Measurement
+from sync.models import Contact, GroupActivity, Measurement, Participant
 from tests.conftest import LiveServer
 from tests.e2e.test_app_readings import record
 from tests.e2e.test_app_support import (
@@ -76,11 +76,14 @@ async def test_a_blood_pressure_refused_for_its_day_is_corrected_once_for_both_r
     await phone_context.set_offline(True)
     await phone.goto(f"{live_server.url}/readings/new?participant={person.id}")
     await wait_ready(phone)
-    # Long before the participant enrolled (1 May 2026; the server allows 90 days before).
+    # The earliest day the phone allows (the participant enrolled on 1 May 2026, 90 days before
+    # are allowed), but meanwhile the office corrects the enrolment to 1 June: the server refuses
+    # what the phone could not know.
     await record(
-        phone, "bp", {"bp_systolic": "150", "bp_diastolic": "95"}, date(2026, 1, 15), "clinic"
+        phone, "bp", {"bp_systolic": "150", "bp_diastolic": "95"}, date(2026, 1, 31), "clinic"
     )
     await expect(phone.locator("#saved")).not_to_be_empty()
+    await Participant.filter(id=person.id).update(enrolled_on=date(2026, 6, 1))
     await go_online(phone_context, phone)
     await wait_answered(phone)
     assert await idb_count(phone, "attention") == 2
@@ -90,12 +93,13 @@ async def test_a_blood_pressure_refused_for_its_day_is_corrected_once_for_both_r
     await wait_ready(phone)
     day = phone.locator("form.fix input[name=measured_on]")
     await expect(day).to_have_count(2)
-    assert await day.nth(0).input_value() == "2026-01-15"
+    assert await day.nth(0).input_value() == "2026-01-31"
     await expect(
         phone.locator("form.fix [data-field=measured_on] .reason").nth(0)
     ).not_to_be_empty()
-    # Still too early: refused again, the new refusals take the corrected items' place.
-    await day.nth(0).fill("2026-01-20")
+    # Still too early for the server (the phone allows it): refused again, the new refusals
+    # take the corrected items' place.
+    await day.nth(0).fill("2026-02-20")
     await phone.locator("form.fix button[type=submit]").nth(0).click()
     await expect(phone.locator("#items .card[data-corrected=yes]")).to_have_count(2)
     await go_online(phone_context, phone)
@@ -104,7 +108,7 @@ async def test_a_blood_pressure_refused_for_its_day_is_corrected_once_for_both_r
     await phone.goto(f"{live_server.url}/attention")
     await wait_ready(phone)
     await expect(day).to_have_count(2)
-    assert await day.nth(1).input_value() == "2026-01-20"
+    assert await day.nth(1).input_value() == "2026-02-20"
     assert await idb_count(phone, "attention") == 2
     assert await Measurement.all().count() == 0
 
