@@ -1,9 +1,10 @@
 // What a coordinator's screens share (supervision, training, quarterly ratings: SPEC 2): the
 // peer leaders of their community to pick from (sent whole with each sync's last page,
 // sync/directory.py), the check that the phone's user is a coordinator, and the list of what was
-// recorded lately, the records still waiting to sync marked.
-import { el } from "./app.js";
+// recorded lately, the records still waiting to sync marked; the screen's start and its submit.
+import { start, afterSave, el } from "./app.js";
 import { all, getMeta } from "./db.js";
+import { showErrors } from "./forms.js";
 import { t } from "./i18n.js";
 
 const collator = new Intl.Collator(document.documentElement.lang || "zh-CN");
@@ -26,9 +27,11 @@ export function usable(form, user, leaders) {
   return !form.hidden;
 }
 
-// The active peer leaders as options of a <select>.
+// The active peer leaders as options of a <select>, the one the link named (`?peer_leader=`) chosen.
 export function fillLeaders(select, leaders) {
   select.append(...leaders.filter((l) => l.active).map((l) => el("option", { value: l.id, text: l.name })));
+  const wanted = new URLSearchParams(location.search).get("peer_leader");
+  if (wanted && leaders.some((l) => l.id === wanted && l.active)) select.value = wanted;
 }
 
 // A choice's words as the form shows them (the template's label, in the page's language).
@@ -71,4 +74,24 @@ export function open(form, user, { fill, redraw }) {
   };
   document.addEventListener("peerlog:data", refresh);
   return refresh();
+}
+
+// The screen started: the phone's user, then `open` (the same `fill` and `redraw`). Resolves once
+// the screen is drawn, with the peer leaders.
+export async function openScreen(form, hooks) {
+  return open(form, await start(), hooks);
+}
+
+// On submit, the form's fields (`read()`) checked (`check(fields)`: {field: message}), the messages
+// shown by the fields; without any, `store(fields)` (saves, says so, redraws), then a sync is tried.
+export function onSubmit(form, { read, check, store }) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const fields = read();
+    const errors = check(fields);
+    showErrors(form, errors);
+    if (Object.keys(errors).length) return;
+    await store(fields);
+    afterSave();
+  });
 }

@@ -2,14 +2,12 @@
 // item 1–5 by a large button or not rated, and a comment. A peer leader already rated for the
 // quarter on this phone has that rating opened: saving changes it (only the fields changed go on
 // the wire, so it merges with a change made elsewhere), rather than adding a second one.
-import { start, afterSave } from "./app.js";
 import { get } from "./db.js";
 import { save, amendQueued } from "./outbox.js";
 import { t } from "./i18n.js";
 import { checkFields } from "./validate.js";
-import { showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
-import { card, fillLeaders, latest, open, showList } from "./coordinator.js";
+import { card, fillLeaders, latest, onSubmit, openScreen, showList } from "./coordinator.js";
 
 const form = document.getElementById("rating");
 const ITEMS = [...form.querySelectorAll("fieldset.item .choice input[value='1']")].map((i) => i.name);
@@ -83,29 +81,27 @@ form.addEventListener("change", async (e) => {
     showCurrent();
   } else mark();
 });
-form.addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const fields = read();
-  const errors = checkFields("implementation_rating", fields);
-  if (!fields.peer_leader_id) errors.peer_leader_id = t("Choose a peer leader.");
-  if (!fields.period || !quarters().includes(fields.period)) errors.period = t("Choose a quarter.");
-  showForm(form, errors);
-  if (Object.keys(errors).length) return;
-  await store(fields);
-  const who = form.peer_leader_id.selectedOptions[0]?.textContent || "";
-  document.getElementById("saved").textContent = [t("Saved on this phone. Waiting to sync."), who].join(" ");
-  await drawRecent();
-  showCurrent();
-  afterSave();
+onSubmit(form, {
+  read,
+  check(fields) {
+    const errors = checkFields("implementation_rating", fields);
+    if (!fields.peer_leader_id) errors.peer_leader_id = t("Choose a peer leader.");
+    if (!fields.period || !quarters().includes(fields.period)) errors.period = t("Choose a quarter.");
+    return errors;
+  },
+  async store(fields) {
+    await store(fields);
+    const who = form.peer_leader_id.selectedOptions[0]?.textContent || "";
+    document.getElementById("saved").textContent = [t("Saved on this phone. Waiting to sync."), who].join(" ");
+    await drawRecent();
+    showCurrent();
+  },
 });
 
 for (const q of quarters()) form.period.append(new Option(q, q));
-const user = await start();
-await open(form, user, {
+await openScreen(form, {
   fill(list) {
     fillLeaders(form.peer_leader_id, list);
-    const wanted = new URLSearchParams(location.search).get("peer_leader");
-    if (wanted && list.some((l) => l.id === wanted && l.active)) form.peer_leader_id.value = wanted;
   },
   async redraw(list) {
     leaders = list;

@@ -1,13 +1,12 @@
 // A supervision (SPEC 2): the coordinator's contact with one of their peer leaders, when, how,
 // the topics, the concerns raised and the follow-up agreed. Saved on the phone like a contact,
 // offline or not; the server sets the supervisor and the peer leader's community.
-import { start, afterSave, el } from "./app.js";
+import { el } from "./app.js";
 import { save, isoNow } from "./outbox.js";
 import { t, fmtDateTime } from "./i18n.js";
 import { checkFields } from "./validate.js";
-import { showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
-import { card, fillLeaders, labelOf, latest, nameOf, open, showList } from "./coordinator.js";
+import { card, fillLeaders, labelOf, latest, nameOf, onSubmit, openScreen, showList } from "./coordinator.js";
 
 const form = document.getElementById("supervision");
 let leaders = [];
@@ -41,27 +40,22 @@ async function drawRecent() {
     s)), t("No supervision recorded on this phone yet."));
 }
 
-form.addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const fields = read();
-  const errors = check(fields);
-  showForm(form, errors);
-  if (Object.keys(errors).length) return;
-  await save("supervision", uuid(), fields, 0);
-  const who = form.peer_leader_id.selectedOptions[0]?.textContent || "";
-  document.getElementById("saved").replaceChildren(t("Saved on this phone. Waiting to sync."), " ", el("strong", { text: who }));
-  form.reset();
-  form.occurred_at.value = isoNow().slice(0, 16);
-  await drawRecent();
-  afterSave();
+onSubmit(form, {
+  read,
+  check,
+  async store(fields) {
+    await save("supervision", uuid(), fields, 0);
+    const who = form.peer_leader_id.selectedOptions[0]?.textContent || "";
+    document.getElementById("saved").replaceChildren(t("Saved on this phone. Waiting to sync."), " ", el("strong", { text: who }));
+    form.reset();
+    form.occurred_at.value = isoNow().slice(0, 16);
+    await drawRecent();
+  },
 });
 
-const user = await start();
-await open(form, user, {
+await openScreen(form, {
   fill(list) {
     fillLeaders(form.peer_leader_id, list);
-    const wanted = new URLSearchParams(location.search).get("peer_leader");
-    if (wanted && list.some((l) => l.id === wanted && l.active)) form.peer_leader_id.value = wanted;
     form.occurred_at.value = isoNow().slice(0, 16);
   },
   redraw(list) {

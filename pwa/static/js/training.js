@@ -1,14 +1,13 @@
 // A training session for peer leaders (SPEC 2): title, date (today unless changed, never ahead),
 // hours, the peer leaders present, a note. Saved on the phone, offline or not; the server sets
 // the trainer and the coordinator's community.
-import { start, afterSave, el } from "./app.js";
+import { el } from "./app.js";
 import { todayISO } from "./dates.js";
 import { save } from "./outbox.js";
 import { t, fmtDate, fmtNumber } from "./i18n.js";
 import { checkFields } from "./validate.js";
-import { showErrors as showForm } from "./forms.js";
 import { uuid } from "./uuid.js";
-import { card, latest, nameOf, open, showList } from "./coordinator.js";
+import { card, latest, nameOf, onSubmit, openScreen, showList } from "./coordinator.js";
 
 const form = document.getElementById("training");
 let leaders = [];
@@ -48,22 +47,19 @@ function fill(list) {
   form.held_on.max = todayISO();
 }
 
-form.addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const fields = read();
-  const errors = check(fields);
-  showForm(form, errors);
-  if (Object.keys(errors).length) return;
-  await save("training", uuid(), fields, 0);
-  document.getElementById("saved").textContent = t("Saved on this phone. Waiting to sync.");
-  form.reset();
-  form.held_on.value = todayISO();
-  await drawRecent();
-  afterSave();
+onSubmit(form, {
+  read,
+  check,
+  async store(fields) {
+    await save("training", uuid(), fields, 0);
+    document.getElementById("saved").textContent = t("Saved on this phone. Waiting to sync.");
+    form.reset();
+    form.held_on.value = todayISO();
+    await drawRecent();
+  },
 });
 
-const user = await start();
-await open(form, user, {
+await openScreen(form, {
   fill,
   redraw(list) {
     leaders = list;
