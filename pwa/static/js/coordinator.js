@@ -6,6 +6,7 @@ import { start, afterSave, el } from "./app.js";
 import { all, getMeta } from "./db.js";
 import { showErrors } from "./forms.js";
 import { t } from "./i18n.js";
+import { checkFields } from "./validate.js";
 
 const collator = new Intl.Collator(document.documentElement.lang || "zh-CN");
 
@@ -82,13 +83,16 @@ export async function openScreen(form, hooks) {
   return open(form, await start(), hooks);
 }
 
-// On submit, the form's fields (`read()`) checked (`check(fields)`: {field: message}), the messages
-// shown by the fields; without any, `store(fields)` (saves, says so, redraws), then a sync is tried.
-export function onSubmit(form, { read, check, store }) {
+// On submit, the form's fields (`read()`) checked by the rules of `entity`, each field `required()`
+// names ({field: message}) asked for, then `check(fields, errors)` if the screen checks more; the
+// messages shown by the fields. Without any, `store(fields)` (saves, says so, redraws), then a sync.
+export function onSubmit(form, { read, entity, required, check = () => {}, store }) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const fields = read();
-    const errors = check(fields);
+    const errors = checkFields(entity, fields);
+    for (const [name, message] of Object.entries(required())) if (!fields[name]) errors[name] = message;
+    check(fields, errors);
     showErrors(form, errors);
     if (Object.keys(errors).length) return;
     await store(fields);

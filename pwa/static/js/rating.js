@@ -5,7 +5,6 @@
 import { get } from "./db.js";
 import { save, amendQueued } from "./outbox.js";
 import { t } from "./i18n.js";
-import { checkFields } from "./validate.js";
 import { uuid } from "./uuid.js";
 import { card, fillLeaders, latest, onSubmit, openScreen, showList } from "./coordinator.js";
 
@@ -83,11 +82,10 @@ form.addEventListener("change", async (e) => {
 });
 onSubmit(form, {
   read,
-  check(fields) {
-    const errors = checkFields("implementation_rating", fields);
-    if (!fields.peer_leader_id) errors.peer_leader_id = t("Choose a peer leader.");
-    if (!fields.period || !quarters().includes(fields.period)) errors.period = t("Choose a quarter.");
-    return errors;
+  entity: "implementation_rating",
+  required: () => ({ peer_leader_id: t("Choose a peer leader."), period: t("Choose a quarter.") }),
+  check(fields, errors) {
+    if (fields.period && !quarters().includes(fields.period)) errors.period = t("Choose a quarter.");
   },
   async store(fields) {
     await store(fields);

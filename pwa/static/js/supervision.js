@@ -4,7 +4,6 @@
 import { el } from "./app.js";
 import { save, isoNow } from "./outbox.js";
 import { t, fmtDateTime } from "./i18n.js";
-import { checkFields } from "./validate.js";
 import { uuid } from "./uuid.js";
 import { card, fillLeaders, labelOf, latest, nameOf, onSubmit, openScreen, showList } from "./coordinator.js";
 
@@ -23,13 +22,6 @@ function read() {
   return fields;
 }
 
-function check(fields) {
-  const errors = checkFields("supervision", fields);
-  if (!fields.peer_leader_id) errors.peer_leader_id = t("Choose a peer leader.");
-  if (!fields.occurred_at) errors.occurred_at = t("Enter the date and time.");
-  return errors;
-}
-
 async function drawRecent() {
   const rows = await latest("supervisions", "occurred_at");
   showList(rows.map((s) => card(nameOf(leaders, s.peer_leader_id),
@@ -42,7 +34,8 @@ async function drawRecent() {
 
 onSubmit(form, {
   read,
-  check,
+  entity: "supervision",
+  required: () => ({ peer_leader_id: t("Choose a peer leader."), occurred_at: t("Enter the date and time.") }),
   async store(fields) {
     await save("supervision", uuid(), fields, 0);
     const who = form.peer_leader_id.selectedOptions[0]?.textContent || "";

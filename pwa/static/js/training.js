@@ -5,7 +5,6 @@ import { el } from "./app.js";
 import { todayISO } from "./dates.js";
 import { save } from "./outbox.js";
 import { t, fmtDate, fmtNumber } from "./i18n.js";
-import { checkFields } from "./validate.js";
 import { uuid } from "./uuid.js";
 import { card, latest, nameOf, onSubmit, openScreen, showList } from "./coordinator.js";
 
@@ -21,13 +20,6 @@ function read() {
   if (form.hours.value !== "") fields.hours = Number(form.hours.value);
   if (form.note.value.trim()) fields.note = form.note.value.trim();
   return fields;
-}
-
-function check(fields) {
-  const errors = checkFields("training", fields);
-  if (!fields.title) errors.title = t("Required.");
-  if (!fields.held_on) errors.held_on = t("Enter the date.");
-  return errors;
 }
 
 async function drawRecent() {
@@ -49,7 +41,8 @@ function fill(list) {
 
 onSubmit(form, {
   read,
-  check,
+  entity: "training",
+  required: () => ({ title: t("Required."), held_on: t("Enter the date.") }),
   async store(fields) {
     await save("training", uuid(), fields, 0);
     document.getElementById("saved").textContent = t("Saved on this phone. Waiting to sync.");
