@@ -319,7 +319,7 @@ def contact_changed(batch: Batch, contact: Record, created: bool = False) -> Non
             "measured_on": day,
             "voided": not present,
         }
-        if present:
+        if value is not None and present:
             wanted["value"] = float(value)
             wanted["void_reason"] = None
         else:
