@@ -139,6 +139,21 @@ async def grow(people: list[tuple[str, str]], community_id: str, mutations: int)
         await default.execute_script("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def written(pid: int | None) -> int:
+    """Bytes process ``pid`` has written so far (Linux ``/proc/PID/io``, ``wchar``; 0 elsewhere).
+    The server writes nothing but its database (its log level is WARNING): per batch this is
+    the WAL pages its commit wrote (and, every few batches, a checkpoint). Unlike a time, it
+    does not move with whatever else the machine runs."""
+    try:
+        with open(f"/proc/{pid}/io") as io:
+            for line in io:
+                if line.startswith("wchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class Phones:
     """The peer leader's two phones: A pushes the timed batches; B edits, untimed, the contacts
     that A's next batch edits too (so A's edits are stale)."""
@@ -150,6 +165,7 @@ class Phones:
         self.people = people
         self.made = 0
         self.previous: list[str] = []  # contacts A made in its last batch (version 1)
+        self.pid: int | None = None  # the server's process (``written``)
 
     async def _push(self, lean: LeanClient, body: dict[str, Any]) -> float:
         start = time.perf_counter()
@@ -160,6 +176,10 @@ class Phones:
 
     async def batch(self) -> tuple[float, float]:
         """One batch of A (after B's edits): its time, and the time of sending it again."""
+        return (await self.batch_written())[:2]
+
+    async def batch_written(self) -> tuple[float, float, int]:
+        """``batch``, and the bytes the server wrote for the batch (``written``)."""
         edited = self.previous[:STALE]
         if edited:
             mutations = [
@@ -201,7 +221,10 @@ class Phones:
         self.next_a += len(mutations)
         self.previous = new
         body = {"device_id": self.device_a, "schema_version": 1, "mutations": mutations}
-        return await self._push(self.a, body), await self._push(self.a, body)
+        before = written(self.pid)
+        elapsed = await self._push(self.a, body)
+        wrote = written(self.pid) - before
+        return elapsed, await self._push(self.a, body), wrote
 
 
 @dataclass
@@ -258,6 +281,9 @@ async def twin(url: str, data_dir: Path) -> Twin:
     phones = Phones(
         LeanClient.signed_in_as(server.base, c), LeanClient.signed_in_as(server.base, c), caseload
     )
+    # On SQLite the server writes the database itself; PostgreSQL's writes are another
+    # process's, so nothing is counted there.
+    phones.pid = server.proc.pid if url.startswith("sqlite") else None
     return Twin(url, server, phones, people, str(community.id), c)
 
 
@@ -279,9 +305,15 @@ async def bench_backend(
         )
         print(
             f"[{label}] {'logged mutations':>17} {'batch ms':>9} {'at start':>9} {'ratio':>6} "
-            f"{'replay ms':>10} {'at start':>9} {'ratio':>6}"
+            f"{'replay ms':>10} {'at start':>9} {'ratio':>6} {'÷ first':>8} {'written':>8} "
+            f"{'at start':>8}"
+        )
+        print(
+            f"[{label}] (÷ first: the grown database's batch against its own first point; "
+            "written: 4 KiB pages the server wrote for a batch, median; SQLite only)"
         )
         final: tuple[float, float] = (0.0, 0.0)
+        first: tuple[float, float] | None = None
         for step in range(steps + 1):
             note = ""
             if step:
@@ -295,22 +327,27 @@ async def bench_backend(
             for t in twins:  # warm-up: the first batch after a bulk load, B's first edits
                 for _ in range(2):
                     await t.phones.batch()
-            times: dict[int, list[tuple[float, float]]] = {0: [], 1: []}
+            times: dict[int, list[tuple[float, float, int]]] = {0: [], 1: []}
             for i in range(batches):
                 for k in (0, 1) if i % 2 == 0 else (1, 0):
-                    times[k].append(await twins[k].phones.batch())
-            push = [statistics.median(t for t, _ in times[k]) * 1000 for k in (0, 1)]
-            replay = [statistics.median(r for _, r in times[k]) * 1000 for k in (0, 1)]
+                    times[k].append(await twins[k].phones.batch_written())
+            push = [statistics.median(t for t, _, _ in times[k]) * 1000 for k in (0, 1)]
+            replay = [statistics.median(r for _, r, _ in times[k]) * 1000 for k in (0, 1)]
+            pages = [statistics.median(w for _, _, w in times[k]) / 4096 for k in (0, 1)]
             logged = await grown.logged()
             final = (push[1] / push[0], replay[1] / replay[0])
+            first = first or (push[1], pages[1])
             print(
                 f"[{label}] {logged:>17,} {push[1]:>9.1f} {push[0]:>9.1f} {final[0]:>6.2f} "
-                f"{replay[1]:>10.1f} {replay[0]:>9.1f} {final[1]:>6.2f}{note}"
+                f"{replay[1]:>10.1f} {replay[0]:>9.1f} {final[1]:>6.2f} "
+                f"{push[1] / first[0]:>8.2f} {pages[1]:>8,.0f} {pages[0]:>8,.0f}{note}"
             )
+        assert first is not None
         print(
             f"[{label}] at {logged:,} logged mutations a push takes {final[0]:.2f} × the time "
-            f"at the start ({await start.logged():,} logged; target ≤ 1.3 ×), a replay "
-            f"{final[1]:.2f} ×"
+            f"at the start ({await start.logged():,} logged; target ≤ 1.3 ×), "
+            f"{push[1] / first[0]:.2f} × its own first point's, and writes "
+            f"{pages[1] / (first[1] or 1):.2f} × the pages; a replay {final[1]:.2f} ×"
         )
     finally:
         for t in twins:

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_sync.py                       # SQLite
     .venv/bin/python bench/bench_sync.py --postgres postgres://postgres@127.0.0.1:5432/postgres
-    (--outbox-report: every request carries the x-peerlog-outbox header, as the app's do)
+    (--outbox-report: every request carries the x-peerlog-outbox header, as the app's do;
+    --no-readings: contacts without a reported glucose, so no self-report measurement rows)
     (PEERLOG_TEST_POSTGRES_URL is used when --postgres is not given; --no-postgres skips it)
 
 For each backend, against one uvicorn server process on 127.0.0.1 (a subprocess, so the client
@@ -63,6 +64,10 @@ SECRET = "bench-secret"
 BATCH = 500
 # ``--outbox-report``: every request carries the phone's queue report, as the app's do (SPEC 3).
 REPORT: dict[str, str] = {}
+# What each benchmark contact reports. Since issue 14 a reported value is also a ``self_report``
+# measurement row (a second row per contact); ``--no-readings`` leaves it out, so that a push
+# does the work it did before (contacts then carried a glucose and wrote nothing more for it).
+READINGS: dict[str, Any] = {"glucose_mmol": 7.2}
 encode = msgspec.json.Encoder().encode
 
 
@@ -253,7 +258,7 @@ def contact_fields(pid: str, n: int) -> dict[str, Any]:
         "functions": ["being_there", "daily_management"],
         "topics": ["diet"],
         "referral": "none",
-        "glucose_mmol": 7.2,
+        **READINGS,
         "follow_up_on": "2026-12-20",
         "note": "talked about meals",
     }
@@ -435,7 +440,9 @@ async def bench_backend(
                 leader, str(community.id), people, n, copy=False
             )
         print(
-            f"[{label}] push ingest over HTTP: {n} contacts for {caseload} participants in {batches} batches of {BATCH}: "
+            f"[{label}] push ingest over HTTP: {n} contacts "
+            f"({'each with a reported glucose' if READINGS else 'no reported values'}) "
+            f"for {caseload} participants in {batches} batches of {BATCH}: "
             f"{out['push_rate']:,.0f} mutations/s ({out['push_ms_per_batch']:.0f} ms/batch)"
         )
         print(
@@ -695,6 +702,12 @@ async def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
+        "--no-readings",
+        action="store_true",
+        help="contacts without a reported glucose: no self-report measurement row per contact "
+        "(the work of a push before issue 14's measurements)",
+    )
+    parser.add_argument(
         "--caseload",
         type=int,
         default=50,
@@ -709,6 +722,8 @@ async def main() -> None:
     args = parser.parse_args()
     if args.outbox_report:
         REPORT["x-peerlog-outbox"] = "waiting=500; oldest=2026-11-20T01:41:12.000Z"
+    if args.no_readings:
+        READINGS.clear()
     if args.synchronous_cost:
         await bench_synchronous(args.batches, args.rounds, args.caseload)
         return

@@ -75,6 +75,9 @@ def logged_result(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_EMPTY = "{}"
+
+
 async def write_log(
     conn: BaseDBAsyncClient,
     dialect: store.Dialect,
@@ -85,7 +88,9 @@ async def write_log(
     request_id: str | None,
     now: datetime,
 ) -> None:
-    """One log row per mutation decided (applied, conflict or rejected)."""
+    """One log row per mutation decided (applied, conflict or rejected). ``changes`` is NULL
+    for a creation (its values are the record's first version) and only for one: a rejection or
+    an edit that changed nothing keeps ``{}``."""
     if not outcomes:
         return
     encode = store.encode_json
@@ -110,7 +115,9 @@ async def write_log(
                 o.base_version,
                 None if rejected else o.version,
                 o.status,
-                None if o.created or not o.changes else encode(o.changes),
+                # NULL marks a creation, and only a creation: the history index
+                # (``idx_mutation_record_edits``, migration 0011) holds every other row.
+                None if o.created else _EMPTY if not o.changes else encode(o.changes),
                 encode(extra) if extra else None,
                 now,
                 request_id,

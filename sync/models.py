@@ -650,8 +650,9 @@ class Mutation(Model):
     # The record's version after this mutation; null when rejected.
     version = fields.IntField(null=True)
     status = fields.CharField(max_length=10)
-    # Null for a creation: its values are the record's at version 1 (the record now, with the
-    # later versions' changes undone).
+    # Null for a creation, and only for one: its values are the record's at version 1 (the
+    # record now, with the later versions' changes undone). Any other row has its changes, or
+    # ``{}`` (a rejection, an edit that changed nothing).
     changes: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     # Null when the result sent back is only the columns (mutation id, record, status,
     # version); kept when it carries errors or a conflict id.
@@ -662,10 +663,10 @@ class Mutation(Model):
     class Meta:
         table = "mutation"
         unique_together = (("device_id", "mutation_id"),)
-        indexes = (
-            Index(fields=("entity", "record_id", "version")),
-            Index(fields=("user_id", "received_at")),
-        )
+        # And ``idx_mutation_record_edits`` on (record_id, version) WHERE NOT changes IS NULL:
+        # every row but creations, for a stale edit's history and the audit page's record
+        # filter (made by migration 0011: Tortoise's options cannot say IS NOT NULL).
+        indexes = (Index(fields=("user_id", "received_at")),)
 
 
 class Conflict(Model):

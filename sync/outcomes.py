@@ -17,6 +17,7 @@ The rules (SPEC 2, RECORDS.md):
 from __future__ import annotations
 
 import calendar
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -235,6 +236,20 @@ _PARTICIPANT_NS = uuid.UUID("3c9e7a15-0f42-4b8d-a6e1-5d2b8c7f4a93")
 def contact_reading_id(contact_id: uuid.UUID | str, marker: str) -> uuid.UUID:
     """The id of the ``self_report`` row holding a contact's reported value of ``marker``."""
     return uuid.uuid5(_CONTACT_NS, f"{contact_id}/{marker}")
+
+
+_CONTACT_NS_BYTES = _CONTACT_NS.bytes
+
+
+def contact_reading_key(contact_id: str, marker: str) -> str:
+    """``str(contact_reading_id(contact_id, marker))`` without the two ``UUID`` objects: the
+    push makes one per reported value of every contact it writes (``uuid.uuid5`` and ``str``
+    were a tenth of a push's Python). The same SHA-1 name-based UUID (RFC 4122, version 5)."""
+    digest = bytearray(hashlib.sha1(_CONTACT_NS_BYTES + f"{contact_id}/{marker}".encode()).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def participant_reading_id(participant_id: uuid.UUID | str, column: str, version: int) -> uuid.UUID:

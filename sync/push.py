@@ -449,11 +449,15 @@ class _Batch:
         ids, id_params = dialect.one_of(
             "record_id", "uuid", sorted(stale), start=2 + len(entity_params)
         )
-        # Uses the (entity, record_id, version) index. Placeholders in text order (SQLite).
+        # A creation (version 1, no ``changes``) is never history: a base is at least 1. The
+        # literal ``NOT changes IS NULL`` (the index's condition in the same words, which
+        # SQLite needs) lets both planners use the partial index that leaves creations out
+        # (``idx_mutation_record_edits``, migration 0011), so a push of new records does not
+        # write to it. Placeholders in text order (SQLite).
         rows = await self.conn.execute_query_dict(
             "SELECT entity, record_id, version, changes, device_id FROM mutation "
             f"WHERE version > {dialect.marks(1)[0]} AND {kinds} AND {ids} "
-            "AND version IS NOT NULL",
+            "AND version IS NOT NULL AND NOT changes IS NULL",
             [floor, *entity_params, *id_params],
         )
         for row in rows:

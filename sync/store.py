@@ -72,6 +72,24 @@ _TO_DB: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _instant_to_sqlite(value: Any) -> Any:
+    """SQLite stores an instant as the text its adapter makes of the ``datetime``
+    (``isoformat(" ")``, Tortoise's): for the canonical text of a UTC instant that is the same
+    text with a space for the "T", made without parsing it. A push writes a few thousand
+    instants (each row's time, every contact's ``occurred_at``), most of them different."""
+    if (
+        isinstance(value, str)
+        and len(value) in (25, 32)
+        and value[10] == "T"
+        and value.endswith("+00:00")
+    ):
+        return f"{value[:10]} {value[11:]}"
+    return _instant_to_db(value)
+
+
+_TO_SQLITE: dict[str, Callable[[Any], Any]] = {**_TO_DB, "instant": _instant_to_sqlite}
+
+
 def _db_values(
     rows: Iterable[dict[str, Any]],
     names: Sequence[str],
@@ -174,7 +192,8 @@ class Dialect:
     def converters(self, table: str, names: Sequence[str]) -> list[Callable[[Any], Any] | None]:
         """Per column, what ``to_db`` does for its kind, or None where it keeps the value."""
         kinds = COLUMNS[table]
-        return [_TO_DB.get(kinds[name]) for name in names]
+        to_db = _TO_DB if self.postgres else _TO_SQLITE
+        return [to_db.get(kinds[name]) for name in names]
 
     def from_db(self, kind: str, value: Any) -> Any:
         if value is None:

@@ -22,13 +22,14 @@ from typing import Any
 
 from litestar import get
 from litestar.response import Template
-from tortoise.expressions import Q, RawSQL
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.functions import Count, Max, Min
 
 from server.admin.common import page, page_number, parse_date
 from server.deps import AppSettings, CurrentUser, Req
 from server.reports import start_of
 from sync import db
+from sync.entities import REGISTRY
 from sync.models import AuditEvent, Conflict, Mutation, MutationStatus, Role, User
 
 PAGE_SIZE = 50
@@ -56,12 +57,15 @@ async def audit_page(request: Req, user: CurrentUser, settings: AppSettings) -> 
         else:
             with_mutations = False
     record = (q.get("record") or "").strip()
+    record_id: uuid.UUID | None = None
     if record:
         events_where &= Q(record_id=record)
         try:
-            mutations_where &= Q(record_id=uuid.UUID(record))
+            record_id = uuid.UUID(record)
         except ValueError:
             with_mutations = False  # a mutation's record id is always a UUID
+        else:
+            mutations_where &= Q(record_id=record_id)
     since, until = parse_date(q.get("since")), parse_date(q.get("until"))
     if since:
         events_where &= Q(at__gte=start_of(since))
@@ -97,10 +101,10 @@ async def audit_page(request: Req, user: CurrentUser, settings: AppSettings) -> 
                 actor_name="actor__username",
             )
         )
-    if with_mutations:
+    for where in await _record_parts(mutations_where, record_id) if with_mutations else []:
         merged.extend(
             _mutation_event(m)
-            for m in await Mutation.filter(mutations_where)
+            for m in await Mutation.filter(where)
             .order_by("-received_at", "-id")
             .limit(wanted)
             .values(
@@ -148,6 +152,27 @@ async def audit_page(request: Req, user: CurrentUser, settings: AppSettings) -> 
         },
         section="audit",
     )
+
+
+async def _record_parts(where: Q, record_id: uuid.UUID | None) -> list[Q]:
+    """The mutation filter, or, for one record, the two halves the log's indexes answer: the
+    rows that are not a creation (``changes`` set: the partial index on ``(record_id, version)``
+    that leaves creations out, migration 0011), and its creation, the row whose ``changes`` is
+    NULL, written at the record's ``created_at`` (through the ``received_at`` index, comparing
+    the stored values). A creation is not in the record index, so that a push of new records
+    does not write to it."""
+    if record_id is None:
+        return [where]
+    # Tortoise writes this ``NOT "changes" IS NULL``: the index's condition, word for word.
+    parts = [where & Q(changes__isnull=False)]
+    for entity in REGISTRY.values():
+        if entity.columns.get("id") != "uuid":
+            continue
+        record = entity.model.filter(id=record_id)
+        if await record.exists():
+            created = Subquery(record.values("created_at"))
+            parts.append(where & Q(changes__isnull=True, received_at__in=created))
+    return parts
 
 
 def _pull_count() -> RawSQL:

@@ -95,7 +95,7 @@ class Contact(Entity):
     def after_change(self, batch: Batch, before: Record | None, after: Record) -> None:
         touched(batch, after["id"], before["participant_id"] if before else None, after)
         # Reported glucose, blood pressure and weight: self-reported measurements.
-        measurement.contact_changed(batch, after)
+        measurement.contact_changed(batch, after, created=before is None)
 
 
 # --- the participant's latest contact -------------------------------------------------------------

@@ -278,40 +278,56 @@ async def _contact_rows(batch: Batch, ids: list[str]) -> dict[str, Any]:
 CONTACT_ROWS = Lookup("contact measurements", _contact_rows)
 
 
+# (column, marker) of a contact's reported values, the marker as plain text (an enum member's
+# ``.value`` is a descriptor call, and this runs for every contact a push writes).
+_CONTACT_READINGS = tuple((column, marker.value) for column, marker in outcomes.CONTACT_READINGS)
+
+
 def contact_refers(batch: Batch, contact_id: str) -> None:
     """A contact mutation: read the rows its reported values may already have."""
     batch.need(
         CONTACT_ROWS,
-        [str(outcomes.contact_reading_id(contact_id, m)) for _, m in outcomes.CONTACT_READINGS],
+        [outcomes.contact_reading_key(contact_id, m) for _, m in _CONTACT_READINGS],
     )
 
 
-def contact_changed(batch: Batch, contact: Record) -> None:
-    """Keep one ``self_report`` row per reported value of ``contact`` in step with it."""
-    day = _local_day(batch, contact["occurred_at"])
-    for column, marker in outcomes.CONTACT_READINGS:
-        rid = str(outcomes.contact_reading_id(contact["id"], marker))
-        existing = batch.records.get(("measurement", rid))
+def contact_changed(batch: Batch, contact: Record, created: bool = False) -> None:
+    """Keep one ``self_report`` row per reported value of ``contact`` in step with it.
+    ``created``: the contact is new with this change, so none of its rows exists yet (they are
+    read only for contacts that existed, ``contact_refers``): a value it does not report needs
+    no row, and no id is made for it."""
+    day: str | None = None
+    records = batch.records
+    for column, marker in _CONTACT_READINGS:
         value = contact.get(column)
+        if created and value is None:
+            continue
+        rid = outcomes.contact_reading_key(contact["id"], marker)
+        existing = records.get(("measurement", rid))
         present = value is not None and not contact.get("voided")
+        if not present and existing is None:
+            continue
+        if day is None:
+            day = _local_day(batch, contact["occurred_at"])
         wanted: dict[str, Any] = {
             "participant_id": contact["participant_id"],
             "community_id": contact["community_id"],
             "entered_by_id": contact["peer_leader_id"],
             "contact_id": contact["id"],
-            "marker": marker.value,
-            "source": MeasurementSource.SELF_REPORT.value,
+            "marker": marker,
+            "source": _SELF_REPORT,
             "measured_on": day,
             "voided": not present,
         }
         if value is not None and present:
             wanted["value"] = float(value)
             wanted["void_reason"] = None
-        elif existing is None:
-            continue
         else:
             wanted["void_reason"] = contact.get("void_reason") or REMOVED_FROM_CONTACT
         _put_derived(batch, rid, existing, wanted)
+
+
+_SELF_REPORT = MeasurementSource.SELF_REPORT.value
 
 
 REMOVED_FROM_CONTACT = "已从联系记录中删除 · cleared on its contact"

@@ -50,6 +50,7 @@ from sync.models import (
     Training,
     User,
 )
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEN = datetime(2026, 11, 20, 1, 30, 15, 250000, tzinfo=UTC)
@@ -478,6 +479,55 @@ async def test_upgrading_from_the_first_migration_keeps_the_mutation_log(
         else:
             fks = await conn.execute_query_dict("PRAGMA foreign_key_list(mutation)")
             assert {r["table"] for r in fks} == {"device", "users"}
+    finally:
+        await sync_db.close()
+
+
+async def test_upgrading_marks_every_logged_row_but_creations(database_url: str) -> None:
+    """0011: a creation's log row is the only one whose ``changes`` is NULL (the history index
+    leaves those out). Rows logged before it get ``{}`` unless they are a record's creation,
+    the version-1 row written at the record's ``created_at``."""
+    await tortoise_migrate(
+        config=sync_db.tortoise_config(database_url), target="models.0010_evaluation_records"
+    )
+    await Tortoise.close_connections()
+    await sync_db.init(database_url)
+    try:
+        leader = await factories.user(Role.PEER_LEADER)
+        person = await factories.participant(
+            await factories.committee(await leader.community), peer_leader=leader
+        )
+        device = await factories.device(leader)
+        later = person.created_at + timedelta(minutes=5)
+        rows = {
+            1: ("participant", person.id, 1, None, person.created_at),  # the creation
+            2: ("participant", person.id, 1, None, later),  # an edit that changed nothing
+            3: ("participant", person.id, None, None, later),  # a rejection
+            4: ("participant", person.id, 2, {"note": [None, "x"]}, later),  # an edit
+            5: ("participant", person.id, 2, None, later),  # nothing changed, at version 2
+            6: ("contact", uuid.uuid4(), 1, None, later),  # a record that is not there
+        }
+        for n, (entity, record, version, changes, at) in rows.items():
+            m = await Mutation.create(
+                device=device,
+                mutation_id=n,
+                user=leader,
+                entity=entity,
+                record_id=record,
+                version=version,
+                status="rejected" if version is None else "applied",
+                changes=changes,
+            )
+            await Mutation.filter(id=m.id).update(received_at=at)
+    finally:
+        await sync_db.close()
+    await sync_db.migrate(database_url)
+    await sync_db.init(database_url)
+    try:
+        after = dict(
+            await Mutation.filter(device_id=device.id).values_list("mutation_id", "changes")
+        )
+        assert after == {1: None, 2: {}, 3: {}, 4: {"note": [None, "x"]}, 5: {}, 6: {}}
     finally:
         await sync_db.close()
 

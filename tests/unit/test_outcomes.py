@@ -23,6 +23,7 @@ from sync.outcomes import (
     baseline,
     change,
     contact_reading_id,
+    contact_reading_key,
     contact_readings,
     follow_up,
     latest,
@@ -188,6 +189,11 @@ def test_derived_row_ids_depend_only_on_their_source() -> None:
     assert participant_reading_id(contact, "hba1c", 3) != participant_reading_id(
         contact, "hba1c", 4
     )
+
+
+@given(st.uuids(), st.sampled_from([m.value for m in Marker]))
+def test_the_push_makes_the_same_reading_ids_as_uuid5(contact: uuid.UUID, marker: str) -> None:
+    assert contact_reading_key(str(contact), marker) == str(contact_reading_id(contact, marker))
     assert participant_reading_id(contact, "hba1c", 3) != participant_reading_id(
         contact, "hba1c_baseline", 3
     )
