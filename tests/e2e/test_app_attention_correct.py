@@ -174,6 +174,17 @@ async def test_a_group_activity_refused_for_a_headcount_is_corrected_in_place(
     residents = phone.locator("form.fix input[name=residents_count]")
     assert await residents.input_value() == "6000"
     await residents.fill("60")
+    # A sync page arriving while the correction is typed redraws nothing under the fingers; the
+    # screen is redrawn once the user leaves the field, what was typed kept.
+    await residents.evaluate("(input) => { window.typing = input; }")
+    await phone.evaluate("() => document.dispatchEvent(new Event('peerlog:data'))")
+    await phone.wait_for_timeout(500)  # what a redraw would need to replace the form
+    assert await phone.evaluate(
+        "() => window.typing.isConnected && document.activeElement === window.typing"
+    )
+    await residents.evaluate("(input) => input.blur()")
+    await phone.wait_for_function("() => !window.typing.isConnected")
+    await expect(residents).to_have_value("60")
     await phone.click("form.fix button[type=submit]")
     await expect(phone.locator("#items .card[data-corrected=yes]")).to_have_count(1)
 

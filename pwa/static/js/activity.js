@@ -5,7 +5,7 @@
 //
 // Below the form, the past activities on this phone, newest first, each voided from its card by
 // its author with a reason (staff: any in their community, as the server allows).
-import { start, afterSave, el } from "./app.js";
+import { start, afterSave, el, redrawAfterSync } from "./app.js";
 import { all, getMeta, setMeta } from "./db.js";
 import { save, isoNow } from "./outbox.js";
 import { t, fmtDateTime } from "./i18n.js";
@@ -139,7 +139,7 @@ function card(a) {
     a._attention ? el("a", { class: "tag warn", href: "/attention", text: t("Needs attention") }) : null,
     line(targetName(a)), line(reach(a)), line(a.topic),
     voidable(a) ? voidControls("group_activity", [a], {
-      question: t("Why is this activity void?"), confirmText: t("Void activity"), closed: redrawIfStale,
+      question: t("Why is this activity void?"), confirmText: t("Void activity"), closed: () => redrawing.whenDone(),
       done: async () => {
         document.getElementById("voided").textContent = t("Voided on this phone. Waiting to sync.");
         await renderPast({ force: true });
@@ -153,18 +153,15 @@ async function renderPast({ force = false } = {}) {
   const rows = (await all("activities")).filter((a) => !a.voided)
     .sort((a, b) => (b.occurred_at || "").localeCompare(a.occurred_at || ""));
   // A menu opened while the records were read: not closed under the user's fingers.
-  if (!force && busy()) { stale = true; return; }
+  if (!force && busy()) { redrawing?.later(); return; }
   document.getElementById("past").replaceChildren(...(rows.length ? rows.slice(0, shown).map(card)
     : [el("li", { class: "empty", text: t("No group activities yet.") })]));
   document.getElementById("past-more").hidden = rows.length <= shown;
 }
 
 // A sync may bring new data while a reason is typed: the list is redrawn once the user is done.
-let stale = false;
 const busy = () => Boolean(document.querySelector("#past details.more[open]"));
-function redrawIfStale() {
-  if (stale && !busy()) { stale = false; renderPast(); }
-}
+let redrawing = null;
 
 me = await start();
 people = (await all("participants")).filter((p) => !p.status || p.status === "active")
@@ -184,5 +181,5 @@ await defaults();
 attendees();
 await renderPast();
 document.getElementById("past-more").addEventListener("click", () => { shown += PAGE; renderPast(); });
-document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else renderPast(); });
+redrawing = redrawAfterSync(renderPast, busy);
 document.body.dataset.ready = "yes";

@@ -237,6 +237,21 @@ async function alignLanguage() {
 }
 
 // Small helpers the screens share.
+// A sync may bring new data while the user types or has a menu open: the screen's `draw` runs
+// again once they are done, never under their fingers. Redraws run one at a time, in order (two
+// overlapping ones could draw older data last), as `draw({ background: true })`; a draw that
+// finds the user busy once it has read the phone's database calls `later()` and draws nothing,
+// and a menu that closes calls `whenDone()`.
+export function redrawAfterSync(draw, busy) {
+  let stale = false;
+  let drawing = Promise.resolve();
+  const redraw = () => { drawing = drawing.then(() => draw({ background: true })); };
+  const whenDone = () => { if (stale && !busy()) { stale = false; redraw(); } };
+  document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else redraw(); });
+  document.addEventListener("focusout", () => setTimeout(whenDone, 0));
+  return { later: () => { stale = true; }, whenDone };
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

@@ -1,7 +1,7 @@
 // Needs attention: pushes the server rejected (with its messages per field) or merged with a
 // conflict an administrator will resolve. The user reads, corrects a refused value in place
 // (correct.js) or enters the record again, and dismisses.
-import { start, el, afterSave } from "./app.js";
+import { start, el, afterSave, redrawAfterSync } from "./app.js";
 import { all } from "./db.js";
 import { resolveAttention } from "./outbox.js";
 import { t, fmtDate, fmtDateTime, fmtNumber, reasons } from "./i18n.js";
@@ -86,7 +86,7 @@ async function render({ force = false } = {}) {
   const items = (await all("attention")).sort((a, b) => b.mutation_id - a.mutation_id);
   const standing = await conflictStatuses(items);
   // Typing started while the records were read: the screen is redrawn once the user is done.
-  if (!force && busy()) { stale = true; return; }
+  if (!force && busy()) { redrawing?.later(); return; }
   const labels = FIELD();
   const list = document.getElementById("items");
   list.replaceChildren(...(items.length ? items.map((item) => {
@@ -131,12 +131,9 @@ async function corrected() {
 
 // A sync may bring a page while a correction is typed: the screen is redrawn once the user is
 // done (what was typed is kept either way, correct.js).
-let stale = false;
 const busy = () => Boolean(document.activeElement?.closest?.("form.fix"));
+let redrawing = null;
 
 await start();
 await render();
-document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else render(); });
-document.addEventListener("focusout", () => setTimeout(() => {
-  if (stale && !busy()) { stale = false; render(); }
-}, 0));
+redrawing = redrawAfterSync(render, busy);

@@ -3,7 +3,7 @@
 // A contact or group meeting logged by mistake is voided from the timeline by its author, with a
 // reason (SPEC 2: a field, never a deletion); voiding a meeting voids it for every attendee. A
 // reading is voided the same way from the readings.
-import { start, el, afterSave } from "./app.js";
+import { start, el, afterSave, redrawAfterSync } from "./app.js";
 import { all, byIndex, get } from "./db.js";
 import { history, loadAll, score, summarize } from "./model.js";
 import { save } from "./outbox.js";
@@ -38,7 +38,7 @@ const readingVoidable = (m) => Boolean(me) && !m.contact_id && !m.voided &&
 function voidControls(entity, c, together = []) {
   const [question, confirmText] = VOID_TEXT()[entity];
   return [voidMenu(entity, [c, ...together], {
-    question, confirmText, closed: redrawIfStale,
+    question, confirmText, closed: () => redrawing.whenDone(),
     done: async () => {
       document.getElementById("saved").textContent = t("Voided on this phone. Waiting to sync.");
       await render();
@@ -147,7 +147,7 @@ async function render({ background = false } = {}) {
   const volunteer = me?.role === "volunteer";
   const readingNodes = p && !volunteer ? await readings(p.id) : null;
   const assessmentNodes = p && !volunteer ? await assessments(p.id) : null;
-  if (background && busy()) { stale = true; return; }
+  if (background && busy()) { redrawing.later(); return; }
   const box = document.getElementById("profile");
   if (!p) {
     box.replaceChildren(el("p", { class: "empty", text: t("This participant is not on this phone.") }));
@@ -223,16 +223,8 @@ form.addEventListener("submit", async (e) => {
 me = await start();
 await render();
 
-// A sync may bring new data while the user is typing (a phone number, why a contact is void):
-// the page is redrawn once they are done, not under their fingers.
-let stale = false;
+// A sync may bring new data while the user is typing (a phone number, why a contact is void) or
+// has a "More" menu open: the page is redrawn once they are done.
 const busy = () => Boolean(document.activeElement?.closest?.("#edit, form.void")) ||
   Boolean(document.querySelector("details.more[open]"));
-// Redraws run one at a time, in order: two overlapping ones could draw older data last.
-let drawing = Promise.resolve();
-const redraw = () => { drawing = drawing.then(() => render({ background: true })); };
-function redrawIfStale() {
-  if (stale && !busy()) { stale = false; redraw(); }
-}
-document.addEventListener("peerlog:data", () => { if (busy()) stale = true; else redraw(); });
-document.addEventListener("focusout", () => setTimeout(redrawIfStale, 0));
+const redrawing = redrawAfterSync(render, busy);
