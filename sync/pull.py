@@ -10,6 +10,7 @@ invisible, and a cursor never skips a change.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from sync import cursor as cursors
 from sync import db, directory, restore, store
 from sync import outbox as outbox_columns
 from sync.entities import REGISTRY
+from sync.entities.base import Entity
 from sync.outbox import OutboxReport
 from sync.scope import Actor
 from sync.wire import Change, PullResponse, ResyncResponse
@@ -50,42 +52,48 @@ async def pull(
             return await _resync(actor, device_id, request_id, "scope", outbox)
         after = parsed.seq
     dialect = store.Dialect(db.dialect())
+    scans = [
+        _Scan(entity, kind, fields)
+        for entity, kind in REGISTRY.items()
+        if (fields := kind.fields_for(actor)) and kind.read_filter(actor, dialect.marks)
+    ]
     # Read before the page's transaction: every change at or below ``high`` has committed, so
-    # the scans (whose snapshot starts later) see all of them.
-    high, generation = await restore.position(connections.get("default"))
+    # the scans (whose snapshot starts later) see all of them. In the same round trip and
+    # snapshot: which tables hold a change after the cursor (an index probe each); only those
+    # are read. (A page's empty scans cost more than the rows of an incremental sync.)
+    take = dialect.counter().take
+    probes: list[str] = []
+    probed: list[Any] = []
+    for scan in scans:
+        where, params = scan.scope(actor, take, upto=False)
+        probes.append(f"EXISTS (SELECT 1 FROM {scan.kind.table} WHERE {where})")
+        probed += [after, *params]
+    high, generation, changed = await restore.position(connections.get("default"), probes, probed)
     if parsed is not None and (parsed.generation != generation or parsed.seq > high):
         # A cursor from before a restore: it would skip the changes numbered again since.
         return await _resync(actor, device_id, request_id, "restore", outbox)
+    scans = [scan for scan, held in zip(scans, changed, strict=True) if held]
     async with in_transaction() as conn:
+        # Each table's next rows in sequence order, merged. Once more than ``limit`` rows are
+        # in hand, a row numbered above the (limit + 1)-th cannot be on this page: the tables
+        # read after that stop there (a table whose changes all come later reads none).
         candidates: list[tuple[int, str, dict[str, Any]]] = []
-        scans: list[tuple[str, str, str, str, list[Any], str, str]] = []
-        total = 0
-        for entity, kind in REGISTRY.items():
-            fields = kind.fields_for(actor)
-            counter = dialect.counter()
-            after_mark, high_mark = counter.take(2)
-            condition = kind.read_filter(actor, counter.take)
-            if condition is None or not fields:
-                continue
-            where, params = condition
-            table = kind.table
-            columns = ", ".join(["id", "version", "seq", "updated_at", *fields])
-            base = f"FROM {table} WHERE seq > {after_mark} AND seq <= {high_mark} AND {where}"
-            scans.append((entity, table, columns, where, params, after_mark, high_mark))
+        bound, read, cut = high, 0, False
+        for scan in scans:
+            where, params = scan.scope(actor, dialect.counter().take)
             rows = await conn.execute_query_dict(
-                f"SELECT {columns} {base} ORDER BY seq LIMIT {limit + 1}", [after, high, *params]
+                f"SELECT {scan.columns} FROM {scan.kind.table} WHERE {where} "
+                f"ORDER BY seq LIMIT {limit + 1}",
+                [after, bound, *params],
             )
-            for raw in rows:
-                row = dialect.row(table, raw)
-                candidates.append((int(row["seq"]), entity, row))
-            if len(rows) <= limit:
-                total += len(rows)
-            else:
-                counted = await conn.execute_query_dict(
-                    f"SELECT COUNT(*) AS n {base}", [after, high, *params]
-                )
-                total += int(counted[0]["n"])
-        candidates.sort(key=lambda c: c[0])
+            read += len(rows)
+            cut = cut or bound < high or len(rows) > limit
+            candidates.extend((int(raw["seq"]), scan.entity, raw) for raw in rows)
+            if len(candidates) > limit:
+                candidates.sort(key=_by_seq)
+                del candidates[limit + 1 :]
+                bound = candidates[limit][0]
+        candidates.sort(key=_by_seq)
         page = candidates[:limit]
         has_more = len(candidates) > limit
         if has_more and candidates[limit][0] == page[-1][0]:
@@ -94,19 +102,23 @@ async def pull(
             # page ends after all of them, even if that makes it longer than ``limit``.
             tie = page[-1][0]
             page = [c for c in candidates if c[0] < tie]
-            for entity, table, columns, where, params, tie_mark, high_mark in scans:
-                sql = (
-                    f"SELECT {columns} FROM {table} "
-                    f"WHERE seq = {tie_mark} AND seq <= {high_mark} AND {where}"
+            for scan in scans:
+                where, params = scan.scope(actor, dialect.counter().take)
+                rows = await conn.execute_query_dict(
+                    f"SELECT {scan.columns} FROM {scan.kind.table} WHERE {where}",
+                    [tie - 1, tie, *params],
                 )
-                for raw in await conn.execute_query_dict(sql, [tie, high, *params]):
-                    page.append((tie, entity, dialect.row(table, raw)))
+                page.extend((tie, scan.entity, raw) for raw in rows)
+        # Every change in scope after the cursor: what was read, unless a table stopped short.
+        total = await _count(conn, dialect, scans, actor, after, high) if cut else read
         # With the last page, in the same snapshot: the names the coordinator's forms pick from.
         leaders = None if has_more else await directory.peer_leaders(conn, dialect, actor)
     next_seq = page[-1][0] if has_more else max(high, after)
     changes = []
-    for _seq, entity, row in page:
-        # The row becomes the change's fields: no copy of each row.
+    for _seq, entity, raw in page:
+        # The row becomes the change's fields: no copy of each row (and only the page's rows
+        # are converted).
+        row = dialect.row(REGISTRY[entity].table, raw)
         del row["seq"]
         changes.append(
             Change(entity=entity, id=row.pop("id"), version=row.pop("version"), fields=row)
@@ -127,6 +139,48 @@ async def pull(
         total_estimate=total,
         peer_leaders=leaders,
     )
+
+
+def _by_seq(candidate: tuple[int, str, dict[str, Any]]) -> int:
+    return candidate[0]
+
+
+class _Scan:
+    """One entity the actor reads: its columns, and its rows in the actor's scope."""
+
+    __slots__ = ("columns", "entity", "kind")
+
+    def __init__(self, entity: str, kind: Entity, fields: tuple[str, ...]) -> None:
+        self.entity = entity
+        self.kind = kind
+        self.columns = ", ".join(["id", "version", "seq", "updated_at", *fields])
+
+    def scope(
+        self, actor: Actor, take: Callable[[int], list[str]], *, upto: bool = True
+    ) -> tuple[str, list[Any]]:
+        """The condition for rows in scope numbered after the first parameter and (``upto``)
+        at most the second; the scope's own parameters follow those."""
+        after = take(1)[0]
+        below = f" AND seq <= {take(1)[0]}" if upto else ""
+        # (Never None: a _Scan is made only for an entity the actor reads.)
+        where, params = self.kind.read_filter(actor, take) or ("FALSE", [])
+        return f"seq > {after}{below} AND {where}", params
+
+
+async def _count(
+    conn: Any, dialect: store.Dialect, scans: list[_Scan], actor: Actor, after: int, high: int
+) -> int:
+    """The changes in scope after ``after``: every table's index range count in one
+    statement."""
+    take = dialect.counter().take
+    parts: list[str] = []
+    params: list[Any] = []
+    for scan in scans:
+        where, values = scan.scope(actor, take)
+        parts.append(f"(SELECT COUNT(*) FROM {scan.kind.table} WHERE {where})")
+        params += [after, high, *values]
+    rows = await conn.execute_query_dict(f"SELECT {' + '.join(parts)} AS n", params)
+    return int(rows[0]["n"])
 
 
 async def _resync(

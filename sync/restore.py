@@ -17,7 +17,7 @@ A restored copy has forgotten two things phones still rely on:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,15 +32,21 @@ from sync.models import AuditEvent, DatabaseGeneration
 FIRST = ""
 
 
-async def position(conn: BaseDBAsyncClient) -> tuple[int, str]:
+async def position(
+    conn: BaseDBAsyncClient, probes: Sequence[str] = (), params: Sequence[Any] = ()
+) -> tuple[int, str, list[bool]]:
     """The highest sequence number handed out so far and the database's generation, in one
-    round trip (a pull page reads both)."""
+    round trip; with them, in the same snapshot, whether each of ``probes`` holds (SQL
+    conditions whose placeholders, numbered from the first, take ``params``)."""
+    asked = "".join(f", {probe} AS probe_{n}" for n, probe in enumerate(probes))
     rows = await conn.execute_query_dict(
         "SELECT (SELECT value FROM change_counter WHERE name = 'global') AS high, "
-        "(SELECT generation FROM database_generation ORDER BY id DESC LIMIT 1) AS generation"
+        f"(SELECT generation FROM database_generation ORDER BY id DESC LIMIT 1) AS generation{asked}",
+        list(params),
     )
     row = rows[0] if rows else {}
-    return int(row.get("high") or 0), str(row.get("generation") or FIRST)
+    held = [bool(row.get(f"probe_{n}")) for n in range(len(probes))]
+    return int(row.get("high") or 0), str(row.get("generation") or FIRST), held
 
 
 async def start_generation(reason: str) -> str:

@@ -69,15 +69,19 @@ class Actor:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def led_filter(actor: Actor, mark: Callable[[int], list[str]]) -> tuple[str, list[Any]]:
+def led_filter(
+    actor: Actor, mark: Callable[[int], list[str]], of: str = ""
+) -> tuple[str, list[Any]]:
     """SQL condition for rows a peer leader is assigned to or logged (``peer_leader_id``) or
-    that belong to a group they lead or co-lead. Placeholders are taken in the order they
-    appear in the text (SQLite's "?")."""
-    cond = f"peer_leader_id = {mark(1)[0]}"
+    that belong to a group they lead or co-lead; ``of``: the table (or alias) whose columns
+    these are, for a statement that reads two. Placeholders are taken in the order they appear
+    in the text (SQLite's "?")."""
+    at = f"{of}." if of else ""
+    cond = f"{at}peer_leader_id = {mark(1)[0]}"
     groups = sorted(actor.group_ids)
     if not groups:
         return cond, [actor.user_id]
-    in_groups = f"group_id IN ({', '.join(mark(len(groups)))})"
+    in_groups = f"{at}group_id IN ({', '.join(mark(len(groups)))})"
     return f"({cond} OR {in_groups})", [actor.user_id, *groups]
 
 

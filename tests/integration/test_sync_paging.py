@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid
 from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar
+from tortoise.transactions import in_transaction
 
 from server.settings import Settings
-from sync import engine
+from sync import cursor as cursors
+from sync import engine, sequence
 from sync.instruments import BUILT_IN
-from sync.models import AuditEvent, Contact, Mutation, Participant, Role, User
+from sync.models import AuditEvent, Contact, Instrument, Mutation, Participant, Role, User
 from tests import factories as f
 from tests.integration.test_sync_helpers import contact_fields, mutation, pull_all, push
 
@@ -232,3 +236,93 @@ async def test_rows_sharing_one_sequence_number_are_never_split_across_pages(
     changes, _ = await pull_all(client, limit=2)
     assert [c["id"] for c in changes if c["entity"] == "participant"].count(next(iter(people))) == 1
     assert {c["id"] for c in changes if c["entity"] == "participant"} == people
+
+
+async def test_pages_merge_every_table_in_sequence_order_and_count_what_is_left(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """A page reads each table after the cursor and stops a table at the page's end once it
+    is known (``sync.pull``): changes of five tables interleaved by sequence number, some
+    sharing one, others out of scope, pulled with pages of every size from 1 to 9 and 1,000.
+    Each page holds exactly the scope's changes numbered after the cursor up to the next one,
+    in order, and ``total_estimate`` is what is left from the cursor on."""
+    leader = await f.user(Role.PEER_LEADER)
+    other = await f.user(Role.PEER_LEADER, community=await leader.community)
+    committee = await f.committee(await leader.community)
+    mine = [await f.participant(committee, peer_leader=leader, seq=0) for _ in range(3)]
+    theirs = await f.participant(committee, peer_leader=other, seq=0)
+    rng = random.Random(14)
+    expected: dict[tuple[str, str], int] = {}  # (entity, id) → seq, in the leader's scope
+    async with in_transaction() as conn:
+        first = await sequence.allocate(conn, 60)
+    numbers = [first + n // 2 if n % 7 == 0 else first + n for n in range(60)]  # some shared
+    rng.shuffle(numbers)
+    for n, seq in enumerate(numbers):
+        person = rng.choice([*mine, theirs])
+        day = date(2026, 6, 1) + timedelta(days=n)
+        when = datetime(2026, 6, 1, 9, tzinfo=UTC) + timedelta(days=n)
+        kind = n % 5
+        if kind == 0:
+            person.seq = seq
+            await person.save(update_fields=["seq"])
+            row: Any = person
+            entity = "participant"
+        elif kind == 1:
+            entity, row = "contact", await Contact.create(
+                participant=person,
+                peer_leader_id=person.peer_leader_id,  # type: ignore[attr-defined]
+                community_id=person.community_id,  # type: ignore[attr-defined]
+                occurred_at=when,
+                mode="phone",
+                seq=seq,
+            )
+        elif kind == 2:
+            entity, row = "measurement", await f.measurement(person, "hba1c", 7.0, day, seq=seq)
+        elif kind == 3:
+            entity, row = "assessment", await f.assessment(
+                person, leader, "baseline", day, {"q1": 2, "q2": 3}, seq=seq
+            )
+        else:
+            entity, row = "group_activity", await f.group_activity(
+                leader if person is not theirs else other, "wechat", when, seq=seq
+            )
+        visible = person is not theirs
+        if visible:
+            expected[(entity, str(row.id))] = seq
+        else:
+            expected.pop((entity, str(row.id)), None)
+    await f.sign_in(client, leader, settings)
+    # What is always there: the built-in questionnaires, numbered by the migration.
+    baseline, _ = await pull_all(client, limit=1000)
+    for change in baseline:
+        key = (change["entity"], change["id"])
+        if key not in expected:
+            model = {"instrument": Instrument, "participant": Participant}[change["entity"]]
+            expected[key] = (await model.get(id=change["id"])).seq
+    for limit in [*range(1, 10), 1000]:
+        cursor: str | None = None
+        seen: list[tuple[str, str]] = []
+        for _ in range(500):
+            after = cursors.decode(cursor).seq if cursor else cursors.START
+            response = await client.get(
+                "/api/sync/pull", params={"limit": limit, **({"cursor": cursor} if cursor else {})}
+            )
+            body = response.json()
+            upto = cursors.decode(body["cursor"]).seq
+            left = [k for k, seq in expected.items() if seq > after]
+            assert body["total_estimate"] == len(left), (limit, after)
+            page = [(c["entity"], c["id"]) for c in body["changes"]]
+            if body["has_more"]:
+                want = {k for k, seq in expected.items() if after < seq <= upto}
+            else:
+                want = set(left)
+            assert set(page) == want and len(page) == len(want), (limit, after)
+            numbers_on_page = [expected[k] for k in page]
+            assert numbers_on_page == sorted(numbers_on_page)
+            # A page is longer than asked only to keep rows sharing a number together.
+            assert len(page) <= limit or len({expected[k] for k in page[limit - 1 :]}) == 1
+            seen += page
+            cursor = body["cursor"]
+            if not body["has_more"]:
+                break
+        assert sorted(seen) == sorted(expected), limit
