@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import httpx
 from playwright.async_api import BrowserContext, Page, Route, expect
+from tortoise.transactions import in_transaction
 
-from sync import engine
+from sync import engine, sequence
 from sync.models import Conflict, Contact, ContactMode, Participant, Role
 from tests import factories
 from tests.conftest import LiveServer
@@ -191,3 +192,44 @@ async def test_resync_refetches_the_scope_and_drops_what_left_it(
             break
         await phone.wait_for_timeout(50)
     assert answered and await idb_count(phone, "participants") == 1
+
+
+async def test_the_progress_bar_counts_the_whole_scope_across_pages(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    """Pages of 3 instead of 1,000 (the request's limit rewritten): before each next page the
+    bar holds what arrived so far out of the scope's whole count, the same on every page
+    (``total_estimate`` is what is left from a page's cursor on, not the scope)."""
+    prog = await program(9)
+    # Numbered as the engine numbers its writes (the factory's rows share seq 0, which a page
+    # never splits).
+    async with in_transaction() as conn:
+        first = await sequence.allocate(conn, len(prog.participants))
+    for n, person in enumerate(prog.participants):
+        person.seq = first + n
+        await person.save(update_fields=["seq"])
+    phone_context.set_default_timeout(15_000)
+    seen: list[tuple[str, str]] = []
+    totals: list[int] = []
+
+    async def small_pages(route: Route) -> None:
+        if "cursor=" in route.request.url:
+            bar = await phone.evaluate(
+                "() => { const b = document.querySelector('#sync-progress');"
+                " return [b.getAttribute('value') ?? String(b.value), String(b.max)]; }"
+            )
+            seen.append((bar[0], bar[1]))
+        response = await route.fetch(url=route.request.url.replace("limit=1000", "limit=3"))
+        totals.append((await response.json()).get("total_estimate", 0))
+        await route.fulfill(response=response)
+
+    await phone_context.route("**/api/sync/pull*", small_pages)
+    await sign_in_with_cookie(phone_context, live_server, prog.leader)
+    await phone.goto(f"{live_server.url}/")
+    await wait_controlled(phone)
+    await wait_synced(phone)
+    scope = totals[0]
+    assert scope >= 9 + 1 and len(seen) >= 3, (totals, seen)
+    # The first sync's pages, in order: 3, 6, 9 … of the whole scope.
+    first_run = seen[: (scope + 2) // 3 - 1]
+    assert first_run == [(str(3 * n), str(scope)) for n in range(1, len(first_run) + 1)]

@@ -192,9 +192,11 @@ async function pull(headers) {
     }
     const changes = body.changes || [];
     await applyPage(changes, body.cursor ?? cursor, seen, body.peer_leaders);
+    // ``total_estimate`` counts what was left from this page's cursor on, this page included.
+    const total = received + (body.total_estimate || 0);
     received += changes.length;
     cursor = body.cursor ?? cursor;
-    emit("progress", { received, total: Math.max(body.total_estimate || 0, received), done: !body.has_more });
+    emit("progress", { received, total: Math.max(total, received), done: !body.has_more });
     if (!body.has_more) break;
   }
   if (seen) await dropUnseen(seen);
