@@ -234,6 +234,8 @@ class PullResponse(msgspec.Struct, omit_defaults=True):
     changes: list[Change]
     cursor: str
     has_more: bool
+    # The changes in scope after the request's cursor, this page's included: the phone's
+    # progress is what it had before this page plus this (``pwa/static/js/sync.js``).
     total_estimate: int
     # A coordinator's last page only: every peer leader of their community (``sync.directory``),
     # whole each time, for the supervision, training and rating forms to pick from offline. An
