@@ -1,8 +1,11 @@
 """The CPU a pull costs, in-process: prints figures, asserts nothing about speed.
 
     .venv/bin/python bench/bench_pull_cpu.py [--scopes 2500,10000,40000] [--rounds 5]
+        [--postgres postgres://postgres@127.0.0.1:5432/postgres]
 
-Over a fresh SQLite database per scope size (``synchronous=FULL``), one peer leader holds a
+Over a fresh SQLite database per scope size (``synchronous=FULL``; with ``--postgres``, a scratch
+PostgreSQL database on that server instead, where the server's own work is in the wall time,
+not the CPU), one peer leader holds a
 fifth of the scope as participants and the rest as contacts (``bench_sync``'s seeding; a
 second peer leader's records of the same size lie beside it, out of scope). Through
 ``sync.engine.pull`` (no HTTP) it prints, per scope size:
@@ -14,7 +17,7 @@ second peer leader's records of the same size lie beside it, out of scope). Thro
 
 Every pull also writes its audit event (a commit: on SQLite a sync to disk), in both.
 
-``÷ first`` shows how a record's cost grows with the scope. Medians of ``--rounds``. It uses
+``÷ first`` shows how a record's cost (CPU on SQLite, wall on PostgreSQL) grows with the scope. Medians of ``--rounds``. It uses
 only what older commits have too (``bench_sync.seed_people``, ``raw_contacts``,
 ``engine.pull``), so it can be copied into a worktree of an earlier commit and run there to
 compare.
@@ -73,9 +76,20 @@ async def timed(run: Callable[[], Awaitable[int]]) -> tuple[float, float, int]:
     return time.process_time() - cpu, time.perf_counter() - wall, pages
 
 
-async def one_scope(records: int, rounds: int) -> dict[str, float]:
+async def one_scope(records: int, rounds: int, postgres: str) -> dict[str, float]:
+    if postgres:
+        from scratch import scratch_postgres
+
+        async with scratch_postgres(postgres, "peerlog_pull") as url:
+            return await on_database(url, records, rounds)
     folder = Path(tempfile.mkdtemp(prefix="peerlog-pull-"))
-    url = f"sqlite://{folder / 'pull.sqlite3'}"
+    try:
+        return await on_database(f"sqlite://{folder / 'pull.sqlite3'}", records, rounds)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def on_database(url: str, records: int, rounds: int) -> dict[str, float]:
     try:
         await db.migrate(url)
         await db.init(url)
@@ -151,7 +165,6 @@ async def one_scope(records: int, rounds: int) -> dict[str, float]:
         }
     finally:
         await db.close()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _cursor_before(reader: User, count: int) -> str:
@@ -184,15 +197,17 @@ async def main() -> None:
     )
     parser.add_argument("--scopes", default="2500,10000,40000")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--postgres", default="", help="a PostgreSQL server instead of SQLite")
     args = parser.parse_args()
     logging.getLogger("peerlog.sync").setLevel(logging.WARNING)
     first = None
     for size in (int(s) for s in args.scopes.split(",")):
-        out = await one_scope(size, args.rounds)
-        per = out["full_cpu"] / out["records"] * 1e6
+        out = await one_scope(size, args.rounds, args.postgres)
+        # On PostgreSQL most of the work is the server's: per record by wall time there.
+        per = out["full_wall" if args.postgres else "full_cpu"] / out["records"] * 1e6
         first = first or per
         print(
-            f"scope {out['records']:,} records: full pull CPU {out['full_cpu'] * 1000:.0f} ms "
+            f"[{'postgres' if args.postgres else 'sqlite'}] scope {out['records']:,} records: full pull CPU {out['full_cpu'] * 1000:.0f} ms "
             f"(wall {out['full_wall'] * 1000:.0f}), {per:.1f} µs a record (÷ first {per / first:.2f}), "
             f"{out['full_statements']:.1f} statements a page; everyday pull of {EVERYDAY} "
             f"changes CPU {out['day_cpu'] * 1000:.2f} ms (wall {out['day_wall'] * 1000:.2f}), "
