@@ -3,6 +3,8 @@ what the server would not take is shown in "needs attention" with its reasons.""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from playwright.async_api import BrowserContext, Page, Route, expect
 from tortoise.transactions import in_transaction
@@ -233,3 +235,28 @@ async def test_the_progress_bar_counts_the_whole_scope_across_pages(
     # The first sync's pages, in order: 3, 6, 9 … of the whole scope.
     first_run = seen[: (scope + 2) // 3 - 1]
     assert first_run == [(str(3 * n), str(scope)) for n in range(1, len(first_run) + 1)]
+
+
+async def test_a_network_that_never_answers_does_not_keep_a_screen_from_opening(
+    live_server: LiveServer, phone_context: BrowserContext, phone: Page
+) -> None:
+    """A weak signal or a captive portal takes the request for who is signed in and never
+    answers: the screen opens with the person the phone knows (app.js ``currentUser``)."""
+    prog = await program(2)
+    await open_app(phone_context, phone, live_server, prog.leader)
+    release = asyncio.Event()
+    held: list[Route] = []
+
+    async def never_answer(route: Route) -> None:
+        held.append(route)
+        await release.wait()
+        await route.abort()
+
+    await phone_context.route("**/api/auth/me", never_answer)
+    try:
+        await phone.goto(f"{live_server.url}/contacts/new")
+        await wait_ready(phone)
+        assert held, "the screen asked the server"
+        assert await phone.locator("#participant_id option[value]:not([value=''])").count() == 2
+    finally:
+        release.set()

@@ -72,9 +72,23 @@ export async function wipeAndLeave({ revoked = false } = {}) {
   await new Promise(() => {});
 }
 
+// How long a screen waits for the server to confirm who is signed in when the phone already
+// knows: a network that takes the request and never answers (a weak signal, a captive portal)
+// must not keep the screen from opening.
+const CONFIRM_MS = 3000;
+
 async function currentUser() {
-  let user = await getMeta("user");
-  if (!navigator.onLine) return user;
+  const known = await getMeta("user");
+  if (!navigator.onLine) return known;
+  const confirmed = askServer(known);
+  if (!known) return confirmed;
+  // The answer, whenever it comes, is still acted on (another person, signed out, revoked).
+  return Promise.race([confirmed, new Promise((resolve) => setTimeout(() => resolve(known), CONFIRM_MS))]);
+}
+
+// The signed-in user as the server says (`known`: what the phone had), acted on.
+async function askServer(known) {
+  let user = known;
   try {
     const res = await fetch("/api/auth/me", { headers: apiHeaders(), cache: "no-store" });
     reachable = true;
