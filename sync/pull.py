@@ -110,6 +110,7 @@ async def pull(
             tie = page[-1][0]
             page = [c for c in candidates if c[0] < tie]
             for scan in scans:
+                # The scan's range (tie - 1, tie]: exactly the rows numbered ``tie``.
                 where, params = scan.scope(actor, dialect.counter().take)
                 rows = await conn.execute_query_dict(
                     f"SELECT {scan.columns} FROM {scan.kind.table} WHERE {where}",
